@@ -1,0 +1,12 @@
+"""tf_munet: multi-source music separation U-Nets in TensorFlow / Keras 3.
+
+M-U-Net (Kadandale et al. 2020), dedicated U-Nets and the Conditioned U-Net, with the paper's
+multi-task loss weightings, MUSDB18 pipelines, museval evaluation and TF-Lite export.
+TensorFlow is imported lazily by the submodules that need it, so `--help` stays fast.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+__version__ = "0.1.0"

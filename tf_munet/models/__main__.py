@@ -1,0 +1,50 @@
+"""`python -m tf_munet.models --preset cunet`: parameters and FLOPs of each family."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def summarize(preset_name: str, sources: str = "4stems") -> list[dict]:
+    """One row per family: parameters, control-generator share, FLOPs per patch and per
+    separated patch (C-U-Net runs once per source)."""
+    from tf_munet.models import FAMILIES, build_model, count_flops, count_params
+    from tf_munet.presets import get_preset, resolve_sources
+
+    preset = get_preset(preset_name)
+    names = resolve_sources(sources)
+    rows = []
+    for family in FAMILIES:
+        model = build_model(preset, family, names)
+        flops = count_flops(model)
+        passes = len(names) if family == "cunet" else 1
+        rows.append(
+            {
+                "family": family,
+                "params": count_params(model),
+                "control_params": count_params(model, "control") + count_params(model, "film"),
+                "flops_per_pass": flops,
+                "flops_per_separation": flops * passes,
+            }
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tf_munet.models", description=__doc__)
+    parser.add_argument("--preset", default="cunet")
+    parser.add_argument("--sources", default="4stems")
+    args = parser.parse_args(argv)
+    rows = summarize(args.preset, args.sources)
+    print(f"preset {args.preset}, sources {args.sources}: cost of one patch")
+    print(f"{'family':<10} {'params':>13} {'control':>10} {'GFLOP/pass':>11} {'GFLOP/separation':>17}")
+    for r in rows:
+        print(
+            f"{r['family']:<10} {r['params']:>13,} {r['control_params']:>10,} "
+            f"{r['flops_per_pass'] / 1e9:>11.2f} {r['flops_per_separation'] / 1e9:>17.2f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

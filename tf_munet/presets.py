@@ -1,0 +1,257 @@
+"""Presets: every setting that fixes a model's audio front end, network and optimiser.
+
+A preset is data, not code: `Preset` dataclasses in one table (`PRESETS`). Everything else in
+the package (pipelines, models, separation, export) reads its settings from a preset, so a new
+configuration is a new row here, not a new function.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+SOURCE_SETS: dict[str, tuple[str, ...]] = {
+    "4stems": ("vocals", "drums", "bass", "other"),
+    "2stems": ("vocals", "accompaniment"),
+}
+"""Named source sets. MUSDB18's accompaniment is drums + bass + other."""
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    """Sample rate, channels and STFT of a preset's model domain.
+
+    Attributes:
+        sample_rate: rate the model works at (Hz).
+        channels: 1 (mono downmix) or 2 (stereo, channels as input channels).
+        n_fft: STFT size; `n_fft // 2 + 1` bins, of which the first `freq_bins` are modelled.
+        hop: STFT hop in samples. STFTs are centred (reflect padding of n_fft // 2).
+        freq_bins: linear-frequency bins given to the model (bins above are extended at
+            separation time, see `spectral.extend_mask`).
+        frames: STFT frames per training patch; a chunk is `(frames - 1) * hop` samples.
+        warp_bins: when set, magnitudes are resampled to this many log-spaced bins (the paper's
+            Sound-of-Pixels grid) before the network, and masks are unwarped after it.
+    """
+
+    sample_rate: int
+    channels: int
+    n_fft: int
+    hop: int
+    freq_bins: int
+    frames: int
+    warp_bins: int | None = None
+
+    @property
+    def chunk_samples(self) -> int:
+        """Samples of one training chunk (centred STFT gives exactly `frames` frames)."""
+        return (self.frames - 1) * self.hop
+
+    @property
+    def model_bins(self) -> int:
+        """Frequency rows the network sees (after the optional warp)."""
+        return self.warp_bins or self.freq_bins
+
+
+@dataclass(frozen=True)
+class BackboneConfig:
+    """The U-Net backbone.
+
+    Attributes:
+        kind: "double_conv" (paper: two 3x3 conv-BN-LeakyReLU per level, max-pool) or
+            "strided" (Jansson/C-U-Net: one 5x5 stride-2 conv per level).
+        widths: filters per encoder level (the last one is the bottleneck).
+        dropout: dropout rate in decoder (strided: first three decoder blocks) or
+            encoder/decoder blocks (double_conv, spatial dropout).
+        leaky_slope: LeakyReLU slope in the encoder.
+        bn_momentum: BatchNorm moving-average momentum (Keras convention; 0.9 = PyTorch 0.1).
+        input_scaling: "log" (log magnitude, paper), "max" (divide by the patch maximum) or "none".
+        mask_activation: "relu" (unbounded masks, paper) or "sigmoid" (Jansson, C-U-Net).
+    """
+
+    kind: str
+    widths: tuple[int, ...]
+    dropout: float
+    leaky_slope: float
+    bn_momentum: float = 0.9
+    input_scaling: str = "max"
+    mask_activation: str = "sigmoid"
+
+
+@dataclass(frozen=True)
+class FilmConfig:
+    """C-U-Net conditioning (Meseguer-Brocal & Peeters 2019).
+
+    Attributes:
+        film_type: "simple" (one gamma/beta scalar per encoder block) or "complex" (per channel).
+        control: "dense" or "cnn" control generator.
+        control_widths: hidden sizes of the control generator; None picks the paper's
+            ([16, 64, 256] dense simple, [16, 256, 1024] dense complex, [16, 32, 64] cnn simple,
+            [32, 64, 256] cnn complex).
+    """
+
+    film_type: str = "complex"
+    control: str = "dense"
+    control_widths: tuple[int, ...] | None = None
+
+    def widths(self) -> tuple[int, ...]:
+        if self.control_widths is not None:
+            return tuple(self.control_widths)
+        table = {
+            ("dense", "simple"): (16, 64, 256),
+            ("dense", "complex"): (16, 256, 1024),
+            ("cnn", "simple"): (16, 32, 64),
+            ("cnn", "complex"): (32, 64, 256),
+        }
+        return table[(self.control, self.film_type)]
+
+
+@dataclass(frozen=True)
+class TrainDefaults:
+    """Optimiser and schedule defaults of a preset."""
+
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    beta_1: float = 0.5
+    momentum: float = 0.9
+    batch_size: int = 16
+    loss: str = "masked_l1"  # or "mask_l1" (L1 between masks)
+    target_clip: float | None = None  # paper: ideal-ratio targets clipped to [0, 10]
+    plateau_patience: int = 7
+    plateau_threshold: float = 3e-4
+    early_stopping_patience: int = 20
+    epochs: int = 100
+    steps_per_epoch: int = 200
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Everything a run needs apart from data, model family and weighting."""
+
+    name: str
+    audio: AudioConfig
+    backbone: BackboneConfig
+    train: TrainDefaults = field(default_factory=TrainDefaults)
+    film: FilmConfig = field(default_factory=FilmConfig)
+    description: str = ""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Preset":
+        def tup(v):
+            return tuple(v) if isinstance(v, list) else v
+
+        film = {k: tup(v) for k, v in d.get("film", {}).items()}
+        backbone = {k: tup(v) for k, v in d["backbone"].items()}
+        return cls(
+            name=d["name"],
+            audio=AudioConfig(**d["audio"]),
+            backbone=BackboneConfig(**backbone),
+            train=TrainDefaults(**d.get("train", {})),
+            film=FilmConfig(**film),
+            description=d.get("description", ""),
+        )
+
+    def replace(self, **sections) -> "Preset":
+        """Copy with whole fields or nested fields replaced, e.g. `audio={"frames": 32}`."""
+        updates = {}
+        for key, value in sections.items():
+            current = getattr(self, key)
+            if isinstance(value, dict) and dataclasses.is_dataclass(current):
+                value = dataclasses.replace(current, **value)
+            updates[key] = value
+        return dataclasses.replace(self, **updates)
+
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in [
+        Preset(
+            name="paper",
+            description="Kadandale et al. 2020: 10880 Hz mono, STFT 1022/256, log-frequency "
+            "warp to 256x256, 7-level double-conv U-Net (~124M params), SGD.",
+            audio=AudioConfig(
+                sample_rate=10880, channels=1, n_fft=1022, hop=256, freq_bins=512, frames=256,
+                warp_bins=256,
+            ),
+            backbone=BackboneConfig(
+                kind="double_conv", widths=(32, 64, 128, 256, 512, 1024, 2048), dropout=0.1,
+                leaky_slope=0.1, bn_momentum=0.9, input_scaling="log", mask_activation="relu",
+            ),
+            train=TrainDefaults(
+                optimizer="sgd", learning_rate=0.01, momentum=0.9, batch_size=16,
+                target_clip=10.0, plateau_patience=7, plateau_threshold=3e-4,
+            ),
+        ),
+        Preset(
+            name="cunet",
+            description="C-U-Net / Jansson backbone: 8192 Hz mono, STFT 1024/256, 512x128 "
+            "patches, 6 strided 5x5 levels (~9.8M params per mask), Adam.",
+            audio=AudioConfig(
+                sample_rate=8192, channels=1, n_fft=1024, hop=256, freq_bins=512, frames=128,
+            ),
+            backbone=BackboneConfig(
+                kind="strided", widths=(16, 32, 64, 128, 256, 512), dropout=0.5,
+                leaky_slope=0.2, bn_momentum=0.9, input_scaling="max",
+                mask_activation="sigmoid",
+            ),
+            train=TrainDefaults(optimizer="adam", learning_rate=1e-3, beta_1=0.5, batch_size=16),
+        ),
+        Preset(
+            name="fullband",
+            description="44.1 kHz stereo, STFT 4096/1024, 1024 bins (~11 kHz) x 512 frames, "
+            "strided 5x5 backbone (Spleeter's resolution, one network for all sources).",
+            audio=AudioConfig(
+                sample_rate=44100, channels=2, n_fft=4096, hop=1024, freq_bins=1024, frames=512,
+            ),
+            backbone=BackboneConfig(
+                kind="strided", widths=(16, 32, 64, 128, 256, 512), dropout=0.5,
+                leaky_slope=0.2, bn_momentum=0.9, input_scaling="max",
+                mask_activation="sigmoid",
+            ),
+            train=TrainDefaults(optimizer="adam", learning_rate=1e-4, beta_1=0.9, batch_size=4),
+        ),
+        Preset(
+            name="tiny",
+            description="For tests and the default demo: 8192 Hz mono, STFT 256/64, 128x64 "
+            "patches, 4 strided levels of width 8-64. Trains in seconds.",
+            audio=AudioConfig(
+                sample_rate=8192, channels=1, n_fft=256, hop=64, freq_bins=128, frames=64,
+            ),
+            backbone=BackboneConfig(
+                kind="strided", widths=(8, 16, 32, 64), dropout=0.1, leaky_slope=0.2,
+                bn_momentum=0.9, input_scaling="max", mask_activation="sigmoid",
+            ),
+            train=TrainDefaults(
+                optimizer="adam", learning_rate=2e-3, beta_1=0.9, batch_size=8, epochs=4,
+                steps_per_epoch=25, plateau_patience=3, early_stopping_patience=10,
+            ),
+            film=FilmConfig(film_type="complex", control="dense", control_widths=(8, 16)),
+        ),
+    ]
+}
+
+
+def get_preset(name: str) -> Preset:
+    """Return the preset called `name`; a clear error lists the known ones."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(
+            f"Unknown preset {name!r}. Known presets: {', '.join(sorted(PRESETS))}."
+        ) from None
+
+
+def resolve_sources(sources: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """'4stems' / '2stems' / 'vocals,drums' / a sequence -> tuple of source names."""
+    if isinstance(sources, str):
+        if sources in SOURCE_SETS:
+            return SOURCE_SETS[sources]
+        sources = [s.strip() for s in sources.split(",") if s.strip()]
+    sources = tuple(sources)
+    known = {"vocals", "drums", "bass", "other", "accompaniment"}
+    bad = [s for s in sources if s not in known]
+    if bad or not sources:
+        raise ValueError(f"Unknown sources {bad or sources!r}; use names from {sorted(known)}.")
+    return sources

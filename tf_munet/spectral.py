@@ -1,0 +1,151 @@
+"""STFT, the paper's log-frequency warp, and mask mapping, in TensorFlow ops.
+
+Everything here converts to TF-Lite builtins (no Flex ops): the STFT is `tf.signal.stft` (RFFT),
+the warp and unwarp are constant matrices applied with 2-D matmuls (rank-4 matmuls crash oneDNN,
+see STACK.md), and the inverse STFT used in exported graphs (`istft_builtin`) is a DFT matmul
+plus `overlap_and_add`, because `tf.signal.inverse_stft` becomes a Flex op.
+
+Shapes: waveforms are (batch, samples) per channel; spectrograms are (batch, bins, frames, ...)
+- frequency first, as the network sees them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from tf_munet.presets import AudioConfig
+
+
+def _hann(n_fft: int) -> np.ndarray:
+    """Periodic Hann window (torch.hann_window / scipy 'hann' with sym=False)."""
+    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
+
+
+def stft(wave: tf.Tensor, audio: AudioConfig) -> tf.Tensor:
+    """Centred STFT of (batch, samples) float32 -> complex64 (batch, n_fft//2+1, frames).
+
+    Reflect padding of n_fft // 2 on both sides, as torch.stft(center=True): a chunk of
+    `(frames - 1) * hop` samples gives exactly `frames` frames.
+    """
+    pad = audio.n_fft // 2
+    wave = tf.pad(wave, [[0, 0], [pad, pad]], mode="REFLECT")
+    window = tf.constant(_hann(audio.n_fft))
+    spec = tf.signal.stft(
+        wave, frame_length=audio.n_fft, frame_step=audio.hop, fft_length=audio.n_fft,
+        window_fn=lambda n, dtype: window, pad_end=False,
+    )
+    return tf.transpose(spec, [0, 2, 1])
+
+
+def istft(spec: tf.Tensor, audio: AudioConfig, length: int) -> tf.Tensor:
+    """Inverse of `stft`: complex (batch, n_fft//2+1, frames) -> (batch, length) float32."""
+    window = tf.constant(_hann(audio.n_fft))
+    frames = tf.transpose(spec, [0, 2, 1])
+    wave = tf.signal.inverse_stft(
+        frames, frame_length=audio.n_fft, frame_step=audio.hop, fft_length=audio.n_fft,
+        window_fn=tf.signal.inverse_stft_window_fn(audio.hop, lambda n, dtype: window),
+    )
+    pad = audio.n_fft // 2
+    return wave[:, pad : pad + length]
+
+
+def _interp_matrix(positions: np.ndarray, n_in: int) -> np.ndarray:
+    """Rows of linear-interpolation weights sampling a length-n_in axis at `positions`."""
+    positions = np.clip(positions, 0, n_in - 1)
+    lo = np.floor(positions).astype(int)
+    hi = np.minimum(lo + 1, n_in - 1)
+    frac = positions - lo
+    m = np.zeros((len(positions), n_in), np.float32)
+    m[np.arange(len(positions)), lo] += 1 - frac
+    m[np.arange(len(positions)), hi] += frac
+    return m
+
+
+def warp_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) matrix: linear bins -> the paper's log-spaced bins.
+
+    Sound-of-Pixels grid: output row y in [-1, 1] samples input position
+    y' = (21^((y+1)/2) - 11) / 10, bilinear (align_corners=True).
+    """
+    y = np.linspace(-1, 1, n_out)
+    y_src = (np.power(21.0, (y + 1) / 2) - 11) / 10
+    return _interp_matrix((y_src + 1) / 2 * (n_in - 1), n_in)
+
+
+def unwarp_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """(n_in, n_out) matrix: the inverse grid, log-spaced bins -> linear bins."""
+    y_src = np.linspace(-1, 1, n_in)
+    y = 2 * np.log(10 * y_src + 11) / np.log(21.0) - 1
+    return _interp_matrix((y + 1) / 2 * (n_out - 1), n_out)
+
+
+def apply_freq_matrix(x: tf.Tensor, matrix: np.ndarray) -> tf.Tensor:
+    """Apply a (new_bins, bins) matrix along axis 1 of a (batch, bins, ...) tensor.
+
+    Done as a 2-D matmul (oneDNN's rank-4 matmul with a size-1 dim corrupts memory).
+    """
+    shape = tf.shape(x)
+    rest = shape[2:]
+    bins = x.shape[1]
+    flat = tf.reshape(tf.transpose(tf.reshape(x, [shape[0], bins, -1]), [1, 0, 2]), [bins, -1])
+    out = tf.matmul(tf.constant(matrix), flat)
+    out = tf.transpose(tf.reshape(out, [matrix.shape[0], shape[0], -1]), [1, 0, 2])
+    return tf.reshape(out, tf.concat([[shape[0], matrix.shape[0]], rest], 0))
+
+
+class SpectralFrontEnd:
+    """A preset's route from waveforms to the network's grid and from masks back.
+
+    Args:
+        audio: the preset's AudioConfig.
+    """
+
+    def __init__(self, audio: AudioConfig):
+        self.audio = audio
+        self._warp = (
+            warp_matrix(audio.freq_bins, audio.warp_bins) if audio.warp_bins else None
+        )
+        self._unwarp = (
+            unwarp_matrix(audio.warp_bins, audio.freq_bins) if audio.warp_bins else None
+        )
+
+    def magnitude(self, wave: tf.Tensor) -> tf.Tensor:
+        """(batch, samples, channels) waveform -> (batch, model_bins, frames, channels)."""
+        spec = self.linear_spectrogram(wave)
+        return self.to_model_grid(tf.abs(spec[:, : self.audio.freq_bins]))
+
+    def linear_spectrogram(self, wave: tf.Tensor) -> tf.Tensor:
+        """(batch, samples, channels) -> complex (batch, n_fft//2+1, frames, channels)."""
+        batch = tf.shape(wave)[0]
+        chans = wave.shape[-1]
+        flat = tf.reshape(tf.transpose(wave, [0, 2, 1]), [batch * chans, -1])
+        spec = stft(flat, self.audio)
+        spec = tf.reshape(spec, [batch, chans, spec.shape[1], -1])
+        return tf.transpose(spec, [0, 2, 3, 1])
+
+    def to_model_grid(self, mag: tf.Tensor) -> tf.Tensor:
+        """Linear-bin magnitudes (batch, freq_bins, ...) -> the network's grid."""
+        return apply_freq_matrix(mag, self._warp) if self._warp is not None else mag
+
+    def mask_to_linear(self, mask: tf.Tensor) -> tf.Tensor:
+        """Masks on the network's grid -> (batch, freq_bins, ...) linear bins."""
+        return apply_freq_matrix(mask, self._unwarp) if self._unwarp is not None else mask
+
+
+def extend_mask(mask: np.ndarray, n_bins: int, axis: int = 0, top: int = 8) -> np.ndarray:
+    """Extend masks above the modelled band to `n_bins` along `axis`.
+
+    The documented rule: every bin above the model's band takes the mean of the top `top`
+    modelled bins of the same frame. Sources keep their share of the high band (hi-hats stay
+    with drums, sibilants with vocals) instead of losing it, and the masks still sum to about 1.
+    """
+    have = mask.shape[axis]
+    if have >= n_bins:
+        return np.take(mask, np.arange(n_bins), axis=axis)
+    top_mean = np.take(mask, np.arange(max(0, have - top), have), axis=axis).mean(
+        axis=axis, keepdims=True
+    )
+    reps = [1] * mask.ndim
+    reps[axis] = n_bins - have
+    return np.concatenate([mask, np.tile(top_mean, reps)], axis=axis)
