@@ -1,0 +1,124 @@
+"""Model families: shapes for every preset, serialization, FiLM/control options, cost counters."""
+
+import copy
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from tf_munet.models import build_model, count_flops, count_params
+from tf_munet.models.__main__ import main as models_main
+from tf_munet.presets import PRESETS, get_preset, resolve_sources
+
+FOUR = resolve_sources("4stems")
+
+
+def narrow(preset_name: str):
+    """The preset's real audio shapes with 2-filter widths, so any preset builds in a second."""
+    preset = get_preset(preset_name)
+    return preset.replace(backbone={"widths": (2,) * len(preset.backbone.widths)},
+                          film={"control_widths": (4, 4)})
+
+
+def inputs_for(model, preset, batch=2, seed=0):
+    a = preset.audio
+    rng = np.random.default_rng(seed)
+    mag = rng.random((batch, a.model_bins, a.frames, a.channels)).astype("float32")
+    if len(model.inputs) == 2:
+        cond = np.eye(len(FOUR), dtype="float32")[np.arange(batch) % len(FOUR)]
+        return {"magnitude": mag, "condition": cond}
+    return mag
+
+
+@pytest.mark.parametrize("preset_name", sorted(PRESETS))
+@pytest.mark.parametrize("family", ["munet", "dedicated", "cunet"])
+def test_shapes_and_dtypes_for_every_preset(preset_name, family):
+    preset = narrow(preset_name) if preset_name != "tiny" else get_preset("tiny")
+    model = build_model(preset, family, FOUR)
+    out = model(inputs_for(model, preset))
+    a = preset.audio
+    k = 1 if family == "cunet" else 4
+    assert tuple(out.shape) == (2, a.model_bins, a.frames, a.channels, k)
+    assert out.dtype == "float32"
+    out = np.asarray(out)
+    assert np.isfinite(out).all()
+    if preset.backbone.mask_activation == "sigmoid":
+        assert out.min() >= 0 and out.max() <= 1
+    else:
+        assert out.min() >= 0
+
+
+@pytest.mark.parametrize("sources", ["2stems", "vocals,drums,bass"])
+def test_source_sets(sources):
+    names = resolve_sources(sources)
+    model = build_model(get_preset("tiny"), "munet", names)
+    assert model.output.shape[-1] == len(names)
+
+
+@pytest.mark.parametrize("family", ["munet", "dedicated", "cunet"])
+def test_serialization_round_trip_and_keras_file(tmp_path, family):
+    preset = get_preset("tiny")
+    model = build_model(preset, family, FOUR)
+    config = model.get_config()
+    clone = model.__class__.from_config(copy.deepcopy(config))
+    assert json.dumps(clone.get_config(), sort_keys=True, default=str) == json.dumps(
+        config, sort_keys=True, default=str
+    )
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    x = inputs_for(model, preset)
+    np.testing.assert_array_equal(np.asarray(model(x)), np.asarray(loaded(x)))
+
+
+def test_dedicated_is_k_single_source_networks():
+    preset = get_preset("tiny")
+    single = count_params(build_model(preset, "munet", ("vocals",)))
+    assert count_params(build_model(preset, "dedicated", FOUR)) == 4 * single
+    assert count_flops(build_model(preset, "dedicated", FOUR)) == 4 * count_flops(
+        build_model(preset, "munet", ("vocals",))
+    )
+
+
+@pytest.mark.parametrize("film_type", ["simple", "complex"])
+@pytest.mark.parametrize("control", ["dense", "cnn"])
+def test_cunet_film_options_are_wired(film_type, control):
+    preset = get_preset("tiny").replace(film={"film_type": film_type, "control": control})
+    model = build_model(preset, "cunet", FOUR)
+    gammas = [layer for layer in model.layers if layer.name.endswith("_gamma")]
+    assert len(gammas) == len(preset.backbone.widths)
+    expected = [1] * len(gammas) if film_type == "simple" else list(preset.backbone.widths)
+    assert [g.units for g in gammas] == expected
+    conv1d = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv1D)]
+    assert bool(conv1d) == (control == "cnn")
+    # The condition changes the output: the control path reaches the backbone.
+    x = inputs_for(model, preset)
+    other = dict(x, condition=np.roll(x["condition"], 1, axis=1))
+    assert not np.allclose(np.asarray(model(x)), np.asarray(model(other)))
+
+
+def test_paper_preset_matches_the_papers_size():
+    """The authors' U-Net has ~124 M parameters; the C-U-Net backbone ~9.8 M (PAPER.md)."""
+    rows = {r["family"]: r for r in __import__("tf_munet.models.__main__", fromlist=["x"]).summarize("cunet")}
+    assert 9.7e6 < rows["munet"]["params"] < 9.9e6
+    assert rows["cunet"]["flops_per_separation"] == pytest.approx(4 * rows["cunet"]["flops_per_pass"])
+    assert rows["munet"]["flops_per_pass"] == pytest.approx(1.59e9, rel=0.05)
+    assert rows["dedicated"]["params"] > 3.9 * rows["munet"]["params"]
+    assert rows["cunet"]["control_params"] > 0
+
+
+def test_models_cli_prints_each_family(capsys):
+    assert models_main(["--preset", "tiny"]) == 0
+    out = capsys.readouterr().out
+    for family in ("munet", "dedicated", "cunet"):
+        assert family in out
+
+
+def test_unknown_names_give_clear_errors():
+    with pytest.raises(ValueError, match="Unknown preset"):
+        get_preset("nope")
+    with pytest.raises(ValueError, match="Unknown model family"):
+        build_model(get_preset("tiny"), "transformer", FOUR)
+    with pytest.raises(ValueError, match="Unknown sources"):
+        resolve_sources("vocals,piano")
