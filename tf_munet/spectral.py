@@ -38,14 +38,28 @@ def stft(wave: tf.Tensor, audio: AudioConfig) -> tf.Tensor:
     return tf.transpose(spec, [0, 2, 1])
 
 
+def window_envelope(audio: AudioConfig, frames: int) -> np.ndarray:
+    """Overlap-added squared window of `frames` frames: the iSTFT's normaliser (torch.istft).
+
+    Dividing by the actual envelope (not its steady-state value, as
+    `tf.signal.inverse_stft_window_fn` assumes) makes the round trip exact at the edges too.
+    """
+    win2 = _hann(audio.n_fft) ** 2
+    total = (frames - 1) * audio.hop + audio.n_fft
+    env = np.zeros(total, np.float32)
+    for f in range(frames):
+        env[f * audio.hop : f * audio.hop + audio.n_fft] += win2
+    return env
+
+
 def istft(spec: tf.Tensor, audio: AudioConfig, length: int) -> tf.Tensor:
     """Inverse of `stft`: complex (batch, n_fft//2+1, frames) -> (batch, length) float32."""
+    frames = spec.shape[-1] or tf.shape(spec)[-1]
     window = tf.constant(_hann(audio.n_fft))
-    frames = tf.transpose(spec, [0, 2, 1])
-    wave = tf.signal.inverse_stft(
-        frames, frame_length=audio.n_fft, frame_step=audio.hop, fft_length=audio.n_fft,
-        window_fn=tf.signal.inverse_stft_window_fn(audio.hop, lambda n, dtype: window),
-    )
+    chunks = tf.signal.irfft(tf.transpose(spec, [0, 2, 1]), fft_length=[audio.n_fft]) * window
+    wave = tf.signal.overlap_and_add(chunks, audio.hop)
+    env = tf.constant(window_envelope(audio, int(frames)))
+    wave = wave / tf.maximum(env, 1e-8)
     pad = audio.n_fft // 2
     return wave[:, pad : pad + length]
 
@@ -73,11 +87,14 @@ def warp_matrix(n_in: int, n_out: int) -> np.ndarray:
     return _interp_matrix((y_src + 1) / 2 * (n_in - 1), n_in)
 
 
-def unwarp_matrix(n_in: int, n_out: int) -> np.ndarray:
-    """(n_in, n_out) matrix: the inverse grid, log-spaced bins -> linear bins."""
-    y_src = np.linspace(-1, 1, n_in)
-    y = 2 * np.log(10 * y_src + 11) / np.log(21.0) - 1
-    return _interp_matrix((y + 1) / 2 * (n_out - 1), n_out)
+def unwarp_matrix(n_warped: int, n_linear: int) -> np.ndarray:
+    """(n_linear, n_warped) matrix: log-spaced bins back to linear bins (the inverse grid).
+
+    Linear row y' in [-1, 1] samples the warped axis at y = 2 log_21(10 y' + 11) - 1.
+    """
+    y_lin = np.linspace(-1, 1, n_linear)
+    y = 2 * np.log(10 * y_lin + 11) / np.log(21.0) - 1
+    return _interp_matrix((y + 1) / 2 * (n_warped - 1), n_warped)
 
 
 def apply_freq_matrix(x: tf.Tensor, matrix: np.ndarray) -> tf.Tensor:

@@ -1,0 +1,96 @@
+"""STFT round trip, the paper's frequency warp, mask extension, and the error helpers."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_munet.errors import UserError, atomic_path, safe_child
+from tf_munet.presets import get_preset
+from tf_munet.spectral import (
+    SpectralFrontEnd,
+    extend_mask,
+    istft,
+    stft,
+    unwarp_matrix,
+    warp_matrix,
+)
+
+
+@pytest.mark.parametrize("preset_name", ["tiny", "cunet", "paper"])
+def test_stft_round_trip_and_frame_count(preset_name):
+    audio = get_preset(preset_name).audio
+    wave = np.random.default_rng(0).standard_normal((2, audio.chunk_samples)).astype("float32")
+    spec = stft(tf.constant(wave), audio)
+    assert spec.shape[1:] == (audio.n_fft // 2 + 1, audio.frames)
+    back = istft(spec, audio, audio.chunk_samples).numpy()
+    rms = np.sqrt(np.mean((back - wave) ** 2))
+    assert rms < 1e-5
+
+
+def test_stft_matches_scipy_centred_stft():
+    from scipy.signal import stft as scipy_stft
+
+    audio = get_preset("tiny").audio
+    wave = np.random.default_rng(1).standard_normal(audio.chunk_samples).astype("float32")
+    ours = stft(tf.constant(wave[None]), audio).numpy()[0]
+    padded = np.pad(wave, audio.n_fft // 2, mode="reflect")
+    _, _, ref = scipy_stft(padded, nperseg=audio.n_fft, noverlap=audio.n_fft - audio.hop,
+                           window="hann", boundary=None, padded=False)
+    ref = ref * audio.n_fft / 2  # scipy scales by 1 / sum(window)
+    np.testing.assert_allclose(np.abs(ours), np.abs(ref), atol=1e-3)
+
+
+def test_warp_grid_is_log_spaced_and_unwarp_inverts_it():
+    w = warp_matrix(512, 256)
+    assert w.shape == (256, 512)
+    np.testing.assert_allclose(w.sum(1), 1.0, atol=1e-6)
+    centres = w @ np.arange(512)
+    steps = np.diff(centres)
+    assert steps[0] < 1 < steps[-1]  # low bins are stretched, high bins compressed
+    assert centres[0] == pytest.approx(0) and centres[-1] == pytest.approx(511)
+    u = unwarp_matrix(256, 512)
+    smooth = np.sin(np.linspace(0, 3, 512))
+    np.testing.assert_allclose(u @ (w @ smooth), smooth, atol=2e-3)
+
+
+def test_front_end_gives_the_networks_grid():
+    for name in ("tiny", "paper", "fullband"):
+        audio = get_preset(name).audio
+        fe = SpectralFrontEnd(audio)
+        wave = tf.random.normal((1, audio.chunk_samples, audio.channels))
+        mag = fe.magnitude(wave)
+        assert tuple(mag.shape) == (1, audio.model_bins, audio.frames, audio.channels)
+        masks = tf.ones((1, audio.model_bins, audio.frames, audio.channels, 4))
+        lin = fe.mask_to_linear(masks)
+        assert tuple(lin.shape) == (1, audio.freq_bins, audio.frames, audio.channels, 4)
+        np.testing.assert_allclose(lin.numpy(), 1.0, atol=1e-5)
+
+
+def test_extend_mask_uses_the_top_band_mean():
+    mask = np.zeros((10, 3, 2))
+    mask[-4:, :, 0] = 1.0
+    ext = extend_mask(mask, 16, axis=0, top=4)
+    assert ext.shape == (16, 3, 2)
+    np.testing.assert_array_equal(ext[10:, :, 0], 1.0)
+    np.testing.assert_array_equal(ext[10:, :, 1], 0.0)
+    np.testing.assert_array_equal(extend_mask(mask, 8, axis=0), mask[:8])
+
+
+def test_atomic_path_leaves_nothing_on_failure(tmp_path):
+    final = tmp_path / "out.json"
+    with pytest.raises(RuntimeError):
+        with atomic_path(final) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []
+    with atomic_path(final) as tmp:
+        tmp.write_text("whole")
+    assert final.read_text() == "whole" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_safe_child_never_escapes(tmp_path):
+    assert safe_child(tmp_path, "../../etc/passwd") == tmp_path / "passwd"
+    assert safe_child(tmp_path, "/abs/name") == tmp_path / "name"
+    assert safe_child(tmp_path, "..") == tmp_path / "unnamed"
+    assert safe_child(tmp_path, "ünï cödé song") == tmp_path / "ünï cödé song"
+    assert issubclass(UserError, Exception)
