@@ -1,0 +1,56 @@
+"""Render benchmarks/results.json as the README's benchmark section (markdown)."""
+
+from __future__ import annotations
+
+
+def _cost(c: dict) -> list[str]:
+    out = ["### Parameters and FLOPs (per patch; C-U-Net separation = 4 passes)", "",
+           "| preset | family | params | control generator | GFLOP / pass | GFLOP / 4-source separation |",
+           "|---|---|---|---|---|---|"]
+    for r in c["params"]:
+        out.append(
+            f"| {r['preset']} | {r['family']} | {r['params'] / 1e6:.2f} M | "
+            f"{r['control_params'] / 1e6:.2f} M | {r['flops_per_pass'] / 1e9:.2f} | "
+            f"{r['flops_per_separation'] / 1e9:.2f} |"
+        )
+    e = c["epoch_cost"]
+    out += ["", f"### Training cost (same {e['chunks']} chunks, batch 16)", "",
+            f"Optimizer steps per epoch to see every chunk under every target: M-U-Net "
+            f"{e['munet_steps']}, dedicated {e['dedicated_steps']} (but {e['dedicated_network_passes']} "
+            f"network passes, one per source), C-U-Net {e['cunet_steps']} (K + 2 = 6 conditions per "
+            f"chunk: {e['cunet_steps'] / e['munet_steps']:.1f}× M-U-Net's).", "",
+            "| family | train step (b16) | examples/s | GFLOP/s train | % of matmul peak | forward (b16) | GFLOP/s forward | % of peak | network time per 4-source patch |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    base = next(r for r in c["training"] if r["family"] == "munet")
+    for r in c["training"]:
+        ratio = r["separation_network_s_per_patch"] / base["separation_network_s_per_patch"]
+        out.append(
+            f"| {r['family']} | {r['train_step_s'] * 1e3:.0f} ms | {r['train_examples_per_s']:.0f} | "
+            f"{r['train_gflops_per_s']:.0f} | {100 * r['train_fraction_of_peak']:.0f}% | "
+            f"{r['forward_s'] * 1e3:.0f} ms | {r['forward_gflops_per_s']:.0f} | "
+            f"{100 * r['forward_fraction_of_peak']:.0f}% | {r['separation_network_s_per_patch'] * 1e3:.1f} ms "
+            f"({ratio:.2f}× M-U-Net) |"
+        )
+    out += ["", f"Matmul peak measured in the same run: {c['matmul_peak_gflops']:.0f} GFLOP/s (float32, 2048²)."]
+    return out
+
+
+def _generic(name: str, data: dict) -> list[str]:
+    md = data.get("markdown")
+    return [f"### {name}", "", md] if md else []
+
+
+def render(results: dict) -> str:
+    m = results.get("machine", {})
+    lines = [
+        f"Measured by `python -m benchmarks.run` on {m.get('cpu', '?')} ({m.get('cores', '?')} cores"
+        f"{', GPUs: ' + ', '.join(m['gpus']) if m.get('gpus') else ', no GPU'}), TensorFlow "
+        f"{m.get('tensorflow', '?')}. Raw numbers: `benchmarks/results.json`.",
+        "",
+    ]
+    if "cost" in results:
+        lines += _cost(results["cost"]) + [""]
+    for name in ("pipeline", "inference", "quality"):
+        if name in results:
+            lines += _generic(name.capitalize(), results[name]) + [""]
+    return "\n".join(lines)

@@ -1,0 +1,49 @@
+"""Run the benchmarks in one process, write benchmarks/results.json, regenerate the README section.
+
+    python -m benchmarks.run                 # everything (about 15-25 minutes on 2 cores)
+    python -m benchmarks.run --only cost     # one section
+    python -m benchmarks.run --quick         # tiny settings, a smoke run
+
+Every figure that is compared is measured in this run, on this machine, and reported as a ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import time
+
+SECTIONS = {
+    "cost": "benchmarks.bench_cost",
+    "pipeline": "benchmarks.bench_pipeline",
+    "inference": "benchmarks.bench_inference",
+    "quality": "benchmarks.bench_quality",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    parser.add_argument("--only", action="append", choices=sorted(SECTIONS))
+    parser.add_argument("--quick", action="store_true", help="tiny settings (smoke test)")
+    parser.add_argument("--no-readme", action="store_true")
+    args = parser.parse_args(argv)
+    from benchmarks.common import machine, save_results, update_readme
+    from benchmarks.report import render
+
+    results = save_results("machine", machine())
+    for name in args.only or list(SECTIONS):
+        module = importlib.import_module(SECTIONS[name])
+        t0 = time.time()
+        print(f"== {name} ...", flush=True)
+        data = module.run(quick=args.quick)
+        data["wall_s"] = round(time.time() - t0, 1)
+        results = save_results(name, data)
+        print(f"== {name} done in {data['wall_s']} s", flush=True)
+    if not args.no_readme and not args.quick:
+        update_readme(render(results))
+    print(render(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
