@@ -1,0 +1,11 @@
+"""Data: reading MUSDB18 (STEMS and HQ), preparing caches, tf.data pipelines, synthetic sets.
+
+Modules (TensorFlow is imported only by `pipeline`, `augment` and `shards`):
+- audio_io: read/write/resample audio files (soundfile, ffmpeg, soxr).
+- synthetic: procedurally generated MUSDB18-HQ-layout sets.
+- musdb_io: finding and loading MUSDB tracks with their checks; the validation split.
+- cache: the prepared cache's layout and metadata.
+- prepare: decode + resample + chunk tracks into TFRecord shards, resumable and parallel.
+- augment: tf.data augmentation steps (gain, channel swap, remix).
+- pipeline: training/validation tf.data pipelines and source energies.
+"""
