@@ -3,3 +3,40 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+# --- data (tests/test_data.py; usable by every area) -------------------------------------------
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def synthetic_musdb(tmp_path_factory):
+    """A synthetic MUSDB18-HQ root: 4 train + 1 test tracks, 6 s, 44.1 kHz stereo, seed 0.
+
+    Read-only for tests: copy it before changing files. Its default prepared caches go to
+    <root>/.tf_munet_cache/, inside the temporary folder.
+    """
+    from tf_munet.data.synthetic import write_synthetic_musdb
+
+    return write_synthetic_musdb(tmp_path_factory.mktemp("synthetic_musdb"), train=4, test=1, seconds=6.0, seed=0)
+
+
+@pytest.fixture(scope="session")
+def synthetic_musdb_stems(tmp_path_factory):
+    """A synthetic root with both layouts: 2 train + 1 test tracks of 3 s as WAV folders and .stem.mp4."""
+    from tf_munet.data.synthetic import write_synthetic_musdb
+
+    return write_synthetic_musdb(tmp_path_factory.mktemp("synthetic_stems"), train=2, test=1, seconds=3.0, seed=1, stems=True)
+
+
+# --- training (tests/test_train.py; usable by every area) ---------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tiny_cache(synthetic_musdb, tmp_path_factory):
+    """`synthetic_musdb` prepared for the tiny preset (in-process), as a cache for --data."""
+    from tf_munet.data.pipeline import prepare_if_needed
+    from tf_munet.presets import get_preset
+
+    out = tmp_path_factory.mktemp("tiny_cache") / "cache"
+    return prepare_if_needed(synthetic_musdb, get_preset("tiny"), cache=out, workers=1, progress=False)

@@ -27,7 +27,7 @@ from tf_munet.errors import UserError, atomic_path
 
 FORMATS = ("auto", "hq", "stems")
 MIXTURE_WARN_DB = {"hq": -40.0, "stems": -10.0}
-"""A mixture that differs from the sum of its stems by more than this (relative RMS error, dB)
+"""A mixture that differs from the sum of its stems by more than this (RMS error relative to the sum, dB)
 gets a warning. STEMS files are AAC-coded stream by stream, so their sums are only close
 (noise-like drums decode with a waveform error of about -18 dB at 256 kbit/s)."""
 
@@ -144,7 +144,7 @@ class LoadedTrack:
         stems: {stem: float32 (samples, channels)} in STEMS order.
         mixture: float32 (samples, channels), the file's mixture.
         rate: sample rate of the files.
-        mixture_error_db: RMS of (mixture - sum of stems) relative to the mixture, in dB.
+        mixture_error_db: RMS of (mixture - sum of stems) relative to the sum of stems, in dB.
     """
 
     ref: TrackRef
@@ -192,8 +192,9 @@ def load_track(ref: TrackRef, backend: str = "soundfile") -> LoadedTrack:
     if len(mix) == 0:
         raise _track_error(ref, files["mixture"], "zero-length track (no samples)")
     stems = {k: audio[k] for k in STEMS}
-    err = mix - sum(stems.values())
-    ref_power = float(np.mean(mix.astype(np.float64) ** 2))
+    total = sum(stems.values())
+    err = mix - total
+    ref_power = float(np.mean(total.astype(np.float64) ** 2))
     err_power = float(np.mean(err.astype(np.float64) ** 2))
     error_db = 10 * np.log10(max(err_power, 1e-20) / max(ref_power, 1e-20))
     if error_db > MIXTURE_WARN_DB[ref.format]:

@@ -150,7 +150,8 @@ def _is_done(cache: Path, ref: TrackRef, settings: dict) -> bool:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return False
-    return meta.get("settings") == settings and (cache / meta["shard"]).is_file()
+    return (meta.get("settings") == settings and meta.get("source") == str(ref.path)
+            and (cache / meta["shard"]).is_file())
 
 
 def prepare(
