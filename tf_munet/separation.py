@@ -1,0 +1,588 @@
+"""From a trained run (or a reference method) to stems at the input's rate and channel count.
+
+How masks computed at the model's rate reach full-rate audio (PAPER.md, "Measured here": this
+mapping is worth about 1 dB over upsampling low-rate stems):
+
+1. The model sees the input downmixed (mono presets) and resampled to its rate. Its magnitude
+   goes through the run's front end (`SpectralFrontEnd.magnitude`) and the network in patches of
+   `frames` frames with 50 % overlap; masks are averaged on overlaps with a Hann weight, then
+   unwarped to linear bins (`SpectralFrontEnd.mask_to_linear`).
+2. Normalisation: when the run's sources cover the mixture (4stems, 2stems) the masks are
+   divided by their sum over sources in every bin, so the stems sum to the mixture (a bin where
+   every mask is ~0 is shared equally). For a partial source set masks are only scaled down
+   where they sum above 1. `normalize=False` keeps the raw network masks.
+3. The input keeps its rate and channels: every channel gets its own STFT whose window and hop
+   last as long *in seconds* as the model's (n_fft * r_in / r_model, hop * r_in / r_model,
+   rounded). Masks are interpolated onto it by Hz along frequency and by seconds along time;
+   bins above the model's band follow `spectral.extend_mask`'s rule (each takes the mean of the
+   top modelled bins of its frame), so the high band is shared, never dropped.
+4. Channels: a mono model's mask applies to every input channel; a stereo model gives per-channel
+   masks for stereo input and runs on each channel duplicated to stereo otherwise.
+5. Long inputs go in blocks of `block_seconds` with `margin` seconds of context on both sides
+   and a linear crossfade of `fade` seconds between blocks (crossfade weights sum to 1, so stems
+   still sum to the mixture). Memory is bounded by the block, not the input; the CLI reads and
+   writes files block by block.
+6. `wiener=True` refines the masked estimates with norbert's multichannel Wiener filter (one EM
+   iteration by default), in batches of input frames.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import numpy as np
+
+from tf_munet.errors import UserError, atomic_path, safe_child
+from tf_munet.presets import AudioConfig, Preset
+
+EXHAUSTIVE_SETS = ({"vocals", "drums", "bass", "other"}, {"vocals", "accompaniment"})
+"""Source sets that add up to the mixture (masks are normalised to sum to 1 for them)."""
+
+FORMATS = {"wav": "WAV", "flac": "FLAC"}
+
+# ----------------------------------------------------------------------------- audio helpers
+
+
+def resample(data: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """(samples, channels) float32 from one rate to another (the data package's soxr HQ)."""
+    from tf_munet.data.audio_io import resample as _resample
+
+    return np.asarray(_resample(data, from_rate, to_rate), np.float32)
+
+
+class _ForwardReader:
+    """Serves `read(start, stop)` requests with non-decreasing `start` from a soundfile stream.
+
+    Keeps only the samples not yet passed, so reading a long file never holds more than one
+    block (plus its context) in memory. A file shorter than announced is padded with zeros.
+    """
+
+    def __init__(self, handle, channels: int):
+        self.handle = handle
+        self.start = 0
+        self.buf = np.zeros((0, channels), np.float32)
+
+    def __call__(self, start: int, stop: int) -> np.ndarray:
+        if start > self.start:
+            self.buf = self.buf[start - self.start :]
+            self.start = start
+        need = stop - (self.start + len(self.buf))
+        if need > 0:
+            data = self.handle.read(need, dtype="float32", always_2d=True)
+            if len(data) < need:
+                data = np.concatenate([data, np.zeros((need - len(data), data.shape[1]), np.float32)])
+            self.buf = np.concatenate([self.buf, data])
+        return self.buf[start - self.start : stop - self.start]
+
+
+# ----------------------------------------------------------------------------- mapping
+
+
+def _linear_weights(positions: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lo, hi, frac) to sample a length-n axis linearly at fractional `positions` (clamped)."""
+    positions = np.clip(positions, 0, n - 1)
+    lo = np.floor(positions).astype(np.int64)
+    hi = np.minimum(lo + 1, n - 1)
+    return lo, hi, (positions - lo).astype(np.float32)
+
+
+def input_stft(audio: AudioConfig, rate: int) -> tuple[int, int]:
+    """(n_fft, hop) at `rate` lasting as long in seconds as the model's STFT (n_fft even)."""
+    scale = rate / audio.sample_rate
+    n_fft = max(16, 2 * round(audio.n_fft * scale / 2))
+    hop = max(1, round(audio.hop * scale))
+    return n_fft, min(hop, n_fft // 2)
+
+
+def frequency_map(audio: AudioConfig, rate: int, n_fft: int) -> np.ndarray:
+    """(n_fft//2+1, freq_bins) matrix: masks on the model's linear bins -> an input STFT's bins.
+
+    Input bin j (at j * rate / n_fft Hz) samples the model's bins linearly at the same Hz; bins
+    above the model's band get `spectral.extend_mask`'s rule (the matrix is that rule applied to
+    the identity, so it is the same rule, not a copy of it).
+    """
+    from tf_munet.spectral import extend_mask
+
+    hz = np.arange(n_fft // 2 + 1) * rate / n_fft
+    pos = hz * audio.n_fft / audio.sample_rate
+    n_ext = max(audio.freq_bins, int(math.ceil(pos.max())) + 2)
+    ext = extend_mask(np.eye(audio.freq_bins, dtype=np.float32), n_ext, axis=0)
+    lo, hi, frac = _linear_weights(pos, n_ext)
+    return ((1 - frac)[:, None] * ext[lo] + frac[:, None] * ext[hi]).astype(np.float32)
+
+
+def _hann(n: int) -> np.ndarray:
+    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)).astype(np.float32)
+
+
+def stft_np(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """Centred STFT (reflect pad, periodic Hann) of (samples, C) -> (frames, n_fft//2+1, C).
+
+    Same conventions as `spectral.stft`; used at the input's rate, where the model's TF front
+    end is not involved.
+    """
+    pad = n_fft // 2
+    xp = np.pad(x, ((pad, pad), (0, 0)), mode="reflect")
+    frames = 1 + len(x) // hop
+    idx = np.arange(frames)[:, None] * hop + np.arange(n_fft)[None, :]
+    return np.fft.rfft(xp[idx] * _hann(n_fft)[None, :, None], axis=1).astype(np.complex64)
+
+
+# ----------------------------------------------------------------------------- separators
+
+
+class MaskSeparator:
+    """Everything between a waveform and its stems except where the masks come from.
+
+    Subclasses implement `_view_masks`: masks on the model's linear-frequency grid for one
+    model-rate view of a segment of the input.
+
+    Args:
+        preset: the preset whose audio settings (rate, channels, STFT) the masks live on.
+        sources: source names, in the order of the masks' last axis.
+        normalize: normalise masks across sources (see module docstring: to sum 1 for source
+            sets that add up to the mixture, to sum at most 1 otherwise); False keeps raw masks.
+        wiener: refine estimates with norbert's multichannel Wiener filter.
+        wiener_iterations: EM iterations of the Wiener filter.
+        block_seconds, fade, margin: block processing of long inputs (seconds).
+        frame_batch: input STFT frames processed at once (bounds temporary memory).
+    """
+
+    def __init__(
+        self,
+        preset: Preset,
+        sources: tuple[str, ...],
+        *,
+        normalize: bool | None = None,
+        wiener: bool = False,
+        wiener_iterations: int = 1,
+        block_seconds: float = 30.0,
+        fade: float = 1.0,
+        margin: float = 0.5,
+        frame_batch: int = 128,
+    ):
+        self.preset = preset
+        self.audio = preset.audio
+        self.sources = tuple(sources)
+        self.exhaustive = set(self.sources) in EXHAUSTIVE_SETS
+        self.normalize = True if normalize is None else normalize
+        self.wiener = wiener
+        self.wiener_iterations = wiener_iterations
+        if block_seconds < 2 * fade or fade <= 0 or margin < 0:
+            raise ValueError(
+                "block_seconds must be at least twice fade, fade > 0, margin >= 0. Received: "
+                f"block_seconds={block_seconds}, fade={fade}, margin={margin}"
+            )
+        self.block_seconds = block_seconds
+        self.fade = fade
+        self.margin = margin
+        self.frame_batch = frame_batch
+        self._maps: dict[int, tuple[int, int, np.ndarray]] = {}
+
+    # ------------------------------------------------------------------ subclass hooks
+
+    def _view_masks(self, view: np.ndarray, index: int, start: int, stop: int) -> np.ndarray:
+        """Masks (freq_bins, frames, model channels, K) for a model-rate view (samples, Cm).
+
+        `index` numbers the views of the segment [start, stop) (input samples), see `_views`.
+        """
+        raise NotImplementedError
+
+    def settings(self) -> dict:
+        """What changes the stems (used to key cached evaluations)."""
+        return {
+            "audio": self.preset.to_dict()["audio"], "sources": list(self.sources),
+            "normalize": self.normalize, "wiener": self.wiener,
+            "wiener_iterations": self.wiener_iterations if self.wiener else 0,
+            "block_seconds": self.block_seconds, "fade": self.fade, "margin": self.margin,
+        }
+
+    # ------------------------------------------------------------------ public API
+
+    def separate(
+        self,
+        waveform: np.ndarray,
+        rate: int,
+        *,
+        stems: tuple[str, ...] | None = None,
+        progress=None,
+    ) -> dict[str, np.ndarray]:
+        """Separate a waveform (samples, channels) or (samples,) at `rate`.
+
+        Returns:
+            {source: (samples, channels) float32} at the input's rate and channel count
+            ((samples,) in, (samples, 1) out). `stems` picks a subset of the sources.
+        """
+        x = np.asarray(waveform, np.float32)
+        if x.ndim == 1:
+            x = x[:, None]
+        if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
+            raise ValueError(f"waveform must be (samples, channels) and non-empty. Received: "
+                             f"shape={np.shape(waveform)}")
+        picks = self._picks(stems)
+        out = np.zeros((len(picks), *x.shape), np.float32)
+        for start, block in self._stream(lambda a, b: x[a:b], len(x), x.shape[1], int(rate),
+                                         progress):
+            out[:, start : start + len(block)] = np.moveaxis(block[..., picks], -1, 0)
+        return {self.sources[k]: out[i] for i, k in enumerate(picks)}
+
+    def separate_file(
+        self,
+        path: str | os.PathLike,
+        out_dir: str | os.PathLike,
+        *,
+        stems: tuple[str, ...] | None = None,
+        fmt: str = "wav",
+        float32: bool = False,
+        progress=None,
+    ) -> dict[str, Path]:
+        """Separate one audio file into `out_dir/<source>.<fmt>`, block by block.
+
+        Files soundfile can read are streamed (memory bounded by the block size); others are
+        decoded whole (ffmpeg) first. Every stem file is written atomically.
+        """
+        import soundfile as sf
+
+        path = Path(path)
+        if fmt not in FORMATS:
+            raise UserError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+        if not path.is_file():
+            raise UserError(f"{path}: no such file")
+        picks = self._picks(stems)
+        with ExitStack() as stack:
+            try:
+                handle = stack.enter_context(sf.SoundFile(path))
+                rate, channels, total = handle.samplerate, handle.channels, handle.frames
+                read: Callable[[int, int], np.ndarray] = _ForwardReader(handle, channels)
+            except (sf.LibsndfileError, RuntimeError, TypeError):  # soundfile can't: decode whole
+                from tf_munet.data.audio_io import read_audio
+
+                data, rate = read_audio(path)
+                channels, total = data.shape[1], len(data)
+                read = lambda a, b: data[a:b]  # noqa: E731
+            if total == 0:
+                raise UserError(f"{path}: no audio samples")
+            subtype = "FLOAT" if float32 and fmt == "wav" else "PCM_16"
+            paths, writers = {}, []
+            for k in picks:
+                final = safe_child(Path(out_dir), f"{self.sources[k]}.{fmt}")
+                tmp = stack.enter_context(atomic_path(final, suffix=f".tmp.{fmt}"))
+                writers.append(stack.enter_context(sf.SoundFile(
+                    tmp, "w", samplerate=rate, channels=channels, format=FORMATS[fmt],
+                    subtype=subtype,
+                )))
+                paths[self.sources[k]] = final
+            for _, block in self._stream(read, total, channels, rate, progress):
+                for w, k in zip(writers, picks):
+                    y = block[..., k]
+                    w.write(y if subtype == "FLOAT" else np.clip(y, -1.0, 1.0))
+            for w in writers:  # close before the atomic rename
+                w.close()
+        return paths
+
+    # ------------------------------------------------------------------ internals
+
+    def _picks(self, stems) -> list[int]:
+        if not stems:
+            return list(range(len(self.sources)))
+        bad = [s for s in stems if s not in self.sources]
+        if bad:
+            raise UserError(
+                f"--stems {','.join(bad)}: not separated by this model "
+                f"(it separates {', '.join(self.sources)})"
+            )
+        return [self.sources.index(s) for s in stems]
+
+    def _blocks(self, total: int, rate: int) -> list[tuple[int, int, int, int]]:
+        """[(core_start, core_stop, seg_start, seg_stop)] covering [0, total)."""
+        n_blocks = max(1, round(total / (self.block_seconds * rate)))
+        core = math.ceil(total / n_blocks)
+        ctx = round((self.fade / 2 + self.margin) * rate)
+        out = []
+        for i in range(n_blocks):
+            a, b = i * core, min(total, (i + 1) * core)
+            if a >= b:
+                break
+            out.append((a, b, max(0, a - ctx), min(total, b + ctx)))
+        return out
+
+    def _stream(
+        self, read, total: int, channels: int, rate: int, progress
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield (start, stems (n, channels, K)) with finished samples, in order."""
+        blocks = self._blocks(total, rate)
+        fade = self.fade * rate
+        k = len(self.sources)
+        pending_start, pending = 0, np.zeros((0, channels, k), np.float32)
+        for i, (a, b, s0, s1) in enumerate(blocks):
+            y = self._separate_segment(read(s0, s1), rate, s0, s1)
+            pos = np.arange(s0, s1, dtype=np.float64)
+            w = np.ones(s1 - s0)
+            if i > 0:
+                w *= np.clip((pos - (a - fade / 2)) / fade, 0, 1)
+            if i < len(blocks) - 1:
+                w *= np.clip(((b + fade / 2) - pos) / fade, 0, 1)
+            y *= w.astype(np.float32)[:, None, None]
+            if s1 - pending_start > len(pending):
+                grow = np.zeros((s1 - pending_start - len(pending), channels, k), np.float32)
+                pending = np.concatenate([pending, grow])
+            pending[s0 - pending_start : s1 - pending_start] += y
+            done = blocks[i + 1][2] if i < len(blocks) - 1 else total
+            yield pending_start, pending[: done - pending_start]
+            pending = pending[done - pending_start :].copy()
+            pending_start = done
+            if progress is not None:
+                progress.update((b - a) / rate)
+
+    def _views(self, x: np.ndarray) -> tuple[list[np.ndarray], str]:
+        """What the model sees of an input segment (samples, C) at the input rate.
+
+        Returns the views (samples, model channels) and how their masks map back: "shared"
+        (mono model: one mask for every channel), "per_channel" (stereo model, stereo input),
+        "dup" (stereo model, view c = input channel c duplicated; its masks are averaged).
+        """
+        cm = self.audio.channels
+        if cm == 1:
+            return [x.mean(axis=1, keepdims=True)], "shared"
+        if x.shape[1] == cm:
+            return [x], "per_channel"
+        return [np.repeat(x[:, c : c + 1], cm, axis=1) for c in range(x.shape[1])], "dup"
+
+    def _segment_masks(self, x: np.ndarray, rate: int, start: int, stop: int) -> list[np.ndarray]:
+        """Per input channel: normalised masks (freq_bins, model frames, K) on the model grid."""
+        views, mode = self._views(x)
+        masks = [
+            self._normalise(self._view_masks(resample(v, rate, self.audio.sample_rate), i,
+                                             start, stop))
+            for i, v in enumerate(views)
+        ]
+        if mode == "shared":
+            return [masks[0][:, :, 0]] * x.shape[1]
+        if mode == "per_channel":
+            return [masks[0][:, :, c] for c in range(x.shape[1])]
+        return [m.mean(axis=2) for m in masks]
+
+    def _normalise(self, masks: np.ndarray) -> np.ndarray:
+        masks = np.maximum(masks, 0.0)
+        if not self.normalize:
+            return masks
+        total = masks.sum(axis=-1, keepdims=True)
+        if self.exhaustive:
+            safe = np.maximum(total, 1e-8)
+            return np.where(total > 1e-8, masks / safe, 1.0 / masks.shape[-1]).astype(np.float32)
+        return (masks / np.maximum(total, 1.0)).astype(np.float32)
+
+    def _input_grid(self, rate: int) -> tuple[int, int, np.ndarray]:
+        if rate not in self._maps:
+            n_fft, hop = input_stft(self.audio, rate)
+            self._maps[rate] = (n_fft, hop, frequency_map(self.audio, rate, n_fft))
+        return self._maps[rate]
+
+    def _separate_segment(self, x: np.ndarray, rate: int, start: int, stop: int) -> np.ndarray:
+        """Stems (n, C, K) of one segment: masks mapped onto each channel's STFT at `rate`."""
+        n, channels = x.shape
+        k = len(self.sources)
+        masks = self._segment_masks(x, rate, start, stop)
+        n_fft, hop, fmap = self._input_grid(rate)
+        window = _hann(n_fft)
+        pad = n_fft // 2
+        xp = np.pad(x, ((pad, pad), (0, 0)), mode="reflect")
+        frames = 1 + n // hop
+        model_frames = masks[0].shape[1]
+        # input frame u is centred at u * hop / rate seconds; model frame t at t * hop_m / r_m
+        pos = np.arange(frames) * (hop / rate) * (self.audio.sample_rate / self.audio.hop)
+        lo, hi, frac = _linear_weights(pos, model_frames)
+        out = np.zeros((n + 2 * pad, channels, k), np.float32)
+        norm = np.zeros(n + 2 * pad, np.float32)
+        window_sq = window**2
+        for u0 in range(0, frames, self.frame_batch):
+            u = np.arange(u0, min(frames, u0 + self.frame_batch))
+            idx = u[:, None] * hop + np.arange(n_fft)[None, :]
+            spec = np.fft.rfft(xp[idx] * window[None, :, None], axis=1)  # (nb, F, C)
+            gains = np.stack([
+                np.einsum("fm,mtk->tfk", fmap,
+                          m[:, lo[u]] * (1 - frac[u])[None, :, None] + m[:, hi[u]] * frac[u][None, :, None])
+                for m in masks
+            ], axis=2)  # (nb, F, C, K)
+            if self.wiener:
+                est = self._wiener(gains, spec)
+            else:
+                est = gains * spec[..., None]
+            y = np.fft.irfft(est, n=n_fft, axis=1) * window[None, :, None, None]
+            for j, frame in enumerate(u):
+                out[frame * hop : frame * hop + n_fft] += y[j]
+                norm[frame * hop : frame * hop + n_fft] += window_sq
+        return out[pad : pad + n] / np.maximum(norm[pad : pad + n], 1e-8)[:, None, None]
+
+    def _wiener(self, gains: np.ndarray, spec: np.ndarray) -> np.ndarray:
+        """Multichannel Wiener refinement (norbert) of mask estimates on a batch of frames."""
+        import norbert
+
+        mag = gains * np.abs(spec)[..., None]
+        if not self.exhaustive:  # the residual keeps what the sources don't explain
+            rest = np.maximum(1.0 - gains.sum(axis=-1, keepdims=True), 0.0) * np.abs(spec)[..., None]
+            mag = np.concatenate([mag, rest], axis=-1)
+        est = norbert.wiener(mag.astype(np.float64), spec.astype(np.complex128),
+                             iterations=self.wiener_iterations, use_softmask=False)
+        return est[..., : gains.shape[-1]]
+
+
+class Separator(MaskSeparator):
+    """A trained network from a run folder, as a separator.
+
+    Args:
+        network: a model from `tf_munet.models.build_model` (or `run_dir.load_run`).
+        preset, sources: as the run was trained.
+        family: "munet", "dedicated" or "cunet" (C-U-Net runs one pass per one-hot condition).
+        batch_size: patches per network call.
+        name: label in tables and logs.
+        **options: `MaskSeparator` options (normalize, wiener, block_seconds, ...).
+    """
+
+    def __init__(self, network, preset: Preset, sources, family: str = "munet", *,
+                 batch_size: int = 8, name: str = "model", **options):
+        super().__init__(preset, tuple(sources), **options)
+        from tf_munet.spectral import SpectralFrontEnd
+
+        self.network = network
+        self.family = family
+        self.batch_size = batch_size
+        self.name = name
+        self.front = SpectralFrontEnd(preset.audio)
+        self.conditioned = len(network.inputs) == 2
+        self._call = None
+
+    @classmethod
+    def load(cls, run_dir: str | os.PathLike, **options) -> "Separator":
+        """The best network of a run folder (config.json + model.keras)."""
+        from tf_munet.run_dir import load_run
+
+        config, network = load_run(run_dir)
+        options.setdefault("name", Path(run_dir).resolve().name)
+        return cls(network, config.preset, config.sources, config.model, **options)
+
+    def _network_fn(self):
+        """tf.function: magnitude patches (B, bins, frames, C) -> linear masks (B, F, frames, C, K)."""
+        if self._call is None:
+            import tensorflow as tf
+
+            a = self.audio
+            k = len(self.sources)
+            spec = tf.TensorSpec((None, a.model_bins, a.frames, a.channels), tf.float32)
+
+            @tf.function(input_signature=[spec])
+            def call(mag):
+                if self.conditioned:
+                    masks = []
+                    for i in range(k):
+                        cond = tf.tile(tf.one_hot([i], k), [tf.shape(mag)[0], 1])
+                        out = self.network({"magnitude": mag, "condition": cond}, training=False)
+                        masks.append(out[..., 0])
+                    masks = tf.stack(masks, axis=-1)
+                else:
+                    masks = self.network(mag, training=False)
+                return self.front.mask_to_linear(tf.cast(masks, tf.float32))
+
+            self._call = call
+        return self._call
+
+    def _view_masks(self, view, index, start, stop):
+        import tensorflow as tf
+
+        a = self.audio
+        mag = self.front.magnitude(tf.constant(view[None]))[0].numpy()  # (bins, T, C)
+        total = mag.shape[1]
+        size, step = a.frames, max(1, a.frames // 2)
+        padded = max(size, total)
+        if padded > total:
+            mag = np.pad(mag, ((0, 0), (0, padded - total), (0, 0)))
+        starts = list(range(0, padded - size + 1, step))
+        if starts[-1] + size < padded:
+            starts.append(padded - size)
+        # Hann weights (> 0 everywhere, sum to 1 at 50 % overlap): patch edges count least
+        weight = (0.5 - 0.5 * np.cos(2 * np.pi * (np.arange(size) + 0.5) / size)).astype(np.float32)
+        acc = np.zeros((a.freq_bins, padded, a.channels, len(self.sources)), np.float32)
+        wsum = np.zeros(padded, np.float32)
+        call = self._network_fn()
+        for b0 in range(0, len(starts), self.batch_size):
+            batch_starts = starts[b0 : b0 + self.batch_size]
+            patches = np.stack([mag[:, s : s + size] for s in batch_starts])
+            masks = call(tf.constant(patches)).numpy()
+            for s, m in zip(batch_starts, masks):
+                acc[:, s : s + size] += m * weight[None, :, None, None]
+                wsum[s : s + size] += weight
+        return acc[:, :total] / wsum[None, :total, None, None]
+
+    def settings(self) -> dict:
+        return {**super().settings(), "family": self.family, "name": self.name}
+
+
+class OracleSeparator(MaskSeparator):
+    """The ideal ratio mask |S_k| / sum_j |S_j| (plus the residual mixture - sum S_j), computed
+    on the preset's grid (rate, channels, STFT) and mapped onto the input like a model's masks:
+    the ceiling of what a mask model with this preset can reach.
+
+    Call `separate(mix, rate, references={source: (samples, channels)})`.
+    """
+
+    name = "oracle"
+
+    def __init__(self, preset: Preset, sources, **options):
+        options.setdefault("normalize", False)  # ratio masks with the residual already sum to 1
+        super().__init__(preset, tuple(sources), **options)
+        self._refs: np.ndarray | None = None
+        self._rate = 0
+
+    def separate(self, waveform, rate, *, references: dict[str, np.ndarray], stems=None,
+                 progress=None):
+        x = np.asarray(waveform, np.float32)
+        x2 = x[:, None] if x.ndim == 1 else x
+        refs = []
+        for s in self.sources:
+            r = np.asarray(references[s], np.float32)
+            r = r[:, None] if r.ndim == 1 else r
+            if r.shape != x2.shape:
+                raise ValueError(f"reference {s!r} has shape {r.shape}, mixture {x2.shape}")
+            refs.append(r)
+        refs.append(x2 - np.sum(refs, axis=0))  # residual: ~0 for exhaustive sets
+        self._refs, self._rate = np.stack(refs), int(rate)
+        try:
+            return super().separate(x, rate, stems=stems, progress=progress)
+        finally:
+            self._refs = None
+
+    def _view_masks(self, view, index, start, stop):
+        a = self.audio
+        mags = []
+        for ref in self._refs:
+            views, _ = self._views(ref[start:stop])
+            r = resample(views[index], self._rate, a.sample_rate)
+            mags.append(np.abs(stft_np(r, a.n_fft, a.hop))[:, : a.freq_bins])  # (T, F, Cm)
+        mags = np.stack(mags, axis=-1)  # (T, F, Cm, K+1)
+        irm = mags / np.maximum(mags.sum(axis=-1, keepdims=True), 1e-8)
+        irm = np.where(mags.sum(axis=-1, keepdims=True) > 1e-8, irm, 1.0 / mags.shape[-1])
+        return np.transpose(irm[..., :-1], (1, 0, 2, 3)).astype(np.float32)
+
+    def settings(self) -> dict:
+        return {**super().settings(), "name": "oracle"}
+
+
+class MixtureSeparator:
+    """The "mixture / K" baseline: every stem is the mixture divided by the number of sources."""
+
+    name = "mixture"
+
+    def __init__(self, sources):
+        self.sources = tuple(sources)
+
+    def separate(self, waveform, rate, *, stems=None, progress=None, **_):
+        x = np.asarray(waveform, np.float32)
+        x = x[:, None] if x.ndim == 1 else x
+        return {s: x / len(self.sources) for s in (stems or self.sources)}
+
+    def settings(self) -> dict:
+        return {"name": "mixture", "sources": list(self.sources)}
