@@ -452,3 +452,13 @@ def test_bad_stems_files(synthetic_musdb_stems, tmp_path):
         assert ref.name in str(err.value) and ref.path.name in str(err.value)
         if ref.name == "Two Streams":
             assert "missing stem(s) bass, other, vocals" in str(err.value)
+
+
+def test_musdb18_names_get_the_official_validation_split(small_root, tmp_path):
+    root = tmp_path / "root"
+    shutil.copytree(small_root, root)
+    official = official_validation_tracks()[0]
+    (root / "train" / "Synthetic Train - Track 01").rename(root / "train" / official)
+    info = cache_lib.load_cache(prepare(root, get_preset("tiny"), tmp_path / "c", workers=1, progress=False))
+    assert info["validation"] == {"tracks": [official], "split": "musdb18", "fraction": 0.2, "seed": 0}
+    assert info["tracks"]["train"] == sorted([official, "Synthetic Train - Track 02"])
