@@ -1,0 +1,397 @@
+"""Export: builtin-only DSP, SavedModel signatures, TF-Lite variants in LiteRT, report, edge runner.
+
+Every run here is a tiny model trained for a few dozen steps (tests/_tiny_run.py); each export is
+converted once per module (the conversions are the slow part).
+"""
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from _tiny_run import FOUR, train_tiny_run
+from tf_munet.presets import get_preset
+
+RUNNER = Path(__file__).resolve().parents[1] / "export" / "run_tflite.py"
+TINY = get_preset("tiny")
+# The paper's route at test size: double-conv backbone, log input, non-power-of-two n_fft (DFT
+# matmul in the graph) and the log-frequency warp.
+PAPER_TINY = get_preset("paper").replace(
+    backbone={"widths": (4, 8)},
+    audio={"sample_rate": 8192, "n_fft": 254, "hop": 64, "freq_bins": 128, "frames": 64, "warp_bins": 64},
+)
+# fullband's route at test size: stereo in, masks per channel.
+STEREO_TINY = get_preset("fullband").replace(
+    backbone={"widths": (4, 8)},
+    audio={"sample_rate": 8192, "n_fft": 256, "hop": 64, "freq_bins": 96, "frames": 64},
+)
+
+
+def _export(tmp, family, preset=TINY, steps=40, **kwargs):
+    from tf_munet.export import export_run
+
+    run = train_tiny_run(tmp / f"run_{family}", family=family, steps=steps, preset=preset)
+    out = tmp / f"export_{family}"
+    report = export_run(run, out, excerpt_chunks=3, calibration=12, latency_repeats=3, **kwargs)
+    return run, out, report
+
+
+@pytest.fixture(scope="module")
+def munet(tmp_path_factory):
+    """Every format, quantization and input of an M-U-Net."""
+    return _export(tmp_path_factory.mktemp("munet"), "munet", steps=60)
+
+
+@pytest.fixture(scope="module")
+def cunet(tmp_path_factory):
+    return _export(tmp_path_factory.mktemp("cunet"), "cunet", quantize=("none",))
+
+
+@pytest.fixture(scope="module")
+def dedicated(tmp_path_factory):
+    return _export(tmp_path_factory.mktemp("dedicated"), "dedicated", quantize=("none",),
+                   formats=("tflite",))
+
+
+@pytest.fixture(scope="module")
+def paper_tiny(tmp_path_factory):
+    return _export(tmp_path_factory.mktemp("paper"), "munet", PAPER_TINY, steps=10, quantize=("none", "fp16"))
+
+
+@pytest.fixture(scope="module")
+def stereo_tiny(tmp_path_factory):
+    return _export(tmp_path_factory.mktemp("stereo"), "munet", STEREO_TINY, steps=10,
+                   quantize=("none",), formats=("tflite",))
+
+
+def _runner_module():
+    spec = importlib.util.spec_from_file_location("run_tflite", RUNNER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _snr(ref, est):
+    return 10 * np.log10(np.sum(ref**2) / max(np.sum((ref - est) ** 2), 1e-20))
+
+
+# ------------------------------------------------------------------------------ signal processing
+
+
+@pytest.mark.parametrize("preset", [TINY, PAPER_TINY], ids=["tiny", "paper_tiny"])
+def test_builtin_stft_and_istft_match_spectral(preset):
+    import tensorflow as tf
+
+    from tf_munet import spectral
+    from tf_munet.export import dsp
+
+    a = preset.audio
+    x = np.random.default_rng(0).standard_normal((2, a.chunk_samples)).astype(np.float32)
+    ref = spectral.stft(tf.constant(x), a).numpy()
+    modes = ["fft", "dft"] if a.n_fft & (a.n_fft - 1) == 0 else ["dft"]
+    assert dsp.resolve_mode("auto", a.n_fft) == modes[0]
+    for mode in modes:
+        real, imag = dsp.stft(tf.constant(x), a, mode)
+        got = np.transpose(real.numpy() + 1j * imag.numpy(), (0, 2, 1))
+        assert np.abs(got - ref).max() <= 1e-5 * np.abs(ref).max()
+        back = dsp.istft(real, imag, a, a.chunk_samples, mode).numpy()
+        assert np.abs(back - x).max() < 1e-5  # exact at the chunk edges too
+    with pytest.raises(ValueError, match="power-of-two"):
+        dsp.resolve_mode("fft", 254)
+
+
+# ------------------------------------------------------------------------------ report and numbers
+
+
+def test_munet_variants_meet_error_and_sdr_bounds(munet):
+    _, out, report = munet
+    variants = report["tflite"]
+    assert set(variants) == {f"{k}-{q}" for k in ("spectrogram", "waveform")
+                             for q in ("float32", "float16", "dynamic", "int8")}
+    for name, v in variants.items():
+        assert all((out / f).is_file() for f in v["files"]), name
+        assert v["size_bytes"] == sum((out / f).stat().st_size for f in v["files"])
+        assert not [op for op in v["ops"] if op.startswith("Flex") or op == "CUSTOM"], name
+        assert v["latency_ms_per_chunk"] > 0 and np.isfinite(v["sdr"])
+    for kind in ("spectrogram", "waveform"):
+        assert variants[f"{kind}-float32"]["max_rel_error"] <= 1e-4
+        assert variants[f"{kind}-float16"]["max_rel_error"] <= 1e-2
+        assert variants[f"{kind}-dynamic"]["sdr_change"] >= -1.0
+        assert variants[f"{kind}-int8"]["sdr_change"] >= -1.0
+        # quantization shrinks the files
+        assert variants[f"{kind}-int8"]["size_bytes"] < 0.5 * variants[f"{kind}-float32"]["size_bytes"]
+    # the trained model separates: better than the mixture / K baseline on the excerpt
+    assert report["excerpt"]["sdr_keras"]["waveform"] > 1.0
+    # the waveform graph's STFT is the RFFT builtin for n_fft 256; int8 keeps the DSP in float
+    assert "RFFT2D" in variants["waveform-float32"]["ops"]
+    assert report["stft_mode"] == "fft"
+    saved = json.loads((out / "report.json").read_text())
+    assert saved["tflite"]["waveform-int8"]["sdr"] == pytest.approx(variants["waveform-int8"]["sdr"])
+
+
+def test_report_table_lists_every_variant(munet):
+    from tf_munet.export.report import format_table
+
+    _, _, report = munet
+    table = format_table(report)
+    for name in report["tflite"]:
+        assert name in table
+    assert "SavedModel" in table and "dSDR" in table
+
+
+def test_int8_quantizes_the_network_only(munet):
+    from tf_munet.export import tflite
+
+    _, out, _ = munet
+    it = tflite.interpreter(out / "waveform-int8.tflite", delegates=False)
+    kinds = {}
+    tensors = {t["index"]: t for t in it.get_tensor_details()}
+    for op in it._get_ops_details():
+        kinds.setdefault(op["op_name"], set()).update(tensors[i]["dtype"].__name__ for i in op["outputs"])
+    assert kinds["CONV_2D"] == {"int8"} and kinds["TRANSPOSE_CONV"] == {"int8"}
+    assert "int8" not in kinds["MIRROR_PAD"] | kinds["SUM"]  # STFT framing and overlap-add
+    assert it.get_input_details()[0]["dtype"] == np.float32
+
+
+def test_savedmodel_signatures_are_served(munet):
+    import tensorflow as tf
+
+    from tf_munet.export.graphs import default_normalization, reference_masks, reference_waveform
+    from tf_munet.run_dir import load_run
+
+    run, out, report = munet
+    assert all(v["max_rel_error"] <= 1e-5 for v in report["savedmodel"]["signatures"].values())
+    loaded = tf.saved_model.load(str(out / "savedmodel"))
+    assert {"separate_spectrogram", "separate_waveform"} <= set(loaded.signatures)
+    config, net = load_run(run)
+    a = config.preset.audio
+    rng = np.random.default_rng(1)
+    wave = (0.1 * rng.standard_normal((2, a.chunk_samples, a.channels))).astype(np.float32)
+    stems = loaded.signatures["separate_waveform"](waveform=tf.constant(wave))
+    assert set(stems) == set(FOUR)
+    got = np.stack([stems[s].numpy() for s in FOUR], -1)
+    ref = reference_waveform(net, a, wave, normalize=default_normalization(FOUR))
+    assert np.abs(got - ref).max() <= 1e-4 * np.abs(ref).max()
+    # exhaustive normalisation: the stems add up to the chunk
+    assert np.abs(got.sum(-1) - wave).max() < 1e-4
+    from tf_munet.spectral import SpectralFrontEnd
+
+    mag = SpectralFrontEnd(a).magnitude(tf.constant(wave))
+    masks = loaded.signatures["separate_spectrogram"](magnitude=mag)["masks"].numpy()
+    np.testing.assert_allclose(masks, reference_masks(net, a, wave), atol=1e-5)
+
+
+def test_nan_export_trap_is_caught(munet, tmp_path):
+    """STACK.md pitfall 2: a tf.saved_model.save directory converts to a NaN model; verify()
+    must refuse it."""
+    import tensorflow as tf
+
+    from tf_munet.export import tflite
+    from tf_munet.run_dir import load_run
+
+    run, _, _ = munet
+    config, net = load_run(run)
+    tf.saved_model.save(net, str(tmp_path / "trap"))
+    model = tflite.convert(tmp_path / "trap", "serving_default")
+    runner = tflite.Runner(model)
+    a = config.preset.audio
+    feed = {runner.inputs[0]: np.ones((1, a.model_bins, a.frames, a.channels), np.float32)}
+    with pytest.raises(tflite.ExportError, match="not finite"):
+        tflite.verify(runner, [feed], "trap.tflite")
+
+
+def test_flex_ops_are_rejected():
+    from tf_munet.export import tflite
+
+    tflite.check_builtin_only(["CONV_2D", "RFFT2D"])
+    with pytest.raises(tflite.ExportError, match="FlexComplex"):
+        tflite.check_builtin_only(["CONV_2D", "FlexComplex"], "m.tflite")
+
+
+# ------------------------------------------------------------------------------ families and presets
+
+
+def test_cunet_takes_the_condition_as_named_input(cunet):
+    _, out, report = cunet
+    manifest = json.loads((out / "manifest.json").read_text())
+    for kind in ("spectrogram", "waveform"):
+        (model,) = manifest["variants"][f"{kind}-float32"]["models"]
+        assert model["conditioned"] and "condition" in model["inputs"]
+        assert model["sources"] == list(FOUR)
+        v = report["tflite"][f"{kind}-float32"]
+        assert v["max_rel_error"] <= 1e-4 and v["calls_per_chunk"] == len(FOUR)
+    assert manifest["variants"]["waveform-float32"]["models"][0]["outputs"] == ["estimate"]
+
+
+def test_dedicated_exports_one_file_per_source(dedicated):
+    _, out, report = dedicated
+    manifest = json.loads((out / "manifest.json").read_text())
+    for kind in ("spectrogram", "waveform"):
+        models = manifest["variants"][f"{kind}-float32"]["models"]
+        assert [m["sources"] for m in models] == [[s] for s in FOUR]
+        assert [m["file"] for m in models] == [f"{kind}-float32-{s}.tflite" for s in FOUR]
+        assert report["tflite"][f"{kind}-float32"]["max_rel_error"] <= 1e-4
+
+
+def test_paper_route_warp_and_dft(paper_tiny):
+    _, out, report = paper_tiny
+    assert report["stft_mode"] == "dft"
+    assert (out / "grids.npz").is_file()
+    for kind in ("spectrogram", "waveform"):
+        assert report["tflite"][f"{kind}-float32"]["max_rel_error"] <= 1e-4
+        assert report["tflite"][f"{kind}-float16"]["max_rel_error"] <= 1e-2
+    assert "RFFT2D" not in report["tflite"]["waveform-float32"]["ops"]
+
+
+def test_stereo_route(stereo_tiny):
+    _, out, report = stereo_tiny
+    assert report["audio"]["channels"] == 2
+    for kind in ("spectrogram", "waveform"):
+        assert report["tflite"][f"{kind}-float32"]["max_rel_error"] <= 1e-4
+
+
+def test_every_file_runs_in_litert_without_tensorflow(munet, cunet, dedicated, paper_tiny, stereo_tiny):
+    folders = [str(e[1]) for e in (munet, cunet, dedicated, paper_tiny, stereo_tiny)]
+    script = """
+import sys, pathlib
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter
+count = 0
+for folder in sys.argv[1:]:
+    for path in sorted(pathlib.Path(folder).glob("*.tflite")):
+        it = Interpreter(model_path=str(path))
+        (key,) = it.get_signature_list()
+        run = it.get_signature_runner(key)
+        feed = {}
+        for name, d in run.get_input_details().items():
+            x = np.random.default_rng(0).uniform(0, 1, d["shape"]).astype(np.float32)
+            feed[name] = np.eye(d["shape"][1], dtype=np.float32)[:1] if name == "condition" else x
+        for name, y in run(**feed).items():
+            assert np.all(np.isfinite(y)), (path, name)
+        count += 1
+assert not [m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "tf_munet")]
+print("ran", count)
+"""
+    proc = subprocess.run([sys.executable, "-c", script, *folders], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert int(proc.stdout.split()[-1]) >= 8 + 2 + 8 + 4 + 2
+
+
+# ------------------------------------------------------------------------------ edge runner
+
+
+@pytest.fixture(scope="module")
+def song(tmp_path_factory):
+    """A held-out synthetic track at 22.05 kHz stereo (resampling and channel mapping)."""
+    from tf_munet.data.synthetic import synthetic_stems
+
+    track = synthetic_stems(7, 4.0, rate=22050, channels=2)
+    path = tmp_path_factory.mktemp("song") / "song.wav"
+    sf.write(path, track["mixture"], 22050, subtype="FLOAT")
+    return path, track
+
+
+def _run_edge(export_dir, song_path, out, *args):
+    """The runner in a subprocess that fails if TensorFlow, Keras or tf_munet got imported."""
+    code = (
+        "import runpy, sys; sys.argv = sys.argv[1:]; "
+        "code = 0\n"
+        "try:\n    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+        "except SystemExit as e:\n    code = e.code\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf_munet')]\n"
+        "assert not bad, bad[:5]\nsys.exit(code)"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code, str(RUNNER), str(export_dir), str(song_path), "-o", str(out),
+         "--float32", *args], capture_output=True, text=True, timeout=300,
+    )
+
+
+def test_edge_runner_matches_the_separator(munet, song, tmp_path):
+    from tf_munet.separation import Separator
+
+    run, export_dir, _ = munet
+    path, track = song
+    # 2 s blocks: the file is streamed in several blocks with crossfades
+    ref = Separator.load(run, block_seconds=2.0).separate(track["mixture"], 22050)
+    proc = _run_edge(export_dir, path, tmp_path / "out", "--block-seconds", "2")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for s in FOUR:
+        got, rate = sf.read(tmp_path / "out" / "song" / f"{s}.wav", always_2d=True)
+        assert rate == 22050 and got.shape == ref[s].shape
+        assert np.abs(got - ref[s]).max() < 1e-4, s
+    # the waveform-in model: model bandwidth only, chunks instead of patches, so close, not equal
+    proc = _run_edge(export_dir, path, tmp_path / "wave", "--input", "waveform", "--variant", "int8")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    wave = {s: sf.read(tmp_path / "wave" / "song" / f"{s}.wav", always_2d=True)[0] for s in FOUR}
+    assert np.mean([_snr(ref[s], wave[s]) for s in FOUR]) > 10
+    true_sep = np.mean([_snr(track[s], ref[s]) for s in FOUR])
+    true_wave = np.mean([_snr(track[s], wave[s]) for s in FOUR])
+    assert true_wave > true_sep - 1.0
+
+
+@pytest.mark.parametrize("which", ["cunet", "dedicated", "stereo_tiny"])
+def test_edge_runner_other_families(which, request, song):
+    from tf_munet.separation import Separator
+
+    run, export_dir, _ = request.getfixturevalue(which)
+    path, track = song
+    ref = Separator.load(run).separate(track["mixture"], 22050)
+    edge = _runner_module()
+    export = edge.Export(export_dir, "spectrogram-float32")
+    got = edge.SpectrogramSeparator(export).separate(track["mixture"], 22050)
+    for s in FOUR:
+        assert np.abs(got[s] - ref[s]).max() < 1e-4, s
+    wave = edge.WaveformSeparator(edge.Export(export_dir, "waveform-float32")).separate(track["mixture"], 22050)
+    assert all(wave[s].shape == ref[s].shape and np.all(np.isfinite(wave[s])) for s in FOUR)
+
+
+def test_numpy_resampler():
+    edge = _runner_module()
+    t = np.arange(44100) / 44100
+    x = np.sin(2 * np.pi * 440 * t)[:, None].astype(np.float32)
+    y = edge.resample_numpy(x, 44100, 8192)
+    assert len(y) == 8192
+    expect = np.sin(2 * np.pi * 440 * np.arange(8192) / 8192)
+    assert np.abs(y[200:-200, 0] - expect[200:-200]).max() < 2e-3
+    up = edge.resample_numpy(y, 8192, 22050)
+    assert len(up) == 22050
+    assert np.abs(up[500:-500, 0] - np.sin(2 * np.pi * 440 * np.arange(22050) / 22050)[500:-500]).max() < 2e-3
+
+
+def test_edge_runner_errors(munet, tmp_path):
+    _, export_dir, _ = munet
+    edge = _runner_module()
+    assert edge.main([str(tmp_path), "x.wav", "-o", str(tmp_path / "o")]) == 2
+    assert edge.main([str(export_dir), str(tmp_path / "missing.wav"), "-o", str(tmp_path / "o")]) == 2
+    with pytest.raises(edge.RunnerError, match="no variant 'waveform-int4'.*waveform-int8"):
+        edge.Export(export_dir, "waveform-int4")
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio")
+    assert edge.main([str(export_dir), str(bad), "-o", str(tmp_path / "o")]) == 2
+    assert not list((tmp_path / "o").rglob("*.wav"))
+
+
+# ------------------------------------------------------------------------------ CLI
+
+
+def test_cli(cunet, tmp_path, capsys):
+    from tf_munet.export import main
+
+    run, _, _ = cunet
+    out = tmp_path / "cli"
+    assert main([str(run), "--out", str(out), "--formats", "tflite", "--quantize", "none",
+                 "--inputs", "spectrogram", "--quiet", "--excerpt-chunks", "2"]) == 0
+    table = capsys.readouterr().out
+    assert "spectrogram-float32" in table and "waveform" not in table.split("\n", 1)[1]
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "report.json", "spectrogram-float32.tflite"]
+    assert main([str(run), "--out", str(out), "--quantize", "int4"]) == 2
+    assert "--quantize int4" in capsys.readouterr().err
+    assert main([str(tmp_path / "nope"), "--out", str(out)]) == 2
+    assert "config.json" in capsys.readouterr().err
