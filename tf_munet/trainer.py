@@ -105,9 +105,11 @@ class SeparatorTrainer(keras.Model):
         return ratio * mix5 if self.loss_name == "masked_l1" else ratio
 
     def _errors(self, mix, masks, targets):
-        """Per-example, per-source mean absolute error -> (batch, K')."""
+        """Per-example, per-source mean absolute error -> (batch, K'), in float32 (masks may be
+        float16/bfloat16 under a mixed-precision policy)."""
+        masks = ops.cast(masks, "float32")
         estimate = masks * ops.expand_dims(mix, -1) if self.loss_name == "masked_l1" else masks
-        return ops.mean(ops.abs(ops.cast(estimate, "float32") - targets), axis=(1, 2, 3))
+        return ops.mean(ops.abs(estimate - targets), axis=(1, 2, 3))
 
     def _sample_conditions(self, batch):
         """C-U-Net conditions: index k < K one-hot, K all-ones, K + 1 all-zeros."""

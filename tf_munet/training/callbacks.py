@@ -1,0 +1,459 @@
+"""Callbacks that make a run explain and resume itself.
+
+They share one `RunState` (the per-epoch records, best epoch, DWA loss history and the state
+of the plateau/early-stopping callbacks). `AtomicCheckpoint` stores that state inside
+checkpoint.keras (an extra JSON entry in the .keras zip) in the same atomic rename as the
+trainer's weights and optimizer state, so a checkpoint and the state it resumes with can never
+disagree. Order matters; `loop.make_callbacks` lists them as:
+
+    NanGuard, TaskWeightCallback, ReduceLROnPlateau, EarlyStopping, EpochRecorder,
+    AtomicCheckpoint, HistoryWriter, TensorBoard, ExcerptLogger
+
+so the checkpoint holds the task weights and learning rate the next epoch will use.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import tempfile
+import time
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from tf_munet.errors import atomic_path
+from tf_munet.run_dir import CHECKPOINT, HISTORY, MODEL, save_network, write_json
+
+STATE_ENTRY = "tf_munet_state.json"
+"""Name of the resume state inside checkpoint.keras (Keras ignores extra zip entries)."""
+
+
+@dataclass
+class RunState:
+    """Everything besides weights that a resumed run needs.
+
+    Attributes:
+        records: one dict per finished epoch (what history.json lists).
+        best_epoch: 1-based epoch of the lowest unweighted validation loss sum.
+        best_value: that sum.
+        dwa_history: per epoch, the mean training loss of each source (DWA's input).
+        callbacks: saved state of resumable callbacks, by name.
+        stop_reason: None while training; "completed", "early_stopping" or "nan".
+        nan_at: {"epoch", "batch"} where the loss stopped being finite.
+    """
+
+    records: list = field(default_factory=list)
+    best_epoch: int | None = None
+    best_value: float | None = None
+    dwa_history: list = field(default_factory=list)
+    callbacks: dict = field(default_factory=dict)
+    stop_reason: str | None = None
+    nan_at: dict | None = None
+    improved: bool = field(default=False, repr=False)
+
+    @property
+    def epochs_done(self) -> int:
+        return len(self.records)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("improved")
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunState":
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+def _finite(x) -> bool:
+    return x is not None and math.isfinite(float(x))
+
+
+class NanGuard(keras.callbacks.Callback):
+    """TerminateOnNaN that says where it happened and keeps the last good checkpoint.
+
+    A non-finite batch loss stops training; the epoch is not recorded or checkpointed, so
+    checkpoint.keras and model.keras stay those of the last finite epoch, and
+    `run_training` raises a `TrainingDiverged` error that says so.
+    """
+
+    def __init__(self, state: RunState):
+        super().__init__()
+        self.state = state
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not _finite(loss):
+            self.state.nan_at = {"epoch": self.epoch + 1, "batch": int(batch) + 1}
+            self.state.stop_reason = "nan"
+            self.model.stop_training = True
+
+
+class TaskWeightCallback(keras.callbacks.Callback):
+    """Feeds each epoch's per-source training losses to the weighting (DWA) and sets lambda.
+
+    The loss history lives in `state.dwa_history`, saved in the checkpoint, so a resumed DWA
+    run uses the same L_k(t-1) / L_k(t-2) ratios as an uninterrupted one. New weights are
+    assigned at epoch end and take effect in the next epoch.
+    """
+
+    def __init__(self, weighting, sources, state: RunState):
+        super().__init__()
+        self.weighting = weighting
+        self.sources = list(sources)
+        self.state = state
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.state.nan_at:
+            return
+        logs = logs or {}
+        losses = [float(logs[f"loss_{s}"]) for s in self.sources]
+        self.state.dwa_history.append(losses)
+        new = self.weighting.on_epoch_end(self.state.dwa_history)
+        if new is not None:
+            self.model.set_task_weights(new)
+
+
+class _Resumable:
+    """Mixin: `saved_state()` goes into RunState; restored after Keras' on_train_begin reset."""
+
+    state_name = ""
+    state_keys: tuple[str, ...] = ()
+    _run_state: RunState
+
+    def saved_state(self) -> dict:
+        return {k: _jsonable(getattr(self, k)) for k in self.state_keys}
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        for k, v in self._run_state.callbacks.get(self.state_name, {}).items():
+            setattr(self, k, v)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._run_state.nan_at:
+            return
+        super().on_epoch_end(epoch, logs)
+        self._run_state.callbacks[self.state_name] = self.saved_state()
+
+
+def _jsonable(v):
+    if hasattr(v, "numpy"):
+        v = v.numpy()
+    if isinstance(v, (np.generic, np.ndarray)):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+class ResumableReduceLROnPlateau(_Resumable, keras.callbacks.ReduceLROnPlateau):
+    """ReduceLROnPlateau (factor 0.1) on val_sum_loss with PyTorch's relative threshold, as
+    the authors used it: an epoch improves when loss < best * (1 - threshold)."""
+
+    state_name = "reduce_lr_on_plateau"
+    state_keys = ("wait", "best", "cooldown_counter")
+
+    def __init__(self, state: RunState, patience: int, threshold: float, verbose: int = 1):
+        super().__init__(monitor="val_sum_loss", mode="min", patience=patience, factor=0.1,
+                         verbose=verbose)
+        self._run_state = state
+        self.threshold = threshold
+
+    def _is_improvement(self, monitor_value, reference_value):
+        if reference_value is None:
+            return True
+        return bool(monitor_value < reference_value * (1.0 - self.threshold))
+
+
+class ResumableEarlyStopping(_Resumable, keras.callbacks.EarlyStopping):
+    """EarlyStopping on val_sum_loss whose patience counter survives a resume."""
+
+    state_name = "early_stopping"
+    state_keys = ("wait", "best", "best_epoch")
+
+    def __init__(self, state: RunState, patience: int, verbose: int = 1):
+        super().__init__(monitor="val_sum_loss", mode="min", patience=patience, verbose=verbose)
+        self._run_state = state
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        if self.model.stop_training and not self._run_state.nan_at:
+            self._run_state.stop_reason = "early_stopping"
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """Turns each epoch's logs into a history record and tracks the best epoch.
+
+    The best epoch has the lowest *unweighted* sum of per-source validation losses (the
+    authors' model-selection rule), whatever the task weights were.
+    """
+
+    def __init__(self, state: RunState, sources, steps_per_epoch: int, passes_per_chunk: int):
+        super().__init__()
+        self.state = state
+        self.sources = list(sources)
+        self.steps = steps_per_epoch
+        self.passes = passes_per_chunk
+        self._t0 = 0.0
+        self._lr = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t0 = time.time()
+        self._lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.state.improved = False
+        if self.state.nan_at:
+            return
+        logs = logs or {}
+
+        def part(prefix):
+            out = {s: _jsonable(float(logs[f"{prefix}loss_{s}"])) for s in self.sources
+                   if f"{prefix}loss_{s}" in logs}
+            if f"{prefix}sum_loss" in logs:
+                out["sum"] = _jsonable(float(logs[f"{prefix}sum_loss"]))
+                out["weighted"] = _jsonable(float(logs[f"{prefix}loss"]))
+            return out
+
+        done = self.state.records[-1]["iterations"] if self.state.records else 0
+        iterations = done + self.steps
+        record = {
+            "epoch": epoch + 1,
+            "train": part(""),
+            "val": part("val_"),
+            "task_weights": {s: float(logs[f"weight_{s}"]) for s in self.sources},
+            "next_task_weights": dict(zip(self.sources, map(float, np.asarray(
+                keras.ops.convert_to_numpy(self.model.task_weights))))),
+            "lr": float(f"{self._lr:.7g}"),
+            "epoch_time_s": round(time.time() - self._t0, 3),
+            "iterations": iterations,
+            "effective_iterations": iterations * self.passes,
+        }
+        self.state.records.append(record)
+        value = record["val"].get("sum", record["train"].get("sum"))
+        if _finite(value) and (self.state.best_value is None or value < self.state.best_value):
+            self.state.best_value = float(value)
+            self.state.best_epoch = epoch + 1
+            self.state.improved = True
+
+
+class AtomicCheckpoint(keras.callbacks.Callback):
+    """Writes checkpoint.keras (trainer + optimizer + RunState) and, on improvement, model.keras.
+
+    Both are written to a temporary file beside the target and renamed, so a kill at any moment
+    leaves the previous complete file. The checkpoint is written first; a resume re-saves
+    model.keras from the checkpoint when the last saved epoch was the best, which covers a kill
+    between the two renames. `export` maps the network to what model.keras holds (a float32
+    copy under mixed precision, so separation and export get a float32 model). Non-chief
+    workers save into a temporary folder they delete (saving can take part in collective ops,
+    so every worker must save).
+    """
+
+    def __init__(self, run_dir, state: RunState, chief: bool = True, export=None):
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.state = state
+        self.chief = chief
+        self.export = export or (lambda network: network)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.state.nan_at:
+            return
+        if self.chief:
+            save_checkpoint(self.run_dir / CHECKPOINT, self.model, self.state)
+            if self.state.improved:
+                save_network(self.run_dir / MODEL, self.export(self.model.network))
+        else:
+            scratch = Path(tempfile.mkdtemp(prefix="tf_munet_worker_"))
+            try:
+                save_checkpoint(scratch / CHECKPOINT, self.model, self.state)
+                if self.state.improved:
+                    save_network(scratch / MODEL, self.export(self.model.network))
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+
+
+def save_checkpoint(path: Path, trainer, state: RunState) -> None:
+    """Trainer (weights, optimizer, task weights) plus the RunState, in one atomic rename."""
+    with atomic_path(path, suffix=".tmp.keras") as tmp:
+        trainer.save(tmp)
+        with zipfile.ZipFile(tmp, "a") as zf:
+            zf.writestr(STATE_ENTRY, json.dumps(state.to_dict(), default=_json_default))
+
+
+def read_checkpoint_state(path: Path) -> RunState:
+    """The RunState stored in a checkpoint (empty for a checkpoint without one)."""
+    with zipfile.ZipFile(path) as zf:
+        if STATE_ENTRY not in zf.namelist():
+            return RunState()
+        return RunState.from_dict(json.loads(zf.read(STATE_ENTRY)))
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON serializable: {type(obj)}")
+
+
+class HistoryWriter(keras.callbacks.Callback):
+    """Rewrites history.json (atomically) after every epoch and at the end of training.
+
+    Args:
+        run_dir: the run folder.
+        state: the shared RunState (its records are the per-epoch entries).
+        header: fixed facts of the run (git commit, sources, model, ...).
+    """
+
+    def __init__(self, run_dir, state: RunState, header: dict):
+        super().__init__()
+        self.path = Path(run_dir) / HISTORY
+        self.state = state
+        self.header = header
+
+    def write(self) -> None:
+        write_history(self.path, self.state, self.header)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.state.nan_at:
+            self.write()
+
+    def on_train_end(self, logs=None):
+        self.write()
+
+
+def write_history(path: Path, state: RunState, header: dict) -> None:
+    """history.json: header, best epoch, stop reason and one record per finished epoch."""
+    write_json(path, {
+        **header,
+        "epochs_completed": state.epochs_done,
+        "best_epoch": state.best_epoch,
+        "best_val_sum_loss": state.best_value,
+        "stop_reason": state.stop_reason,
+        "nan_at": state.nan_at,
+        "epochs": state.records,
+    })
+
+
+class ExcerptLogger(keras.callbacks.Callback):
+    """Every `every` epochs: spectrogram images (and audio, when a waveform is given) of one
+    fixed validation excerpt, with the network's estimate of each source, for TensorBoard.
+
+    Args:
+        log_dir: TensorBoard folder (writes to log_dir/excerpt).
+        preset: the run's preset (for the STFT and the mask mapping).
+        sources: source names.
+        mix_magnitude: (model_bins, frames, channels) mixture magnitude of the excerpt.
+        target_magnitudes: (model_bins, frames, channels, K) or None (logged once).
+        waveform: (samples, channels) the same excerpt's mixture at the preset's rate, or None
+            (no audio). Estimates use the mixture phase (see `reconstruct`).
+        every: epochs between logs; the first epoch is always logged.
+    """
+
+    def __init__(self, log_dir, preset, sources, mix_magnitude, target_magnitudes=None,
+                 waveform=None, every: int = 2):
+        super().__init__()
+        self.log_dir = str(Path(log_dir) / "excerpt")
+        self.preset = preset
+        self.sources = list(sources)
+        self.mix = np.asarray(mix_magnitude, np.float32)
+        self.targets = None if target_magnitudes is None else np.asarray(target_magnitudes,
+                                                                          np.float32)
+        self.waveform = None if waveform is None else np.asarray(waveform, np.float32)
+        self.every = max(1, every)
+        self._writer = None
+        self._logged = 0
+
+    def _masks(self, mix_batch):
+        """(1, bins, frames, C) -> (1, bins, frames, C, K) masks for any family."""
+        net = self.model.network
+        if len(net.inputs) == 2:
+            k = len(self.sources)
+            outs = [net([mix_batch, np.eye(k, dtype=np.float32)[i : i + 1]], training=False)
+                    for i in range(k)]
+            return np.concatenate([np.asarray(o, np.float32) for o in outs], axis=-1)
+        return np.asarray(net(mix_batch, training=False), np.float32)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch % self.every and epoch != 0:
+            return
+        import tensorflow as tf
+
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.log_dir)
+        mix = self.mix[None]
+        masks = self._masks(mix)
+        first = self._logged == 0
+        with self._writer.as_default(step=epoch + 1):
+            if first:
+                tf.summary.image("spectrogram/mixture", _image(mix[0]), max_outputs=1)
+            for i, src in enumerate(self.sources):
+                tf.summary.image(f"spectrogram/{src}_estimate", _image(masks[0, ..., i] * mix[0]),
+                                 max_outputs=1)
+                if first and self.targets is not None:
+                    tf.summary.image(f"spectrogram/{src}_target", _image(self.targets[..., i]),
+                                     max_outputs=1)
+            if self.waveform is not None:
+                rate = self.preset.audio.sample_rate
+                if first:
+                    tf.summary.audio("audio/mixture", self.waveform[None], rate, max_outputs=1)
+                for i, src in enumerate(self.sources):
+                    wave = reconstruct(self.preset, self.waveform, masks[0, ..., i])
+                    tf.summary.audio(f"audio/{src}_estimate", wave[None], rate, max_outputs=1)
+        self._logged += 1
+        self._writer.flush()
+
+
+class CompactProgbar(keras.callbacks.ProgbarLogger):
+    """Keras' progress bar without the task-weight columns during the epoch (they are shown
+    at its end, training side only) so a line fits a terminal."""
+
+    def _update_progbar(self, batch, logs=None):
+        super()._update_progbar(batch, _without(logs, ("weight_", "val_weight_")))
+
+    def _finalize_progbar(self, logs):
+        super()._finalize_progbar(_without(logs, ("val_weight_",)))
+
+
+def _without(logs, prefixes):
+    if not logs:
+        return logs
+    return {k: v for k, v in logs.items() if not k.startswith(prefixes)}
+
+
+def _image(mag: np.ndarray) -> np.ndarray:
+    """(bins, frames, C) magnitude -> (1, bins, frames, 1) image in [0, 1], low bins at the
+    bottom, log scaled over an 80 dB range (first channel)."""
+    db = 20 * np.log10(np.maximum(mag[..., 0], 1e-8))
+    db = np.clip(db - db.max() + 80.0, 0.0, 80.0) / 80.0
+    return db[::-1, :, None][None].astype(np.float32)
+
+
+def reconstruct(preset, waveform: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Apply a model-grid mask (bins, frames, C) to a waveform (samples, C) -> (samples, C).
+
+    Mixture phase, masks unwarped to linear bins and extended above the model's band with
+    `spectral.extend_mask`, inverse STFT, clipped to [-1, 1].
+    """
+    import tensorflow as tf
+
+    from tf_munet.spectral import SpectralFrontEnd, extend_mask, istft
+
+    audio = preset.audio
+    front = SpectralFrontEnd(audio)
+    spec = front.linear_spectrogram(waveform[None])[0]  # (n_bins, frames, C)
+    linear = np.asarray(front.mask_to_linear(tf.constant(mask[None])), np.float32)[0]
+    linear = extend_mask(linear, spec.shape[0], axis=0)
+    est = tf.transpose(spec * tf.cast(linear, spec.dtype), [2, 0, 1])  # (C, n_bins, frames)
+    wave = istft(est, audio, waveform.shape[0])
+    return np.clip(np.asarray(tf.transpose(wave), np.float32), -1.0, 1.0)

@@ -1,0 +1,476 @@
+"""`run_training(options) -> run_dir`: data, network, trainer, callbacks, fit, run folder.
+
+A run folder starts, resumes and finishes the same way whatever interrupted it:
+
+- new folder (or one holding only an unfinished first epoch): a fresh run;
+- folder with checkpoint.keras and the same settings (re-running the same command), or
+  `--resume`: training continues from the last saved epoch with the saved weights, optimizer
+  state, task weights, DWA loss history and plateau/early-stopping counters;
+- folder with different settings: an error that names the differences (use `--resume` to
+  continue with the saved settings, or another `--run-dir`).
+
+Model families: `munet` trains one network with K masks; `dedicated` trains K independent
+U-Nets held in one Keras model (each source's loss reaches only its own backbone, so this *is*
+training one dedicated U-Net per source) and saves them as one separator; `cunet` trains a
+conditioned U-Net with one random condition per example, so a chunk needs K + 2 iterations to
+be seen under every condition: config.json and the final report give those "effective
+iterations per epoch" next to the M-U-Net count.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from tf_munet.errors import UserError
+from tf_munet.presets import Preset, get_preset, resolve_sources
+from tf_munet.run_dir import CHECKPOINT, CONFIG, HISTORY, MODEL, RunConfig, load_run_config
+from tf_munet.training.options import INFO_KEYS, RUNTIME_KEYS, TrainOptions
+
+RESUME_OVERRIDES = RUNTIME_KEYS | {"lr"}
+"""Options `--resume` takes from the command line; the rest come from the saved config.json."""
+
+NOT_SAVED = ("run_dir", "resume")
+
+
+class TrainingDiverged(UserError):
+    """The loss became NaN or infinite; the last good checkpoint was kept."""
+
+
+# ------------------------------------------------------------------ settings
+
+
+def default_run_dir(options: TrainOptions) -> Path:
+    preset = options.preset if isinstance(options.preset, str) else options.preset["name"]
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{preset}-{options.model}-{options.weighting}-{stamp}"
+
+
+def resolve_preset(options: TrainOptions) -> Preset:
+    """The preset named (or given as a dict) by the options, with `preset_overrides` applied."""
+    try:
+        preset = (get_preset(options.preset) if isinstance(options.preset, str)
+                  else Preset.from_dict(options.preset))
+        return preset.replace(**options.preset_overrides) if options.preset_overrides else preset
+    except (TypeError, KeyError, ValueError) as exc:
+        raise UserError(f"preset/preset_overrides: {exc}") from None
+
+
+def resolve(options: TrainOptions, run_dir: Path) -> tuple[TrainOptions, Preset, tuple[str, ...]]:
+    """Fill every None option from the preset; the synthetic data path goes in the run folder."""
+    preset = resolve_preset(options)
+    try:
+        sources = resolve_sources(options.sources)
+    except ValueError as exc:
+        raise UserError(f"--sources: {exc}") from None
+    t = preset.train
+    data = options.data
+    data = str(Path(data).resolve()) if data else str((run_dir / "synthetic").resolve())
+    filled = options.replace(
+        preset=preset.name,
+        sources=",".join(sources),
+        data=data,
+        epochs=options.epochs or t.epochs,
+        steps_per_epoch=options.steps_per_epoch or t.steps_per_epoch,
+        batch_size=options.batch_size or t.batch_size,
+        lr=options.lr or t.learning_rate,
+        optimizer=options.optimizer or t.optimizer,
+        plateau_patience=(t.plateau_patience if options.plateau_patience is None
+                          else options.plateau_patience),
+        early_stopping_patience=(t.early_stopping_patience
+                                 if options.early_stopping_patience is None
+                                 else options.early_stopping_patience),
+        run_dir=str(run_dir),
+    )
+    return filled, preset, sources
+
+
+def passes_per_chunk(model: str, num_sources: int) -> int:
+    """Iterations one chunk needs to train every output: K + 2 conditions for C-U-Net."""
+    return num_sources + 2 if model == "cunet" else 1
+
+
+def run_config(options: TrainOptions, preset: Preset, sources, info: dict) -> RunConfig:
+    """config.json: the resolved preset and options plus facts (energies, versions, ...)."""
+    extra = {k: v for k, v in options.to_dict().items()
+             if k not in ("preset", "model", "sources", "weighting", *NOT_SAVED)}
+    return RunConfig(preset=preset, model=options.model, sources=tuple(sources),
+                     weighting=options.weighting, extra={**extra, **info})
+
+
+def _core(d: dict) -> dict:
+    """The settings that define a run (what must match to resume it by re-running)."""
+    skip = RUNTIME_KEYS | INFO_KEYS | set(NOT_SAVED)
+    return json.loads(json.dumps({k: v for k, v in d.items() if k not in skip}))
+
+
+def _differences(saved: dict, new: dict) -> list[str]:
+    a, b = _core(saved), _core(new)
+    out = []
+    for key in sorted(set(a) | set(b)):
+        if a.get(key) != b.get(key):
+            if key == "preset" and isinstance(a.get(key), dict) and isinstance(b.get(key), dict):
+                sub = [k for k in sorted(set(a[key]) | set(b[key]))
+                       if a[key].get(k) != b[key].get(k)]
+                out.append(f"preset ({', '.join(sub)})")
+            else:
+                out.append(f"{key}: {a.get(key)!r} -> {b.get(key)!r}")
+    return out
+
+
+def options_from_config(saved: RunConfig, current: TrainOptions) -> TrainOptions:
+    """Saved settings of a run, with the runtime options given now (for --resume)."""
+    d = saved.to_dict()
+    values = {k: v for k, v in d.items() if k in TrainOptions.__dataclass_fields__}
+    values["preset"] = d["preset"]
+    values["sources"] = ",".join(d["sources"])
+    values["preset_overrides"] = {}  # already applied to the saved preset
+    for key in RESUME_OVERRIDES & current.given():
+        values[key] = getattr(current, key)
+    values["run_dir"] = current.run_dir
+    values["resume"] = True
+    return TrainOptions(**values, explicit=current.explicit).validate()
+
+
+def git_commit() -> str | None:
+    """The commit of the tf_munet source tree ("<sha>-dirty" with local changes), if any."""
+    here = Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=5)
+        if sha.returncode:
+            return None
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain",
+                                "--untracked-files=no", "--", "."], capture_output=True,
+                               text=True, timeout=5)
+        return sha.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _clean_stale_temps(run_dir: Path) -> None:
+    """Remove temporaries a killed run left beside its files (never the files themselves)."""
+    for name in (CHECKPOINT, MODEL, HISTORY, CONFIG):
+        for tmp in run_dir.glob(f".{name}.*"):
+            if tmp.is_file():
+                tmp.unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------ building
+
+
+def make_optimizer(options: TrainOptions, preset: Preset):
+    import keras
+
+    if options.optimizer == "sgd":
+        return keras.optimizers.SGD(options.lr, momentum=preset.train.momentum)
+    return keras.optimizers.Adam(options.lr, beta_1=preset.train.beta_1)
+
+
+def build_trainer(options: TrainOptions, preset: Preset, sources, energies):
+    """A compiled SeparatorTrainer for the options (call inside the strategy's scope)."""
+    from tf_munet.models import build_model
+    from tf_munet.trainer import SeparatorTrainer
+    from tf_munet.weighting import make_weighting
+
+    try:
+        weighting = make_weighting(options.weighting, sources, energies,
+                                   temperature=options.dwa_temperature)
+    except ValueError as exc:
+        raise UserError(f"--weighting {options.weighting}: {exc}") from None
+    network = build_model(preset, options.model, tuple(sources))
+    trainer = SeparatorTrainer(network, sources, weighting, loss=preset.train.loss,
+                               target_clip=preset.train.target_clip)
+    trainer.compile(optimizer=make_optimizer(options, preset))
+    return trainer
+
+
+def load_trainer(path: Path):
+    """The trainer saved in checkpoint.keras, optimizer state included (safe_mode)."""
+    import keras
+
+    import tf_munet.layers  # noqa: F401  (registers custom layers)
+    import tf_munet.trainer  # noqa: F401
+    import tf_munet.weighting  # noqa: F401
+
+    try:
+        return keras.saving.load_model(path, safe_mode=True)
+    except Exception as exc:
+        raise UserError(f"{path}: cannot load checkpoint ({type(exc).__name__}: {exc})") from None
+
+
+def make_callbacks(options, preset, sources, trainer, state, run_dir: Path, chief: bool,
+                   header: dict, bundle):
+    """The callback list, in the order callbacks.py explains."""
+    import keras
+
+    from tf_munet.training import callbacks as cb
+
+    verbose = 1 if options.verbose else 0
+    out = [
+        cb.CompactProgbar(),
+        cb.NanGuard(state),
+        cb.TaskWeightCallback(trainer.weighting, sources, state),
+    ]
+    if options.plateau_patience:
+        out.append(cb.ResumableReduceLROnPlateau(state, options.plateau_patience,
+                                                 preset.train.plateau_threshold, verbose))
+    if options.early_stopping_patience:
+        out.append(cb.ResumableEarlyStopping(state, options.early_stopping_patience, verbose))
+    out += [
+        cb.EpochRecorder(state, sources, options.steps_per_epoch,
+                         passes_per_chunk(options.model, len(sources))),
+        cb.AtomicCheckpoint(run_dir, state, chief=chief,
+                            export=float32_export(preset, options.model, sources)),
+    ]
+    if chief:
+        out.append(cb.HistoryWriter(run_dir, state, header))
+        out.append(keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False,
+                                               update_freq="epoch", profile_batch=0))
+        if options.excerpt_every:
+            out.append(cb.ExcerptLogger(run_dir / "logs", preset, sources, bundle.excerpt_mix,
+                                        bundle.excerpt_targets, bundle.excerpt_wave,
+                                        every=options.excerpt_every))
+    return out
+
+
+def float32_export(preset: Preset, model: str, sources):
+    """None under a float32 policy; else a function giving a float32 copy of a network
+    (mixed-precision variables are float32 already, only the compute dtype changes)."""
+    import keras
+
+    if keras.mixed_precision.global_policy().name == "float32":
+        return None
+
+    def export(network):
+        from tf_munet.models import build_model
+
+        policy = keras.mixed_precision.global_policy()
+        keras.mixed_precision.set_global_policy("float32")
+        try:
+            copy = build_model(preset, model, tuple(sources))
+        finally:
+            keras.mixed_precision.set_global_policy(policy)
+        copy.set_weights(network.get_weights())
+        return copy
+
+    return export
+
+
+def _load_data(options: TrainOptions, preset: Preset, sources):
+    from tf_munet.training.data import ensure_synthetic, load_data
+
+    run_dir = Path(options.run_dir)
+    synthetic = Path(options.data) == (run_dir / "synthetic").resolve()
+    if synthetic:
+        ensure_synthetic(Path(options.data), seed=options.seed)
+    elif not Path(options.data).exists():
+        raise UserError(f"{options.data}: data folder not found (--data)")
+    need = options.weighting in ("ebw-p1", "ebw-p2", "oh")
+    return load_data(options.data, preset, sources, options.batch_size, options.seed,
+                     options.augment, need_energies=need, cache=options.cache,
+                     validation_steps=options.validation_steps,
+                     prepare_workers=1 if synthetic else None)
+
+
+def _shard_by_data(dataset):
+    """Multi-worker: shard by elements (generated/TFRecord data may have fewer files than
+    workers)."""
+    import tensorflow as tf
+
+    opts = tf.data.Options()
+    opts.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(opts)
+
+
+# ------------------------------------------------------------------ the loop
+
+
+def run_training(options: TrainOptions, strategy=None) -> Path:
+    """Train as the options say and return the run folder (see the module docstring).
+
+    Args:
+        options: TrainOptions (from `parse_options` or built directly).
+        strategy: a tf.distribute strategy to use instead of `options.strategy` (e.g. a
+            TPUStrategy, see `tf_munet.training.distribute`).
+
+    Raises:
+        UserError: bad options or data, or a run folder holding a different run.
+        TrainingDiverged: the loss became NaN/inf (the last good checkpoint is kept).
+    """
+    options.validate()
+    run_dir = Path(options.run_dir) if options.run_dir else default_run_dir(options)
+    checkpoint = run_dir / CHECKPOINT
+
+    # The strategy comes first: multi-worker collectives must be set up before TF starts.
+    from tf_munet.training.distribute import is_chief, make_strategy, set_mixed_precision
+
+    strategy = strategy or make_strategy(options.strategy)
+    chief = is_chief(strategy)  # only the chief checks and writes the run folder
+
+    saved = load_run_config(run_dir) if (run_dir / CONFIG).is_file() else None
+    if (chief and saved is None and run_dir.is_dir()
+            and any(p.name != "synthetic" for p in run_dir.iterdir())):
+        raise UserError(f"{run_dir}: exists and is not a tf_munet run folder (no {CONFIG}); "
+                        "choose another --run-dir")
+    if options.resume:
+        if saved is None or not checkpoint.is_file():
+            raise UserError(f"{run_dir}: nothing to resume (no {CHECKPOINT}); run without "
+                            "--resume to start training there")
+        options = options_from_config(saved, options.replace(run_dir=str(run_dir)))
+    options, preset, sources = resolve(options, run_dir)
+    k = len(sources)
+    passes = passes_per_chunk(options.model, k)
+    if chief and saved is not None and not options.resume:
+        diff = _differences(saved.to_dict(), run_config(options, preset, sources, {}).to_dict())
+        if diff:
+            raise UserError(f"{run_dir}: holds a run with other settings ({'; '.join(diff)}); "
+                            "pass --resume to continue it with its own settings, or choose "
+                            "another --run-dir")
+    resuming = saved is not None and checkpoint.is_file()
+
+    from tf_munet.training import callbacks as cb
+
+    state = cb.read_checkpoint_state(checkpoint) if resuming else cb.RunState()
+    header = {
+        "model": options.model, "preset": preset.name, "sources": list(sources),
+        "weighting": options.weighting, "git_commit": git_commit(),
+        "iterations_per_epoch": options.steps_per_epoch, "passes_per_chunk": passes,
+    }
+    if state.stop_reason == "early_stopping" and options.resume:
+        state.callbacks.pop("early_stopping", None)  # asked to go on: fresh patience
+    elif resuming and (state.stop_reason == "early_stopping"
+                       or state.epochs_done >= options.epochs):
+        why = ("stopped early" if state.stop_reason == "early_stopping"
+               else f"{state.epochs_done} of {options.epochs} epochs done")
+        print(f"{run_dir}: already trained ({why}); nothing to do. Train longer with: "
+              f"python -m tf_munet.train --resume --run-dir {run_dir} --epochs N", flush=True)
+        return run_dir
+
+    import keras
+    import tensorflow as tf
+
+    policy = set_mixed_precision(options.mixed_precision)
+    keras.utils.set_random_seed(options.seed + 7919 * state.epochs_done)
+    if chief:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _clean_stale_temps(run_dir)
+
+    bundle = _load_data(options, preset, sources)
+    train, validation = bundle.train, bundle.validation
+    multiworker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    if multiworker:
+        train, validation = _shard_by_data(train), _shard_by_data(validation)
+
+    with strategy.scope():
+        if resuming:
+            trainer = load_trainer(checkpoint)
+            if "lr" in options.given():
+                trainer.optimizer.learning_rate.assign(options.lr)
+        else:
+            trainer = build_trainer(options, preset, sources, bundle.energies)
+    if multiworker:
+        from tf_munet.training.distribute import patch_keras_for_multiworker
+
+        patch_keras_for_multiworker(trainer)
+
+    from tf_munet.models import count_params
+
+    info = {
+        "energies": bundle.energies,
+        "iterations_per_epoch": options.steps_per_epoch,
+        "chunks_per_epoch": options.steps_per_epoch * options.batch_size,
+        "passes_per_chunk": passes,
+        "effective_iterations_per_epoch": options.steps_per_epoch * passes,
+        "num_replicas": strategy.num_replicas_in_sync,
+        "params": int(count_params(trainer.network)),
+        "git_commit": header["git_commit"],
+        "versions": {"tf_munet": _version(), "tensorflow": tf.__version__,
+                     "keras": keras.__version__, "python": sys.version.split()[0],
+                     "dtype_policy": policy},
+        "created": (saved.extra.get("created") if saved else None)
+        or time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    if chief:
+        from tf_munet.run_dir import save_network, save_run_config
+
+        save_run_config(run_dir, run_config(options, preset, sources, info))
+        best = run_dir / MODEL
+        if (resuming and state.best_epoch and state.best_epoch == state.epochs_done
+                and (not best.is_file() or best.stat().st_mtime < checkpoint.stat().st_mtime)):
+            # killed between the checkpoint's rename and model.keras's: write the best now
+            export = float32_export(preset, options.model, sources) or (lambda n: n)
+            save_network(best, export(trainer.network))
+        cb.write_history(run_dir / HISTORY, state, header)
+    if resuming:
+        print(f"Resuming {run_dir} after epoch {state.epochs_done} of {options.epochs}.",
+              flush=True)
+    state.stop_reason = None
+    callbacks = make_callbacks(options, preset, sources, trainer, state, run_dir, chief, header,
+                               bundle)
+    with warnings.catch_warnings():
+        # The validation set's length is unknown until its first pass; Keras warns then.
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        trainer.fit(train, steps_per_epoch=options.steps_per_epoch, epochs=options.epochs,
+                    initial_epoch=state.epochs_done, validation_data=validation,
+                    callbacks=callbacks, verbose=options.verbose, shuffle=False)
+    if state.nan_at:
+        if chief:
+            cb.write_history(run_dir / HISTORY, state, header)
+        kept = (f"checkpoint.keras (epoch {state.epochs_done}) and model.keras (epoch "
+                f"{state.best_epoch}) are kept" if state.epochs_done else "no epoch finished")
+        raise TrainingDiverged(
+            f"{run_dir}: the training loss became NaN/inf at epoch {state.nan_at['epoch']}, "
+            f"batch {state.nan_at['batch']}; {kept}. Continue with a lower learning rate: "
+            f"python -m tf_munet.train --resume --run-dir {run_dir} --lr {options.lr / 10:g}")
+    state.stop_reason = state.stop_reason or "completed"
+    if chief:
+        cb.write_history(run_dir / HISTORY, state, header)
+    return run_dir
+
+
+def _version() -> str:
+    from tf_munet import __version__
+
+    return __version__
+
+
+def describe_run(run_dir: str | os.PathLike) -> str:
+    """What the CLI prints at the end: where the run is, its losses and how to look at it."""
+    run_dir = Path(run_dir)
+    history = json.loads((run_dir / HISTORY).read_text())
+    config = json.loads((run_dir / CONFIG).read_text())
+    records = history.get("epochs", [])
+    lines = [f"Run folder: {run_dir}"]
+    if records:
+        last = records[-1]
+        n = history["epochs_completed"]
+        lines.append(f"  {n} epoch{'s' if n != 1 else ''} ({history.get('stop_reason')}), "
+                     f"best epoch {history['best_epoch']} "
+                     f"(val sum {history['best_val_sum_loss']:.4f})")
+        lines.append(f"  final losses, epoch {last['epoch']}:   train      val")
+        for src in [*history["sources"], "sum"]:
+            tr, va = last["train"].get(src), last["val"].get(src)
+            lines.append(f"    {src:<14} {_fmt(tr):>12} {_fmt(va):>8}")
+    if config.get("model") == "cunet":
+        k = len(config["sources"])
+        lines.append(f"  C-U-Net: {config['iterations_per_epoch']} iterations/epoch; seeing each "
+                     f"chunk under all K+2={k + 2} conditions takes "
+                     f"{config['effective_iterations_per_epoch']} (M-U-Net: "
+                     f"{config['iterations_per_epoch']})")
+    lines += [
+        "Look at it:",
+        f"  tensorboard --logdir {run_dir / 'logs'}",
+        f"  python -m tf_munet.separate {run_dir} song.wav -o separated/",
+        f"  python -m tf_munet.train --resume --run-dir {run_dir} --epochs N   (train longer)",
+    ]
+    return "\n".join(lines)
+
+
+def _fmt(x) -> str:
+    return "-" if x is None else f"{x:.4f}"
