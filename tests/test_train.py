@@ -174,6 +174,23 @@ def test_same_command_on_finished_run_does_nothing_and_other_settings_are_refuse
     assert "other settings (lr: 0.002 -> 0.1)" in capsys.readouterr().err
 
 
+def test_resume_without_run_dir_takes_the_latest_run(munet_run, tmp_path, monkeypatch, capsys):
+    (tmp_path / "runs").symlink_to(munet_run.parent)
+    monkeypatch.chdir(tmp_path)
+    assert main(["--resume"]) == 0
+    assert "already trained (2 of 2 epochs done); nothing to do" in capsys.readouterr().out
+
+
+def test_run_config_is_a_config_file(munet_run, tmp_path):
+    """--config RUN/config.json repeats a run: same resolved settings, new folder."""
+    from tf_munet.training.loop import _differences, resolve, run_config
+
+    o = parse_options(["--config", str(munet_run / "config.json"), "--run-dir",
+                       str(tmp_path / "again")])
+    o, preset, sources = resolve(o, tmp_path / "again")
+    assert _differences(_config(munet_run), run_config(o, preset, sources, {}).to_dict()) == []
+
+
 def test_dedicated_run_with_oh_weighting(tiny_cache, tmp_path):
     """Two dedicated U-Nets trained as one model; Oh et al. weights = 1/E normalised."""
     run = tmp_path / "run"

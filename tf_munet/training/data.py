@@ -46,9 +46,13 @@ def ensure_synthetic(path: Path, seed: int = 0) -> Path:
     from tf_munet.data.synthetic import write_synthetic_musdb
 
     print(f"Generating a synthetic MUSDB18-HQ-layout set in {path} ...", flush=True)
-    with atomic_path(path, suffix=".tmp") as tmp:
-        tmp.unlink()
-        write_synthetic_musdb(tmp, train=4, test=2, seconds=6.0, seed=seed)
+    try:
+        with atomic_path(path, suffix=".tmp") as tmp:
+            tmp.unlink()
+            write_synthetic_musdb(tmp, train=4, test=2, seconds=6.0, seed=seed)
+    except OSError:
+        if not path.is_dir():  # another worker renamed its copy first: use that one
+            raise
     return path
 
 

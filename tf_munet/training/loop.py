@@ -51,6 +51,14 @@ def default_run_dir(options: TrainOptions) -> Path:
     return Path("runs") / f"{preset}-{options.model}-{options.weighting}-{stamp}"
 
 
+def latest_run(root: Path = Path("runs")) -> Path:
+    """The run under `root` whose checkpoint was written last (`--resume` without --run-dir)."""
+    runs = sorted(root.glob(f"*/{CHECKPOINT}"), key=lambda p: p.stat().st_mtime)
+    if not runs:
+        raise UserError(f"{root}: no run to resume (no */{CHECKPOINT}); pass --run-dir")
+    return runs[-1].parent
+
+
 def resolve_preset(options: TrainOptions) -> Preset:
     """The preset named (or given as a dict) by the options, with `preset_overrides` applied."""
     try:
@@ -304,7 +312,10 @@ def run_training(options: TrainOptions, strategy=None) -> Path:
         TrainingDiverged: the loss became NaN/inf (the last good checkpoint is kept).
     """
     options.validate()
-    run_dir = Path(options.run_dir) if options.run_dir else default_run_dir(options)
+    if options.run_dir:
+        run_dir = Path(options.run_dir)
+    else:
+        run_dir = latest_run() if options.resume else default_run_dir(options)
     checkpoint = run_dir / CHECKPOINT
 
     # The strategy comes first: multi-worker collectives must be set up before TF starts.

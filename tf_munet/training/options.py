@@ -220,7 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mixed-precision", action="store_true",
                    help="mixed_float16 on GPU, mixed_bfloat16 on CPU/TPU")
     p.add_argument("--resume", action="store_true",
-                   help="continue the run in --run-dir from its last saved epoch")
+                   help="continue the run in --run-dir (default: the latest under runs/) from "
+                   "its last saved epoch, with its saved settings; --epochs, --lr, --strategy "
+                   "may change")
     p.add_argument("--excerpt-every", type=int, help="epochs between TensorBoard spectrogram "
                    "and audio logs of a fixed validation excerpt, 0 = never (default: 2)")
     p.add_argument("--verbose", type=int, choices=(0, 1, 2),
