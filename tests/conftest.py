@@ -40,3 +40,15 @@ def tiny_cache(synthetic_musdb, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("tiny_cache") / "cache"
     return prepare_if_needed(synthetic_musdb, get_preset("tiny"), cache=out, workers=1, progress=False)
+
+
+# --- separation / evaluation (tests/test_separation.py, tests/test_evaluation.py) ---------------
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A tiny munet run folder (config.json + model.keras) trained 200 steps on synthetic
+    magnitudes (tests/_tiny_run.py), without the training CLI. Read-only: copy before changing."""
+    from _tiny_run import train_tiny_run
+
+    return train_tiny_run(tmp_path_factory.mktemp("tiny_run") / "tiny run", steps=200)

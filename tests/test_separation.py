@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from _tiny_run import FOUR, train_tiny_run
+from _tiny_run import FOUR
 from tf_munet.data.synthetic import synthetic_stems
 from tf_munet.presets import get_preset
 from tf_munet.separate import main as separate_main
@@ -28,8 +28,8 @@ def mean_snr(refs, est):
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    return train_tiny_run(tmp_path_factory.mktemp("sep") / "run", steps=200)
+def run(tiny_run):
+    return tiny_run
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,134 @@
+"""Evaluation: museval v4 and the paper's protocol, references, per-track cache, jobs, compare."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from _tiny_run import FOUR
+from tf_munet import evaluation as ev
+from tf_munet.evaluate import main as evaluate_main
+from tf_munet.presets import get_preset
+
+TINY = get_preset("tiny").to_dict()
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    """Two held-out synthetic test tracks, 2 s, 44.1 kHz stereo (museval costs ~3 s per call)."""
+    from tf_munet.data.synthetic import write_synthetic_musdb
+
+    return write_synthetic_musdb(tmp_path_factory.mktemp("eval") / "musdb", train=0, test=2,
+                                 seconds=2.0, seed=3)
+
+
+@pytest.fixture(scope="module")
+def reference_eval(root, tmp_path_factory):
+    """oracle + mixture/K on the tiny grid, both protocols, two worker processes."""
+    out = tmp_path_factory.mktemp("eval") / "refs"
+    specs = [ev.reference_spec(k, TINY, FOUR) for k in ev.REFERENCES]
+    summary = ev.evaluate(specs, root, out, protocols=("museval", "paper"), jobs=2, progress=False)
+    return out, summary
+
+
+def sdr(summary, protocol, label, source, stat="median"):
+    return summary["results"][protocol][label][source]["SDR"][stat]
+
+
+def test_oracle_far_above_the_mixture_baseline(reference_eval):
+    out, summary = reference_eval
+    assert summary["computed"] == 2 and len(summary["tracks"]) == 2
+    for source in (*FOUR, "all"):
+        assert sdr(summary, "museval", "oracle", source) > sdr(summary, "museval", "mixture", source) + 4
+        assert sdr(summary, "paper", "oracle", source, "mean") > sdr(summary, "paper", "mixture", source, "mean") + 8
+    # museval rows carry ISR, paper rows don't; per-track values are kept for box plots
+    assert set(summary["results"]["museval"]["oracle"]["vocals"]) == {"SDR", "SIR", "SAR", "ISR"}
+    assert set(summary["results"]["paper"]["oracle"]["vocals"]) == {"SDR", "SIR", "SAR"}
+    assert len(summary["per_track"]["museval"]["oracle"]["drums"]["SDR"]) == 2
+    table = (out / "summary.md").read_text()
+    assert "| oracle | vocals |" in table and "| mixture | all |" in table and "±" in table
+    assert json.loads((out / "summary.json").read_text())["results"] == summary["results"]
+    assert sorted(p.name for p in (out / "tracks").iterdir()) == sorted(
+        f"{t}.json" for t in summary["tracks"])
+
+
+def test_cached_evaluation_is_reused_and_resumed(reference_eval, root, tmp_path):
+    out = tmp_path / "refs"
+    shutil.copytree(reference_eval[0], out)
+    specs = [ev.reference_spec(k, TINY, FOUR) for k in ev.REFERENCES]
+    again = ev.evaluate(specs, root, out, protocols=("museval", "paper"), progress=False)
+    assert again["computed"] == 0 and again["results"] == reference_eval[1]["results"]
+    # an interrupted evaluation: one track lacks its mixture scores -> only that is computed
+    track = out / "tracks" / f"{again['tracks'][0]}.json"
+    data = json.loads(track.read_text())
+    oracle_before = data["results"]["oracle"]
+    del data["results"]["mixture"]["paper"]
+    track.write_text(json.dumps(data))
+    resumed = ev.evaluate(specs, root, out, protocols=("museval", "paper"), progress=False)
+    assert resumed["computed"] == 1
+    assert resumed["results"] == reference_eval[1]["results"]
+    assert json.loads(track.read_text())["results"]["oracle"] == oracle_before
+    # a different grid is a different separator: its key changes, its scores are recomputed
+    other = ev.reference_spec("oracle", get_preset("cunet").to_dict(), FOUR)
+    assert other.key != specs[0].key
+
+
+@pytest.fixture(scope="module")
+def run_eval(reference_eval, root, tiny_run, tmp_path_factory):
+    """A tiny trained run evaluated through the CLI, both protocols, into a copy of the
+    references' folder (their scores are reused from the cache)."""
+    out = tmp_path_factory.mktemp("run_eval") / "eval"
+    shutil.copytree(reference_eval[0], out)
+    code = evaluate_main([str(tiny_run), "--root", str(root), "--out", str(out), "--protocol", "both",
+                          "--no-progress"])
+    return code, out
+
+
+def test_trained_run_evaluates_end_to_end(run_eval):
+    code, out = run_eval
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["computed"] == 2
+    assert list(summary["separators"]) == ["tiny run", "oracle", "mixture"]
+    for protocol, stat in (("museval", "median"), ("paper", "mean")):
+        run_all = sdr(summary, protocol, "tiny run", "all", stat)
+        assert sdr(summary, protocol, "mixture", "all", stat) + 2 < run_all
+    md = (out / "summary.md").read_text()
+    assert md.count("| tiny run |") == 2 * 5  # 4 sources + all, per protocol
+    assert md.count("| oracle |") == 2 * 5 and "mean ± std (median)" in md
+
+
+def test_compare_writes_one_table_and_a_box_plot(reference_eval, run_eval, tmp_path, capsys):
+    out = tmp_path / "cmp"
+    assert evaluate_main(["--compare", str(reference_eval[0]), str(run_eval[1]), "--out", str(out)]) == 0
+    text = (out / "compare.md").read_text()
+    printed = capsys.readouterr().out
+    assert "| tiny run |" in printed
+    for label in ("tiny run", "oracle", "mixture"):  # references have the same key: one row each
+        assert text.count(f"| {label} |") == 2  # one row per protocol
+    png = (out / "compare.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    assert evaluate_main(["--compare", str(run_eval[1]), "--out", str(out), "--protocol", "paper"]) == 0
+
+
+def test_scores_of_perfect_and_silent_sources():
+    rng = np.random.default_rng(0)
+    refs = rng.standard_normal((3, 22050, 2)).astype(np.float32) * 0.1
+    refs[2] = 0.0  # a silent reference (happens in MUSDB: no vocals in some tracks)
+    est = refs + 1e-3 * rng.standard_normal(refs.shape).astype(np.float32)
+    paper = ev.score_paper(refs, est, 22050, 8000)
+    assert paper[0]["SDR"] > 30 and paper[1]["SDR"] > 30 and np.isnan(paper[2]["SDR"])
+    museval = ev.score_museval(refs, est, 22050)
+    assert museval[0]["SDR"] > 30 and np.isnan(museval[2]["SDR"])
+
+
+def test_cli_errors_name_the_problem(root, tmp_path, capsys):
+    assert evaluate_main([str(tmp_path), "--root", str(root), "--out", str(tmp_path / "o")]) == 2
+    assert "config.json" in capsys.readouterr().err
+    assert evaluate_main(["oracle", "--root", str(tmp_path / "nowhere"), "--out", str(tmp_path)]) == 2
+    assert "nowhere" in capsys.readouterr().err
+    assert evaluate_main(["oracle", "--root", str(root), "--out", str(tmp_path), "--protocol", "v5"]) == 2
+    assert "v5" in capsys.readouterr().err
+    assert evaluate_main(["--compare", str(tmp_path)]) == 2
+    assert "summary.json" in capsys.readouterr().err

@@ -1,0 +1,111 @@
+"""python -m tf_munet.evaluate: score a run (or a reference separator) on a MUSDB-layout set.
+
+    python -m tf_munet.evaluate RUN_DIR --root MUSDB_DIR --out DIR [--subset test]
+        [--protocol museval|paper|both] [--jobs N] [--no-references] [--wiener]
+    python -m tf_munet.evaluate oracle --root MUSDB_DIR --out DIR --preset cunet
+    python -m tf_munet.evaluate --compare DIR... [--out DIR]
+
+RUN_DIR may be "oracle" or "mixture" (the built-in references) when no folder of that name holds
+a run. Results: DIR/tracks/<track>.json (cache, reused and resumed), DIR/summary.json and
+DIR/summary.md. See `tf_munet.evaluation` for the protocols.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from tf_munet.errors import UserError, cli_main
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m tf_munet.evaluate", description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1],
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR", nargs="?",
+                   help="trained run folder, or 'oracle' / 'mixture'")
+    p.add_argument("--root", help="MUSDB18 root (HQ folders or .stem.mp4; default $MUSDB_PATH)")
+    p.add_argument("--subset", default="test", choices=("train", "test"))
+    p.add_argument("--protocol", default=None,
+                   help="museval (default), paper, or both (comma-separated list also accepted); "
+                   "with --compare: which protocol's box plot (default: the first in common)")
+    p.add_argument("--jobs", type=int, default=1, help="tracks evaluated in parallel processes")
+    p.add_argument("--out", help="output folder (evaluation: required; --compare: default '.')")
+    p.add_argument("--track", action="append", default=None, metavar="NAME",
+                   help="evaluate only this track (repeatable)")
+    p.add_argument("--no-references", action="store_true",
+                   help="leave the oracle and mixture/K rows out of the tables")
+    p.add_argument("--preset", default="paper",
+                   help="grid of a reference-only evaluation (oracle/mixture as RUN_DIR)")
+    p.add_argument("--sources", default="4stems",
+                   help="sources of a reference-only evaluation (4stems, 2stems, vocals,drums...)")
+    p.add_argument("--wiener", action="store_true", help="separate with the Wiener filter")
+    p.add_argument("--batch-size", type=int, default=8, help="patches per network call")
+    p.add_argument("--compare", nargs="+", metavar="DIR",
+                   help="compare finished evaluation folders: one table and one box plot")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def _protocols(text: str) -> tuple[str, ...]:
+    from tf_munet.evaluation import PROTOCOLS
+
+    if text == "both":
+        return PROTOCOLS
+    out = tuple(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
+    bad = [t for t in out if t not in PROTOCOLS]
+    if bad or not out:
+        raise UserError(f"--protocol {text!r}: use museval, paper or both")
+    return out
+
+
+@cli_main
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from tf_munet import evaluation as ev
+
+    if args.compare:
+        if args.run_dir:
+            raise UserError("--compare takes evaluation folders only, not RUN_DIR")
+        print(ev.compare(args.compare, args.out or ".", args.protocol), end="")
+        print(f"wrote {Path(args.out or '.') / 'compare.md'} and compare.png")
+        return 0
+    if not args.run_dir:
+        raise UserError("give RUN_DIR (or oracle / mixture), or --compare DIR...")
+    if not args.out:
+        raise UserError("--out DIR is required")
+    if args.jobs < 1:
+        raise UserError(f"--jobs {args.jobs}: must be >= 1")
+    protocols = _protocols(args.protocol or "museval")
+    options = {"batch_size": args.batch_size} if args.batch_size != 8 else {}
+    if args.wiener:
+        options["wiener"] = True
+    run = Path(args.run_dir)
+    if run.is_dir() or args.run_dir not in ev.REFERENCES:
+        main_spec = ev.run_spec(run, options)
+        preset, sources = main_spec.preset, main_spec.sources
+        specs = [main_spec]
+    else:
+        from tf_munet.presets import resolve_sources
+
+        try:
+            preset, sources = ev.default_preset(args.preset), resolve_sources(args.sources)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        specs = [ev.reference_spec(args.run_dir, preset, sources,
+                                   {"wiener": True} if args.wiener else None)]
+    if not args.no_references:
+        for kind in ev.REFERENCES:
+            if all(s.kind != kind for s in specs):
+                specs.append(ev.reference_spec(kind, preset, sources))
+    summary = ev.evaluate(specs, args.root, args.out, subset=args.subset, protocols=protocols,
+                          jobs=args.jobs, tracks=args.track, progress=not args.no_progress)
+    print(ev.markdown(summary), end="")
+    print(f"{summary['computed']} of {len(summary['tracks'])} tracks computed "
+          f"(rest cached); wrote {Path(args.out) / 'summary.json'} and summary.md")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

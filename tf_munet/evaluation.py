@@ -1,0 +1,541 @@
+"""Scoring separators on MUSDB-layout test sets: the field's protocol and the paper's.
+
+Protocols (PAPER.md, Evaluation):
+- "museval": BSS Eval v4 (museval) at the tracks' rate and channels (MUSDB18: 44.1 kHz stereo),
+  1 s windows; per track the median over frames (NaN frames, silent references, skipped), then
+  the median over tracks. SDR, SIR, SAR, ISR.
+- "paper": mir_eval v3 `bss_eval_sources(compute_permutation=False)`, mono downmix resampled to
+  the model's rate, one value per full track; mean, std and median over tracks. SDR, SIR, SAR.
+  Silent reference sources are left out of a track's call (NaN for them).
+The "all" row pools every (track, source) value: median for museval, mean ± std (median) for
+the paper protocol (the paper's "overall" mean is the mean of the per-source means).
+
+Separators: a trained run, and two references included in every table (`references=False`
+drops them): "oracle", the ideal ratio mask on the run's preset grid mapped onto the input like
+the model's masks (the ceiling of a mask model with that preset), and "mixture", every stem = the
+mixture / K (the floor).
+
+Results are cached per track in OUT/tracks/<track>.json, keyed by a fingerprint of each
+separator (config, model file, options) so an interrupted evaluation resumes and a finished one
+is reused; tracks run in parallel processes (`jobs`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tf_munet.errors import UserError, safe_child
+from tf_munet.presets import get_preset
+from tf_munet.run_dir import CONFIG, MODEL, write_json
+
+PROTOCOLS = ("museval", "paper")
+REFERENCES = ("oracle", "mixture")
+METRICS = {"museval": ("SDR", "SIR", "SAR", "ISR"), "paper": ("SDR", "SIR", "SAR")}
+ACCOMPANIMENT = ("drums", "bass", "other")
+
+
+# ----------------------------------------------------------------------------- separator specs
+
+
+@dataclass(frozen=True)
+class SeparatorSpec:
+    """A picklable description of a separator (worker processes build their own from it).
+
+    Attributes:
+        label: name in tables.
+        kind: "run", "oracle" or "mixture".
+        sources: source names.
+        preset: preset dict (oracle: its grid; run: from config.json).
+        run_dir: the run folder (kind "run").
+        options: `MaskSeparator` options (wiener, block_seconds, batch_size, ...).
+        key: fingerprint of everything that changes its scores.
+    """
+
+    label: str
+    kind: str
+    sources: tuple[str, ...]
+    preset: dict
+    run_dir: str | None = None
+    options: dict = field(default_factory=dict)
+    key: str = ""
+
+    @property
+    def model_rate(self) -> int:
+        return int(self.preset["audio"]["sample_rate"])
+
+    def describe(self) -> str:
+        a = self.preset["audio"]
+        if self.kind == "oracle":
+            return (f"ideal ratio mask on the {self.preset['name']} grid ({a['sample_rate']} Hz, "
+                    f"n_fft {a['n_fft']}, hop {a['hop']}), mapped onto the input")
+        if self.kind == "mixture":
+            return f"mixture / {len(self.sources)} for every source"
+        opts = ", ".join(f"{k}={v}" for k, v in sorted(self.options.items()))
+        return f"run {self.run_dir} ({self.preset['name']}, {a['sample_rate']} Hz){'; ' + opts if opts else ''}"
+
+
+def _fingerprint(data: dict) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def run_spec(run_dir: str | os.PathLike, options: dict | None = None, label: str | None = None) -> SeparatorSpec:
+    """Spec of a trained run folder (reads config.json only; the network loads in `build`)."""
+    from tf_munet.run_dir import load_run_config
+
+    run_dir = Path(run_dir)
+    config = load_run_config(run_dir)
+    model = run_dir / MODEL
+    if not model.is_file():
+        raise UserError(f"{model}: model file not found")
+    stat = model.stat()
+    options = dict(options or {})
+    key = _fingerprint({
+        "kind": "run", "config": json.loads((run_dir / CONFIG).read_text()),
+        "model": [stat.st_size, stat.st_mtime_ns], "options": options,
+    })
+    label = label or run_dir.resolve().name
+    if label in REFERENCES:
+        label = f"{label} (run)"
+    return SeparatorSpec(label, "run", tuple(config.sources), config.preset.to_dict(),
+                         str(run_dir), options, key)
+
+
+def reference_spec(kind: str, preset: dict, sources: tuple[str, ...], options: dict | None = None) -> SeparatorSpec:
+    """Spec of a built-in reference ("oracle" or "mixture") for a preset's grid and sources."""
+    if kind not in REFERENCES:
+        raise UserError(f"unknown reference separator {kind!r}; use one of {', '.join(REFERENCES)}")
+    options = dict(options or {}) if kind == "oracle" else {}
+    body = {"kind": kind, "sources": list(sources), "audio": preset["audio"], "options": options}
+    return SeparatorSpec(kind, kind, tuple(sources), preset, None, options, _fingerprint(body))
+
+
+def build(spec: SeparatorSpec):
+    """The separator object of a spec (loads the network for runs)."""
+    from tf_munet.presets import Preset
+    from tf_munet.separation import MixtureSeparator, OracleSeparator, Separator
+
+    if spec.kind == "mixture":
+        return MixtureSeparator(spec.sources)
+    if spec.kind == "oracle":
+        return OracleSeparator(Preset.from_dict(spec.preset), spec.sources, **spec.options)
+    return Separator.load(spec.run_dir, name=spec.label, **spec.options)
+
+
+# ----------------------------------------------------------------------------- scoring
+
+
+def _references(stems: dict[str, np.ndarray], sources) -> dict[str, np.ndarray]:
+    refs = dict(stems)
+    refs["accompaniment"] = sum(stems[s] for s in ACCOMPANIMENT)
+    return {s: refs[s] for s in sources}
+
+
+def score_museval(refs: np.ndarray, ests: np.ndarray, rate: int) -> list[dict[str, float]]:
+    """BSS Eval v4 of (K, samples, channels) arrays: per source the median over 1 s frames.
+
+    All-silent reference sources are left out of the call (museval refuses them): NaN scores.
+    """
+    import museval
+
+    nan = {"SDR": float("nan"), "SIR": float("nan"), "SAR": float("nan"), "ISR": float("nan")}
+    out = [dict(nan) for _ in range(refs.shape[0])]
+    live = [k for k in range(refs.shape[0]) if np.any(refs[k] != 0)]
+    if not live:
+        return out
+    sdr, isr, sir, sar = museval.evaluate(refs[live], _audible(ests[live]), win=int(rate),
+                                          hop=int(rate), mode="v4")
+    for i, k in enumerate(live):
+        for name, m in (("SDR", sdr), ("SIR", sir), ("SAR", sar), ("ISR", isr)):
+            frames = np.asarray(m[i], np.float64)
+            frames = frames[np.isfinite(frames)]
+            out[k][name] = float(np.median(frames)) if frames.size else float("nan")
+    return out
+
+
+def _audible(ests: np.ndarray) -> np.ndarray:
+    """BSS Eval refuses all-zero estimates: score them as near-silence (1e-9 white noise)."""
+    silent = [k for k in range(len(ests)) if not np.any(ests[k] != 0)]
+    if not silent:
+        return ests
+    ests = np.array(ests, np.float64)
+    rng = np.random.default_rng(0)
+    for k in silent:
+        ests[k] = 1e-9 * rng.standard_normal(ests[k].shape)
+    return ests
+
+
+def score_paper(refs: np.ndarray, ests: np.ndarray, rate: int, model_rate: int) -> list[dict[str, float]]:
+    """mir_eval v3 bss_eval_sources on mono downmixes at the model's rate, one value per track."""
+    from mir_eval.separation import bss_eval_sources
+
+    from tf_munet.data.audio_io import resample
+
+    def mono(x):
+        return resample(x.mean(axis=-1, keepdims=True), rate, model_rate)[:, 0].astype(np.float64)
+
+    r = np.stack([mono(x) for x in refs])
+    e = np.stack([mono(x) for x in ests])
+    n = min(r.shape[1], e.shape[1])
+    r, e = r[:, :n], e[:, :n]
+    live = [k for k in range(len(r)) if np.any(r[k] != 0)]
+    out = [{"SDR": float("nan"), "SIR": float("nan"), "SAR": float("nan")} for _ in range(len(r))]
+    if not live:
+        return out
+    sdr, sir, sar, _ = bss_eval_sources(r[live], _audible(e[live]), compute_permutation=False)
+    for i, k in enumerate(live):
+        out[k] = {"SDR": float(sdr[i]), "SIR": float(sir[i]), "SAR": float(sar[i])}
+    return out
+
+
+def evaluate_track(ref, separators: list[tuple[SeparatorSpec, object]], todo: dict[str, list[str]]) -> dict:
+    """Scores of one track for the (separator label -> protocols) in `todo`.
+
+    Returns {label: {"key": ..., protocol: {source: {metric: value}}}} for those entries.
+    """
+    from tf_munet.data.musdb_io import load_track
+
+    track = load_track(ref)
+    results: dict[str, dict] = {}
+    for spec, separator in separators:
+        protocols = todo.get(spec.label)
+        if not protocols:
+            continue
+        refs = _references(track.stems, spec.sources)
+        kwargs = {"references": refs} if spec.kind == "oracle" else {}
+        est = separator.separate(track.mixture, track.rate, **kwargs)
+        r = np.stack([refs[s] for s in spec.sources])
+        e = np.stack([est[s] for s in spec.sources])
+        entry = {"key": spec.key}
+        for protocol in protocols:
+            if protocol == "museval":
+                scores = score_museval(r, e, track.rate)
+            else:
+                scores = score_paper(r, e, track.rate, spec.model_rate)
+            entry[protocol] = dict(zip(spec.sources, scores))
+        results[spec.label] = entry
+    return {"track": ref.name, "subset": ref.subset, "rate": track.rate,
+            "seconds": round(len(track.mixture) / track.rate, 3), "results": results}
+
+
+# ----------------------------------------------------------------------------- cache and jobs
+
+
+def _track_file(out: Path, name: str) -> Path:
+    return safe_child(out / "tracks", f"{name}.json")
+
+
+def _load_cached(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def _missing(cached: dict, specs: list[SeparatorSpec], protocols) -> dict[str, list[str]]:
+    """{label: protocols} still to compute for a track given its cached JSON."""
+    todo = {}
+    results = cached.get("results", {})
+    for spec in specs:
+        entry = results.get(spec.label, {})
+        same = entry.get("key") == spec.key
+        need = [p for p in protocols if not same or p not in entry]
+        if need:
+            todo[spec.label] = list(protocols) if not same else need
+    return todo
+
+
+def _merge(cached: dict, new: dict) -> dict:
+    merged = dict(cached)
+    merged.update({k: v for k, v in new.items() if k != "results"})
+    results = dict(cached.get("results", {}))
+    for label, entry in new["results"].items():
+        old = results.get(label, {})
+        results[label] = {**old, **entry} if old.get("key") == entry["key"] else entry
+    merged["results"] = results
+    return merged
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(specs: list[SeparatorSpec], threads: int) -> None:
+    """Worker process: limit TF threads to its share of the cores, then build the separators."""
+    if any(s.kind != "mixture" for s in specs):
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    _WORKER["separators"] = [(s, build(s)) for s in specs]
+
+
+def _work(task):
+    ref, todo = task
+    return evaluate_track(ref, _WORKER["separators"], todo)
+
+
+# ----------------------------------------------------------------------------- driver
+
+
+def evaluate(
+    specs: list[SeparatorSpec],
+    root: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    subset: str = "test",
+    protocols: tuple[str, ...] = ("museval",),
+    jobs: int = 1,
+    tracks: list[str] | None = None,
+    progress: bool = True,
+) -> dict:
+    """Evaluate `specs` on a MUSDB-layout root; write OUT/tracks/*.json, summary.json, summary.md.
+
+    Returns the summary dict, with "computed" = number of tracks that needed work this call.
+    """
+    from tqdm import tqdm
+
+    from tf_munet.data.musdb_io import find_tracks
+
+    bad = [p for p in protocols if p not in PROTOCOLS]
+    if bad or not protocols:
+        raise UserError(f"--protocol {','.join(bad) or '(none)'}: use museval and/or paper")
+    labels = [s.label for s in specs]
+    if len(set(labels)) != len(labels):
+        raise UserError(f"separator labels must be unique, got {labels}")
+    out = Path(out)
+    refs = find_tracks(root, subset)
+    if tracks:
+        unknown = sorted(set(tracks) - {r.name for r in refs})
+        if unknown:
+            raise UserError(f"--track {unknown[0]!r}: not in {root}/{subset}")
+        refs = [r for r in refs if r.name in tracks]
+    cached = {r.name: _load_cached(_track_file(out, r.name)) for r in refs}
+    tasks = [(r, _missing(cached[r.name], specs, protocols)) for r in refs]
+    tasks = [t for t in tasks if t[1]]
+    if tasks:
+        needed = sorted({label for _, todo in tasks for label in todo})
+        active = [s for s in specs if s.label in needed]
+        bar = tqdm(total=len(tasks), unit="track", disable=not progress, desc="evaluating")
+        with bar:
+            if jobs <= 1 or len(tasks) == 1:
+                separators = [(s, build(s)) for s in active]
+                results = (evaluate_track(r, separators, todo) for r, todo in tasks)
+                _collect(results, cached, out, bar)
+            else:
+                import multiprocessing as mp
+
+                workers = min(jobs, len(tasks))
+                threads = max(1, (os.cpu_count() or 1) // workers)
+                ctx = mp.get_context("spawn")
+                with ctx.Pool(workers, initializer=_init_worker, initargs=(active, threads)) as pool:
+                    _collect(pool.imap_unordered(_work, tasks), cached, out, bar)
+    summary = summarize(specs, [cached[r.name] for r in refs], protocols)
+    summary.update({"root": str(root), "subset": subset, "computed": len(tasks)})
+    write_summary(out, summary)
+    return summary
+
+
+def _collect(results, cached: dict, out: Path, bar) -> None:
+    for result in results:
+        name = result["track"]
+        cached[name] = _merge(cached[name], result)
+        write_json(_track_file(out, name), cached[name])
+        bar.set_postfix_str(name[:40])
+        bar.update()
+
+
+# ----------------------------------------------------------------------------- summaries
+
+
+def _stats(values: list[float]) -> dict[str, float | None]:
+    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], np.float64)
+    if not v.size:
+        return {"median": None, "mean": None, "std": None, "n": 0}
+    return {"median": float(np.median(v)), "mean": float(np.mean(v)), "std": float(np.std(v)),
+            "n": int(v.size)}
+
+
+def summarize(specs: list[SeparatorSpec], track_results: list[dict], protocols) -> dict:
+    """Aggregate per-track JSONs: per protocol, separator, source (and "all") and metric."""
+    names = [t["track"] for t in track_results]
+    per_track: dict = {}
+    results: dict = {}
+    for protocol in protocols:
+        per_track[protocol], results[protocol] = {}, {}
+        for spec in specs:
+            table = {}
+            for source in spec.sources:
+                table[source] = {
+                    m: [_nan_to_none(t["results"][spec.label][protocol][source][m])
+                        for t in track_results]
+                    for m in METRICS[protocol]
+                }
+            per_track[protocol][spec.label] = table
+            agg = {src: {m: _stats(v) for m, v in metrics.items()} for src, metrics in table.items()}
+            agg["all"] = {
+                m: _stats([x for src in spec.sources for x in table[src][m]]) for m in METRICS[protocol]
+            }
+            results[protocol][spec.label] = agg
+    return {
+        "tracks": names,
+        "protocols": list(protocols),
+        "separators": {s.label: {"kind": s.kind, "key": s.key, "sources": list(s.sources),
+                                 "model_rate": s.model_rate, "description": s.describe()}
+                       for s in specs},
+        "results": results,
+        "per_track": per_track,
+    }
+
+
+def _nan_to_none(x):
+    return None if x is None or not math.isfinite(x) else round(float(x), 4)
+
+
+def protocol_title(protocol: str, summary: dict) -> str:
+    rates = sorted({s["model_rate"] for s in summary["separators"].values()})
+    if protocol == "museval":
+        return ("museval: BSS Eval v4 at the tracks' rate and channels (MUSDB18: 44.1 kHz stereo), "
+                "1 s frames; median over frames, then median over tracks")
+    return (f"paper: mir_eval v3 bss_eval_sources, mono at the model's rate ({', '.join(map(str, rates))} Hz), "
+            "one value per track; mean ± std (median) over tracks")
+
+
+def _cell(stats: dict, protocol: str) -> str:
+    if stats["median"] is None:
+        return "n/a"
+    if protocol == "museval":
+        return f"{stats['median']:.2f}"
+    return f"{stats['mean']:.2f} ± {stats['std']:.2f} ({stats['median']:.2f})"
+
+
+def markdown(summary: dict) -> str:
+    """The summary as markdown: one SDR/SIR/SAR(/ISR) table per protocol, rows per source."""
+    lines = [f"# Evaluation: {summary.get('subset', '')} subset, {len(summary['tracks'])} tracks", ""]
+    for label, info in summary["separators"].items():
+        lines.append(f"- **{label}**: {info['description']}")
+    for protocol in summary["protocols"]:
+        metrics = METRICS[protocol]
+        lines += ["", f"## {protocol_title(protocol, summary)}", "",
+                  "| separator | source | " + " | ".join(f"{m} (dB)" for m in metrics) + " |",
+                  "|---|---|" + "---|" * len(metrics)]
+        for label, table in summary["results"][protocol].items():
+            for source, stats in table.items():
+                cells = " | ".join(_cell(stats[m], protocol) for m in metrics)
+                lines.append(f"| {label} | {source} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(out: Path, summary: dict) -> None:
+    from tf_munet.errors import atomic_path
+
+    write_json(out / "summary.json", summary)
+    with atomic_path(out / "summary.md") as tmp:
+        tmp.write_text(markdown(summary))
+
+
+# ----------------------------------------------------------------------------- comparison
+
+
+def compare(dirs: list[str | os.PathLike], out: str | os.PathLike, protocol: str | None = None) -> str:
+    """One table and one box plot (per-track SDR per source) across evaluation folders.
+
+    Writes OUT/compare.md and OUT/compare.png; returns the markdown.
+    """
+    summaries = []
+    for d in dirs:
+        path = Path(d) / "summary.json"
+        if not path.is_file():
+            raise UserError(f"{path}: not found (run python -m tf_munet.evaluate ... --out {d} first)")
+        try:
+            summaries.append((Path(d), json.loads(path.read_text())))
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{path}: unreadable ({exc})") from None
+    common = [p for p in PROTOCOLS if all(p in s["protocols"] for _, s in summaries)]
+    if protocol is not None:
+        if protocol not in common:
+            raise UserError(f"--protocol {protocol}: not in every summary (common: {common or 'none'})")
+        common = [protocol]
+    if not common:
+        raise UserError("the summaries share no protocol; evaluate them with the same --protocol")
+    rows = []  # (label, info, results per protocol, per-track per protocol)
+    keys: dict[str, str] = {}  # one row per distinct separator (references repeat across runs)
+    for _, s in summaries:
+        for label, info in s["separators"].items():
+            keys.setdefault(info["key"], label)
+    labels = list(keys.values())
+    seen_keys = set()
+    for d, s in summaries:
+        for label, info in s["separators"].items():
+            if info["key"] in seen_keys:
+                continue
+            seen_keys.add(info["key"])
+            shown = label if labels.count(label) == 1 else f"{label} [{d.name}]"
+            rows.append((shown, info, {p: s["results"][p][label] for p in common},
+                         {p: s["per_track"][p][label] for p in common}))
+    sources = list(dict.fromkeys(src for _, info, _, _ in rows for src in info["sources"]))
+    lines = [f"# Comparison of {len(summaries)} evaluations", "",
+             "SDR in dB per source (museval: median over tracks; paper: mean ± std (median)).", ""]
+    for p in common:
+        lines += [f"## {protocol_title(p, summaries[0][1])}", "",
+                  "| separator | " + " | ".join(sources + ["all"]) + " | tracks |",
+                  "|---|" + "---|" * (len(sources) + 2)]
+        for label, info, res, _ in rows:
+            cells = [_cell(res[p][src]["SDR"], p) if src in res[p] else "" for src in sources + ["all"]]
+            n = max((res[p][src]["SDR"]["n"] for src in info["sources"]), default=0)
+            lines.append(f"| {label} | " + " | ".join(cells) + f" | {n} |")
+        lines.append("")
+    text = "\n".join(lines)
+    out = Path(out)
+    from tf_munet.errors import atomic_path
+
+    with atomic_path(out / "compare.md") as tmp:
+        tmp.write_text(text)
+    _box_plot(rows, sources, common[0], out / "compare.png")
+    return text
+
+
+def _box_plot(rows, sources, protocol: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from tf_munet.errors import atomic_path
+
+    fig, axes = plt.subplots(1, len(sources), figsize=(3.2 * len(sources) + 1, 4.2), sharey=True,
+                             squeeze=False)
+    for ax, src in zip(axes[0], sources):
+        data, names = [], []
+        for label, _, _, per_track in rows:
+            values = per_track[protocol].get(src, {}).get("SDR")
+            if values is None:
+                continue
+            data.append([v for v in values if v is not None])
+            names.append(label)
+        ax.boxplot(data, showmeans=True)
+        ax.set_xticks(range(1, len(names) + 1), names, rotation=35, ha="right", fontsize=8)
+        ax.set_title(src)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].set_ylabel(f"SDR (dB), {protocol}, per track")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
+def default_preset(name: str) -> dict:
+    """Preset dict for reference-only evaluations (`evaluate oracle --preset NAME`)."""
+    return get_preset(name).to_dict()
+
+
+__all__ = [
+    "PROTOCOLS", "REFERENCES", "SeparatorSpec", "run_spec", "reference_spec", "build",
+    "evaluate", "summarize", "markdown", "compare", "score_museval", "score_paper",
+    "default_preset",
+]
