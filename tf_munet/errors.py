@@ -57,6 +57,9 @@ def atomic_path(final: str | os.PathLike, suffix: str | None = None):
     )
     os.close(fd)
     tmp = Path(tmp)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; final files get the usual mode
     try:
         yield tmp
         os.replace(tmp, final)

@@ -139,6 +139,7 @@ class SeparatorTrainer(keras.Model):
         errors = self._errors(mix, masks, cond_target)[:, 0]
         member = ops.cast(tf.one_hot(index, k + 2)[:, :k], "float32")
         counts = ops.sum(member, axis=0)
+        self._condition_counts = counts
         losses = ops.sum(member * errors[:, None], axis=0) / ops.maximum(counts, 1.0)
         weight_of_example = ops.sum(member * self.task_weights[None, :], axis=1) + (
             1.0 - ops.sum(member, axis=1)
@@ -175,7 +176,8 @@ class SeparatorTrainer(keras.Model):
         self.optimizer.apply(grads, variables)
         if learned == "uncertainty":
             self.task_weights.assign(0.5 * ops.exp(-self.log_variances))
-        return self._report(total, losses)
+        counts = getattr(self, "_condition_counts", None) if self.conditioned else None
+        return self._report(total, losses, counts)
 
     def _gradnorm_update(self, tape, task_losses):
         """One GradNorm step on lambda (Chen et al. 2018, eq. 2), then renormalise to sum K."""
@@ -223,11 +225,14 @@ class SeparatorTrainer(keras.Model):
             losses, _ = self.per_source_losses(mix, sources, training=False)
         return self._report(ops.sum(self.task_weights * losses), losses)
 
-    def _report(self, total, losses):
+    def _report(self, total, losses, counts=None):
+        """Update the metrics. `counts` (C-U-Net training) weights each source's loss by how
+        many examples drew its condition, so epoch averages are not biased by batches in
+        which a source was never drawn."""
         self.loss_tracker.update_state(total)
         self.sum_tracker.update_state(ops.sum(losses))
         for i, tracker in enumerate(self.source_trackers):
-            tracker.update_state(losses[i])
+            tracker.update_state(losses[i], sample_weight=None if counts is None else counts[i])
         for i, tracker in enumerate(self.weight_trackers):
             tracker.update_state(self.task_weights[i])
         return {m.name: m.result() for m in self.metrics}
