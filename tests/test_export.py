@@ -49,12 +49,12 @@ def munet(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cunet(tmp_path_factory):
-    return _export(tmp_path_factory.mktemp("cunet"), "cunet", quantize=("none",))
+    return _export(tmp_path_factory.mktemp("cunet"), "cunet", steps=20, quantize=("none",))
 
 
 @pytest.fixture(scope="module")
 def dedicated(tmp_path_factory):
-    return _export(tmp_path_factory.mktemp("dedicated"), "dedicated", quantize=("none",),
+    return _export(tmp_path_factory.mktemp("dedicated"), "dedicated", steps=20, quantize=("none",),
                    formats=("tflite",))
 
 

@@ -197,7 +197,7 @@ def export_run(
         latency_repeats: timed calls per file.
         log: progress messages (None: silent).
     """
-    from tf_munet.export import savedmodel, tflite
+    from tf_munet.export import savedmodel
     from tf_munet.export.graphs import ExportGraphs
     from tf_munet.run_dir import load_run
 
@@ -255,15 +255,20 @@ def export_run(
         report["tflite"] = {}
         units = graphs.units(split_dedicated=True)
         with tempfile.TemporaryDirectory(prefix="tf_munet_export_") as tmp:
-            archive = Path(tmp) / "archive"
-            savedmodel.write_archive(graphs, archive, batch=1, kinds=inputs, split_dedicated=True)
             for kind in inputs:
+                # One small SavedModel per graph: the converter loads it twice per conversion,
+                # and loading every signature each time dominated the export time.
+                archives = {}
+                for unit in units:
+                    archives[unit.suffix] = Path(tmp) / f"{kind}-{unit.suffix or 'all'}"
+                    savedmodel.write_archive(graphs, archives[unit.suffix], batch=1, kinds=(kind,),
+                                             units=[unit])
                 rep = _representative(graphs, kind, cal) if cal is not None else None
                 for q in quantize:
                     name = f"{kind}-{QUANTIZE[q]}"
                     say(f"TF-Lite {name}")
                     report["tflite"][name], manifest["variants"][name] = _tflite_variant(
-                        graphs, evaluation, archive, out, kind, q, units, rep, threads,
+                        graphs, evaluation, archives, out, kind, q, units, rep, threads,
                         latency_repeats,
                     )
         write_json(out / MANIFEST, manifest)
@@ -271,7 +276,7 @@ def export_run(
     return report
 
 
-def _tflite_variant(graphs, evaluation, archive, out, kind, q, units, rep, threads, repeats):
+def _tflite_variant(graphs, evaluation, archives, out, kind, q, units, rep, threads, repeats):
     """Convert, check, measure and write one variant (every unit); -> (report, manifest) entries."""
     from tf_munet.export import tflite
     from tf_munet.export.savedmodel import endpoint_name
@@ -281,7 +286,7 @@ def _tflite_variant(graphs, evaluation, archive, out, kind, q, units, rep, threa
     size, latency, calls, seconds = 0, 0.0, 0, 0.0
     for unit in units:
         t0 = time.perf_counter()
-        model = tflite.convert(archive, endpoint_name(kind, unit), q, rep)
+        model = tflite.convert(archives[unit.suffix], endpoint_name(kind, unit), q, rep)
         seconds += time.perf_counter() - t0
         file = f"{name}-{unit.suffix}.tflite" if unit.suffix else f"{name}.tflite"
         unit_ops = tflite.op_names(model)

@@ -29,6 +29,7 @@ def write_archive(
     batch: int | None,
     kinds: tuple[str, ...] = ("spectrogram", "waveform"),
     split_dedicated: bool = False,
+    units: list[Unit] | None = None,
 ) -> dict[str, str]:
     """Write a SavedModel with one signature per (kind, unit), atomically.
 
@@ -38,6 +39,7 @@ def write_archive(
         batch: fixed batch size of the signatures (1 for TF-Lite) or None (any batch).
         kinds: "spectrogram" and/or "waveform".
         split_dedicated: one signature per source for dedicated networks.
+        units: export only these units (default: all of `graphs.units(split_dedicated)`).
 
     Returns:
         {endpoint name: kind}.
@@ -46,7 +48,7 @@ def write_archive(
 
     archive = keras.export.ExportArchive()
     endpoints = {}
-    for unit in graphs.units(split_dedicated):
+    for unit in units if units is not None else graphs.units(split_dedicated):
         archive.track(unit.network)
         for kind in kinds:
             name = endpoint_name(kind, unit)

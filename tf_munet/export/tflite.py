@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -93,16 +94,20 @@ def _quantize_network_only(converter) -> bytes:
 
     from tf_munet.export.graphs import NETWORK_SCOPE
 
-    debugger = tf.lite.experimental.QuantizationDebugger(converter=converter)
+    with warnings.catch_warnings():  # the debugger uses the deprecated tf.lite.Interpreter
+        warnings.simplefilter("ignore", UserWarning)
+        debugger = tf.lite.experimental.QuantizationDebugger(converter=converter)
     it = interpreter(debugger.calibrated_model, delegates=False)
     names = {d["index"]: d["name"] for d in it.get_tensor_details()}
     outside = sorted(
         {names[i] for op in it._get_ops_details() for i in op["outputs"]}
         - {n for n in names.values() if n.startswith(NETWORK_SCOPE + "/")}
     )
-    if outside:
-        debugger.options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=outside)
-    return debugger.get_nondebug_quantized_model()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        if outside:
+            debugger.options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=outside)
+        return debugger.get_nondebug_quantized_model()
 
 
 def interpreter(model: bytes | str | os.PathLike, threads: int | None = None, delegates=True):
