@@ -408,3 +408,12 @@ def test_multiworker_two_local_workers_complete_an_epoch(tiny_cache, tmp_path):
     assert _history(run)["epochs_completed"] == 1
     assert _config(run)["num_replicas"] == 2
     assert (run / "model.keras").is_file()
+
+
+def test_time_budget_stops_after_the_current_epoch(tiny_cache, tmp_path):
+    run = tmp_path / "budget"
+    assert main(["--data", str(tiny_cache), "--run-dir", str(run), "--epochs", "5",
+                 "--time-budget", "0.001", "--excerpt-every", "0", *SMALL]) == 0
+    history = _history(run)
+    assert len(history["epochs"]) == 1  # stopped after the first batch, epoch closed
+    assert (run / "model.keras").is_file()

@@ -98,6 +98,26 @@ class NanGuard(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training once `seconds` of wall time have passed since training began.
+
+    Checked after every batch; Keras then closes the epoch (validation, checkpoint, history),
+    so a budget-limited run is a normal, resumable run. Used for equal-budget comparisons.
+    """
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = seconds
+        self.start = None
+
+    def on_train_begin(self, logs=None):
+        self.start = time.monotonic()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.monotonic() - self.start >= self.seconds:
+            self.model.stop_training = True
+
+
 class TaskWeightCallback(keras.callbacks.Callback):
     """Feeds each epoch's per-source training losses to the weighting (DWA) and sets lambda.
 

@@ -223,6 +223,7 @@ def make_callbacks(options, preset, sources, trainer, state, run_dir: Path, chie
     out = [
         cb.CompactProgbar(),
         cb.NanGuard(state),
+        *([cb.TimeBudget(options.time_budget)] if options.time_budget else []),
         cb.TaskWeightCallback(trainer.weighting, sources, state),
     ]
     if options.plateau_patience:

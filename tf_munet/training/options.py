@@ -24,7 +24,9 @@ WEIGHTINGS = ("uw", "dwa", "ebw-p1", "ebw-p2", "ebw-inst", "oh", "uncertainty", 
 STRATEGIES = ("auto", "mirrored", "multiworker")
 OPTIMIZERS = ("adam", "sgd")
 
-RUNTIME_KEYS = frozenset({"resume", "strategy", "verbose", "epochs", "run_dir", "excerpt_every"})
+RUNTIME_KEYS = frozenset(
+    {"resume", "strategy", "verbose", "epochs", "run_dir", "excerpt_every", "time_budget"}
+)
 """Options that may change when a run is resumed; the others define the run."""
 
 INFO_KEYS = frozenset({
@@ -59,6 +61,8 @@ class TrainOptions:
         mixed_precision: float16 compute on GPU, bfloat16 elsewhere; float32 variables.
         resume: continue the run in run_dir with its saved settings.
         excerpt_every: epochs between TensorBoard spectrogram/audio logs (0: never).
+        time_budget: stop after this many seconds of training in this invocation (the epoch
+            in progress is closed, validated and checkpointed); equal-budget comparisons.
         verbose: Keras verbosity: 1 progress bar, 2 one line per epoch, 0 silent.
         preset_overrides: nested fields replaced in the preset, e.g.
             {"backbone": {"dropout": 0.0}} (config files only).
@@ -87,6 +91,7 @@ class TrainOptions:
     mixed_precision: bool = False
     resume: bool = False
     excerpt_every: int = 2
+    time_budget: float | None = None
     verbose: int = 1
     preset_overrides: dict = field(default_factory=dict)
     explicit: frozenset | None = field(default=None, repr=False, compare=False)
@@ -225,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "may change")
     p.add_argument("--excerpt-every", type=int, help="epochs between TensorBoard spectrogram "
                    "and audio logs of a fixed validation excerpt, 0 = never (default: 2)")
+    p.add_argument("--time-budget", type=float, help="stop after this many seconds of "
+                   "training (the current epoch is closed and checkpointed; default: none)")
     p.add_argument("--verbose", type=int, choices=(0, 1, 2),
                    help="1 progress bar per epoch, 2 one line per epoch, 0 silent (default: 1)")
     p.add_argument("--config", help="JSON or YAML file with any of these options "
