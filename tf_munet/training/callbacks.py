@@ -244,8 +244,8 @@ class EpochRecorder(keras.callbacks.Callback):
                 out["weighted"] = _jsonable(float(logs[f"{prefix}loss"]))
             return out
 
-        done = self.state.records[-1]["iterations"] if self.state.records else 0
-        iterations = done + self.steps
+        # The optimizer's own count: exact for epochs cut short (--time-budget) and on resume.
+        iterations = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
         record = {
             "epoch": epoch + 1,
             "train": part(""),

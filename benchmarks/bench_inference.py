@@ -1,0 +1,116 @@
+"""Inference: separating all sources of a stereo 44.1 kHz clip end to end, per family and preset.
+
+End to end = `Separator.separate(waveform, 44100)`: downmix, resampling, STFT, the network in
+patches, mask mapping back to 44.1 kHz stereo and the inverse STFTs. "Network" = the same
+patches through the network alone (one pass for M-U-Net and the dedicated set, one per source
+for C-U-Net). Networks are untrained (speed does not depend on the weights). Real-time factor =
+audio seconds / wall seconds.
+"""
+
+from __future__ import annotations
+
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+FAMILIES = ("munet", "dedicated", "cunet")
+
+
+def _make_run(root: Path, preset_name: str, family: str) -> Path:
+    from tf_munet.models import build_model
+    from tf_munet.presets import get_preset, resolve_sources
+    from tf_munet.run_dir import RunConfig, save_network, save_run_config
+
+    preset = get_preset(preset_name)
+    sources = resolve_sources("4stems")
+    run = root / f"{preset_name}-{family}"
+    save_run_config(run, RunConfig(preset, family, sources))
+    save_network(run / "model.keras", build_model(preset, family, sources))
+    return run
+
+
+def _clip(seconds: float, rate: int = 44100) -> np.ndarray:
+    from tf_munet.data.synthetic import synthetic_stems
+
+    stems = synthetic_stems(0, seconds=seconds, rate=rate, channels=2)
+    return stems["mixture"].astype(np.float32)
+
+
+def _network_time(sep, seconds: float) -> float:
+    """Time of the network alone on the patches a `seconds` clip needs (same batching)."""
+    import tensorflow as tf
+
+    a = sep.audio
+    frames = int(seconds * a.sample_rate / a.hop) + 1
+    patches = max(1, int(np.ceil((frames - a.frames) / (a.frames // 2))) + 1)
+    call = sep._network_fn()
+    batch = np.random.default_rng(0).random(
+        (min(sep.batch_size, patches), a.model_bins, a.frames, a.channels)
+    ).astype(np.float32)
+    x = tf.constant(batch)
+    call(x)
+    calls = int(np.ceil(patches / len(batch)))
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        call(x).numpy()
+    return time.perf_counter() - t0
+
+
+def run(quick: bool = False) -> dict:
+    from benchmarks.common import best_time
+    from tf_munet.separation import Separator
+
+    presets = ("tiny",) if quick else ("cunet", "paper", "fullband")
+    durations = (5.0,) if quick else (30.0, 180.0)
+    clips = {d: _clip(d) for d in durations}
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for preset in presets:
+            for family in FAMILIES:
+                if preset == "paper" and family != "munet" and not quick:
+                    durations_here = (30.0,)  # 4 x 124 M-parameter passes: 30 s clip is enough
+                else:
+                    durations_here = durations
+                sep = Separator.load(_make_run(Path(tmp), preset, family), batch_size=8)
+                for d in durations_here:
+                    clip = clips[d]
+                    sep.separate(clips[durations[0]][: 44100 * 2], 44100)  # warm up graphs
+                    t_e2e = best_time(lambda: sep.separate(clip, 44100), repeat=1 if d > 60 else 2, warmup=0)
+                    t_net = _network_time(sep, d)
+                    rows.append({
+                        "preset": preset, "family": family, "seconds": d,
+                        "end_to_end_s": t_e2e, "network_s": t_net,
+                        "realtime_factor": d / t_e2e,
+                    })
+                    print(rows[-1], flush=True)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"rows": rows, "peak_rss_mb": peak, "markdown": render(rows)}
+
+
+def render(rows: list[dict]) -> str:
+    out = ["| preset | family | clip | end to end | × real time | network | network vs M-U-Net | end to end vs M-U-Net |",
+           "|---|---|---|---|---|---|---|---|"]
+    base = {(r["preset"], r["seconds"]): r for r in rows if r["family"] == "munet"}
+    for r in rows:
+        b = base.get((r["preset"], r["seconds"]))
+        out.append(
+            f"| {r['preset']} | {r['family']} | {r['seconds']:.0f} s | {r['end_to_end_s']:.2f} s | "
+            f"{r['realtime_factor']:.0f}× | {r['network_s']:.2f} s | "
+            f"{r['network_s'] / b['network_s']:.2f}× | {r['end_to_end_s'] / b['end_to_end_s']:.2f}× |"
+        )
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    import argparse
+    import json
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--quick", action="store_true")
+    args = p.parse_args()
+    res = run(args.quick)
+    print(res["markdown"])
+    print(json.dumps({"peak_rss_mb": res["peak_rss_mb"]}))
