@@ -43,7 +43,7 @@ def track():
     return synthetic_stems(7, 4.0, rate=44100, channels=2)
 
 
-def untrained(family, preset=TINY, tmp=None, **options):
+def untrained(family, preset=TINY, **options):
     from tf_munet.models import build_model
 
     return Separator(build_model(preset, family, FOUR), preset, FOUR, family, **options)
@@ -176,12 +176,12 @@ def test_cunet_masks_are_one_pass_per_condition():
         np.testing.assert_allclose(got[..., k], want, rtol=1e-4, atol=1e-6)
 
 
-def test_channel_rules():
+def test_channel_rules_and_rates_below_the_model():
     stereo = TINY.replace(audio={"channels": 2})
     x3 = np.random.default_rng(2).standard_normal((8192, 3)).astype("float32") * 0.1
     for sep in (untrained("munet"), untrained("munet", stereo)):
-        for x in (x3, x3[:, :1], x3[:, :2]):
-            est = sep.separate(x, 16000)
+        for x, rate in ((x3, 16000), (x3[:, :1], 16000), (x3[:, :2], 16000), (x3[:, :2], 4000)):
+            est = sep.separate(x, rate)
             assert all(v.shape == x.shape for v in est.values())
             np.testing.assert_allclose(sum(est.values()), x, atol=1e-5)
     # mono model: one mask for every channel -> identical channels stay identical

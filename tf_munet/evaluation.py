@@ -26,6 +26,7 @@ import hashlib
 import json
 import math
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -333,12 +334,30 @@ def evaluate(
                 workers = min(jobs, len(tasks))
                 threads = max(1, (os.cpu_count() or 1) // workers)
                 ctx = mp.get_context("spawn")
-                with ctx.Pool(workers, initializer=_init_worker, initargs=(active, threads)) as pool:
+                with _thread_env(threads), ctx.Pool(
+                    workers, initializer=_init_worker, initargs=(active, threads)
+                ) as pool:
                     _collect(pool.imap_unordered(_work, tasks), cached, out, bar)
     summary = summarize(specs, [cached[r.name] for r in refs], protocols)
     summary.update({"root": str(root), "subset": subset, "computed": len(tasks)})
     write_summary(out, summary)
     return summary
+
+
+@contextmanager
+def _thread_env(threads: int):
+    """Spawned workers inherit these: numpy/scipy BLAS (museval) gets its share of the cores."""
+    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    saved = {n: os.environ.get(n) for n in names}
+    os.environ.update({n: str(threads) for n in names})
+    try:
+        yield
+    finally:
+        for n, v in saved.items():
+            if v is None:
+                os.environ.pop(n, None)
+            else:
+                os.environ[n] = v
 
 
 def _collect(results, cached: dict, out: Path, bar) -> None:

@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         wiener_iterations=args.wiener_iterations, block_seconds=args.block_seconds,
         normalize=False if args.no_normalize else None,
     )
-    separator._picks(stems)  # fail on a bad --stems before any work
+    separator.stem_indices(stems)  # fail on a bad --stems before any work
     total = 0.0
     for path, _ in pairs:
         try:

@@ -223,7 +223,7 @@ class MaskSeparator:
         if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
             raise ValueError(f"waveform must be (samples, channels) and non-empty. Received: "
                              f"shape={np.shape(waveform)}")
-        picks = self._picks(stems)
+        picks = self.stem_indices(stems)
         out = np.zeros((len(picks), *x.shape), np.float32)
         for start, block in self._stream(lambda a, b: x[a:b], len(x), x.shape[1], int(rate),
                                          progress):
@@ -252,7 +252,7 @@ class MaskSeparator:
             raise UserError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
         if not path.is_file():
             raise UserError(f"{path}: no such file")
-        picks = self._picks(stems)
+        picks = self.stem_indices(stems)
         with ExitStack() as stack:
             try:
                 handle = stack.enter_context(sf.SoundFile(path))
@@ -286,7 +286,8 @@ class MaskSeparator:
 
     # ------------------------------------------------------------------ internals
 
-    def _picks(self, stems) -> list[int]:
+    def stem_indices(self, stems) -> list[int]:
+        """Indices of `stems` (None: all) in `sources`; a UserError names unknown ones."""
         if not stems:
             return list(range(len(self.sources)))
         bad = [s for s in stems if s not in self.sources]
@@ -403,11 +404,13 @@ class MaskSeparator:
             u = np.arange(u0, min(frames, u0 + self.frame_batch))
             idx = u[:, None] * hop + np.arange(n_fft)[None, :]
             spec = np.fft.rfft(xp[idx] * window[None, :, None], axis=1)  # (nb, F, C)
-            gains = np.stack([
-                np.einsum("fm,mtk->tfk", fmap,
-                          m[:, lo[u]] * (1 - frac[u])[None, :, None] + m[:, hi[u]] * frac[u][None, :, None])
-                for m in masks
-            ], axis=2)  # (nb, F, C, K)
+            mapped: dict[int, np.ndarray] = {}  # a mono model's one mask serves every channel
+            for m in masks:
+                if id(m) not in mapped:
+                    t = m[:, lo[u]] * (1 - frac[u])[None, :, None] + m[:, hi[u]] * frac[u][None, :, None]
+                    g = fmap @ t.reshape(len(t), -1)  # 2-D matmul (BLAS): by Hz, then extended
+                    mapped[id(m)] = g.reshape(len(fmap), len(u), k).transpose(1, 0, 2)
+            gains = np.stack([mapped[id(m)] for m in masks], axis=2)  # (nb, F, C, K)
             if self.wiener:
                 est = self._wiener(gains, spec)
             else:
