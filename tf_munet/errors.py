@@ -37,10 +37,16 @@ def cli_main(fn: Callable[[list[str] | None], int]) -> Callable[[list[str] | Non
         except (UserError, OSError, ValueError) as exc:
             if debug:
                 raise
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {one_line(exc)}", file=sys.stderr)
             return 2
 
     return wrapper
+
+
+def one_line(exc: BaseException | str) -> str:
+    """An error message on one line (libraries' messages may span several)."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return " ".join(lines) or type(exc).__name__
 
 
 @contextmanager

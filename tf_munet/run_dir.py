@@ -25,6 +25,7 @@ CONFIG = "config.json"
 HISTORY = "history.json"
 MODEL = "model.keras"
 CHECKPOINT = "checkpoint.keras"
+FAMILIES = ("munet", "dedicated", "cunet")  # = models.FAMILIES, without importing Keras
 
 
 @dataclass
@@ -83,9 +84,19 @@ def load_run_config(run_dir: str | os.PathLike) -> RunConfig:
     if not path.is_file():
         raise UserError(f"{path}: not a tf_munet run folder (no {CONFIG})")
     try:
-        return RunConfig.from_dict(json.loads(path.read_text()))
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        config = RunConfig.from_dict(json.loads(path.read_text()))
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise UserError(f"{path}: unreadable run config ({exc})") from None
+    # Source names become file names (stems, exported files): only the known names pass.
+    from tf_munet.presets import resolve_sources
+
+    try:
+        resolve_sources(list(config.sources))
+    except ValueError as exc:
+        raise UserError(f"{path}: {exc}") from None
+    if config.model not in FAMILIES:
+        raise UserError(f"{path}: unknown model family {config.model!r}; use one of {', '.join(FAMILIES)}")
+    return config
 
 
 def save_network(path: str | os.PathLike, network) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tf_munet.errors import UserError, atomic_path
+from tf_munet.errors import UserError, atomic_path, one_line
 
 BACKENDS = ("soundfile", "tfio")
 """Decoding/resampling backends: soundfile + ffmpeg + soxr (default), or tensorflow-io."""
@@ -39,11 +39,7 @@ def read_audio(path: str | os.PathLike, backend: str = "soundfile") -> tuple[np.
     Raises:
         UserError: missing, empty, corrupt or non-audio file, or non-finite samples.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: file not found")
-    if path.stat().st_size == 0:
-        raise UserError(f"{path}: empty file (0 bytes)")
+    path = check_input_file(path)
     if backend == "tfio":
         from tf_munet.data import tfio_backend
 
@@ -59,14 +55,65 @@ def read_audio(path: str | os.PathLike, backend: str = "soundfile") -> tuple[np.
     return data, rate
 
 
+def check_input_file(path: str | os.PathLike) -> Path:
+    """`path` if it is a non-empty regular file, else a UserError saying what it is instead."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path}: is a folder, not an audio file")
+    if not path.is_file():
+        raise UserError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise UserError(f"{path}: empty file (0 bytes)")
+    return path
+
+
+def check_complete(path: str | os.PathLike, info=None) -> None:
+    """Refuse a WAV/AIFF whose audio data stops before its header says it ends.
+
+    libsndfile reads such a file without complaint (as far as the data goes) and notes
+    "data : <announced> (should be <present>)" in its chunk log; a cut download or a copy to a
+    full disk looks like this. Streaming writers' placeholder sizes (0, 0xFFFFFFFF) are allowed.
+
+    Args:
+        path: the file.
+        info: its `soundfile.info` (read here when None).
+    """
+    import re
+
+    import soundfile as sf
+
+    if info is None:
+        try:
+            info = sf.info(str(path))
+        except (sf.LibsndfileError, RuntimeError, TypeError):
+            return
+    match = re.search(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", info.extra_info or "", re.M)
+    if not match:
+        return
+    announced, present = int(match[1]), int(match[2])
+    if 0 < announced < 0xFFFFFFF0 and present + 8 < announced:
+        rate = max(int(info.samplerate), 1)
+        if info.frames > 0:
+            whole = f"{announced / (present / info.frames) / rate:.2f} s"  # bytes per frame from the rest
+        else:
+            whole = f"{announced} bytes"
+        raise UserError(f"{path}: truncated file (its header announces {whole} of audio, the file "
+                        f"holds {info.frames / rate:.2f} s)")
+
+
 def _read_soundfile(path: Path) -> tuple[np.ndarray | None, int]:
     """soundfile read, or (None, 0) when libsndfile does not know the format."""
     import soundfile as sf
 
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError):
         return None, 0
+    check_complete(path, info)
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:  # a known format, damaged
+        raise UserError(f"{path}: cannot decode audio ({one_line(exc)})") from None
     return np.ascontiguousarray(data), int(rate)
 
 
@@ -132,7 +179,10 @@ def write_audio(
     if data.dtype.kind == "f":
         data = np.clip(data, -1.0, 1.0)
     with atomic_path(path, suffix=path.suffix + ".tmp") as tmp:
-        sf.write(str(tmp), data, int(rate), format=format, subtype=subtype)
+        try:
+            sf.write(str(tmp), data, int(rate), format=format, subtype=subtype)
+        except sf.LibsndfileError as exc:  # libsndfile says "System error." for a full disk
+            raise UserError(f"{path}: cannot write audio ({one_line(exc)} - disk full?)") from None
     return path
 
 

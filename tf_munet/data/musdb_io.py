@@ -172,6 +172,8 @@ def load_track(ref: TrackRef, backend: str = "soundfile") -> LoadedTrack:
     else:
         audio, rates = {}, {}
         for key, path in ref.files().items():
+            if path.is_dir():
+                raise _track_error(ref, path, f"{path.name} is a folder, not an audio file")
             if not path.is_file():
                 raise _track_error(ref, path, f"missing stem file {path.name}")
             try:
@@ -196,7 +198,8 @@ def load_track(ref: TrackRef, backend: str = "soundfile") -> LoadedTrack:
     err = mix - total
     ref_power = float(np.mean(total.astype(np.float64) ** 2))
     err_power = float(np.mean(err.astype(np.float64) ** 2))
-    error_db = 10 * np.log10(max(err_power, 1e-20) / max(ref_power, 1e-20))
+    # a silent track whose mixture is silent too is exact, not "0 dB off"
+    error_db = 10 * np.log10(max(err_power, 1e-20) / max(ref_power, 1e-20)) if err_power > 1e-20 else -200.0
     if error_db > MIXTURE_WARN_DB[ref.format]:
         warnings.warn(
             f"track {ref.name!r} [{ref.subset}] ({files['mixture']}): the mixture differs from the sum "

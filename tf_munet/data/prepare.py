@@ -76,7 +76,8 @@ def _prepare_track(ref: TrackRef, settings: dict, cache: str, backend: str) -> t
     audio = np.stack(stems, axis=-1)  # (samples, channels, 4)
     n = audio.shape[0]
     if n == 0:
-        return None, [], f"track {ref.name!r} [{ref.subset}]: zero-length after resampling to {rate} Hz"
+        return None, [], (f"track {ref.name!r} [{ref.subset}] ({ref.files()['mixture']}): too short "
+                          f"({len(track.mixture)} samples at {track.rate} Hz are none at {rate} Hz)")
     n_blocks = -(-n // chunk)
     padded = np.zeros((n_blocks * chunk, channels, len(STEMS)), np.float32)
     padded[:n] = audio
