@@ -434,11 +434,13 @@ class SpectrogramSeparator(EdgeSeparator):
             u = np.arange(u0, min(frames, u0 + self.frame_batch))
             idx = u[:, None] * hop + np.arange(n_fft)[None, :]
             spec = np.fft.rfft(xp[idx] * window[None, :, None], axis=1)  # (nb, F, C)
-            gains = np.stack([
-                np.einsum("fm,mtk->tfk", fmap,
-                          m[:, lo[u]] * (1 - frac[u])[None, :, None] + m[:, hi[u]] * frac[u][None, :, None])
-                for m in masks
-            ], axis=2)  # (nb, F, C, K)
+            mapped: dict[int, np.ndarray] = {}  # a mono model's one mask serves every channel
+            for m in masks:
+                if id(m) not in mapped:  # by time (linear), then by Hz (2-D matmul)
+                    t = m[:, lo[u]] * (1 - frac[u])[None, :, None] + m[:, hi[u]] * frac[u][None, :, None]
+                    g = fmap @ t.reshape(len(t), -1)
+                    mapped[id(m)] = g.reshape(len(fmap), len(u), k).transpose(1, 0, 2)
+            gains = np.stack([mapped[id(m)] for m in masks], axis=2)  # (nb, F, C, K)
             y = np.fft.irfft(gains * spec[..., None], n=n_fft, axis=1) * window[None, :, None, None]
             for j, frame in enumerate(u):
                 out[frame * hop : frame * hop + n_fft] += y[j]
