@@ -17,11 +17,15 @@ import numpy as np
 
 def params_table(presets=("tiny", "cunet", "paper", "fullband")) -> list[dict]:
     from tf_munet.models.__main__ import summarize
+    from tf_munet.presets import get_preset
 
     rows = []
     for name in presets:
+        audio = get_preset(name).audio
+        patch_seconds = audio.chunk_samples / audio.sample_rate
         for row in summarize(name):
-            rows.append({"preset": name, **row})
+            row["gflops_per_audio_second"] = row["flops_per_separation"] / patch_seconds / 1e9
+            rows.append({"preset": name, "patch_seconds": patch_seconds, **row})
     return rows
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 def _cost(c: dict) -> list[str]:
     out = ["### Parameters and FLOPs (per patch; C-U-Net separation = 4 passes)", "",
-           "| preset | family | params | control generator | GFLOP / pass | GFLOP / 4-source separation |",
-           "|---|---|---|---|---|---|"]
+           "| preset | family | params | control generator | GFLOP / pass | GFLOP / 4-source separation | GFLOP per second of audio (4 sources) |",
+           "|---|---|---|---|---|---|---|"]
     for r in c["params"]:
         out.append(
             f"| {r['preset']} | {r['family']} | {r['params'] / 1e6:.2f} M | "
             f"{r['control_params'] / 1e6:.2f} M | {r['flops_per_pass'] / 1e9:.2f} | "
-            f"{r['flops_per_separation'] / 1e9:.2f} |"
+            f"{r['flops_per_separation'] / 1e9:.2f} | {r['gflops_per_audio_second']:.2f} |"
         )
     e = c["epoch_cost"]
     out += ["", f"### Training cost (same {e['chunks']} chunks, batch 16)", "",
