@@ -41,11 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _input_list(inputs: list[str], out: Path) -> list[tuple[Path, Path]]:
     """(input, its output folder) pairs; refuses missing inputs and colliding names."""
+    from tf_munet.data.audio_io import check_input_file
+
     pairs, seen = [], {}
     for name in inputs:
-        path = Path(name)
-        if not path.is_file():
-            raise UserError(f"{path}: no such file")
+        path = check_input_file(name)
         target = safe_child(out, path.stem)
         if target in seen:
             raise UserError(f"{path}: same output folder {target} as {seen[target]}; rename one")

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tf_munet.errors import UserError, atomic_path, safe_child
+from tf_munet.errors import UserError, atomic_path, one_line, safe_child
 from tf_munet.presets import AudioConfig, Preset
 
 EXHAUSTIVE_SETS = ({"vocals", "drums", "bass", "other"}, {"vocals", "accompaniment"})
@@ -224,11 +224,13 @@ class MaskSeparator:
             raise ValueError(f"waveform must be (samples, channels) and non-empty. Received: "
                              f"shape={np.shape(waveform)}")
         picks = self.stem_indices(stems)
+        n = len(x)
+        x = np.pad(x, ((0, max(0, self.min_samples(int(rate)) - n)), (0, 0)))
         out = np.zeros((len(picks), *x.shape), np.float32)
         for start, block in self._stream(lambda a, b: x[a:b], len(x), x.shape[1], int(rate),
                                          progress):
             out[:, start : start + len(block)] = np.moveaxis(block[..., picks], -1, 0)
-        return {self.sources[k]: out[i] for i, k in enumerate(picks)}
+        return {self.sources[k]: out[i, :n] for i, k in enumerate(picks)}
 
     def separate_file(
         self,
@@ -247,44 +249,71 @@ class MaskSeparator:
         """
         import soundfile as sf
 
+        from tf_munet.data.audio_io import check_complete, check_input_file, read_audio
+
         path = Path(path)
         if fmt not in FORMATS:
             raise UserError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
-        if not path.is_file():
-            raise UserError(f"{path}: no such file")
+        check_input_file(path)
         picks = self.stem_indices(stems)
         with ExitStack() as stack:
             try:
                 handle = stack.enter_context(sf.SoundFile(path))
                 rate, channels, total = handle.samplerate, handle.channels, handle.frames
-                read: Callable[[int, int], np.ndarray] = _ForwardReader(handle, channels)
+                stream: Callable[[int, int], np.ndarray] = _ForwardReader(handle, channels)
             except (sf.LibsndfileError, RuntimeError, TypeError):  # soundfile can't: decode whole
-                from tf_munet.data.audio_io import read_audio
-
+                handle = None
                 data, rate = read_audio(path)
                 channels, total = data.shape[1], len(data)
-                read = lambda a, b: data[a:b]  # noqa: E731
+                stream = lambda a, b: data[a:b]  # noqa: E731
             if total == 0:
                 raise UserError(f"{path}: no audio samples")
+            if handle is not None:
+                check_complete(path, handle)
+            length = max(total, self.min_samples(rate))  # _ForwardReader pads with zeros
+
+            def read(a: int, b: int) -> np.ndarray:
+                """Stream reads that name the file when its audio turns out bad mid-way."""
+                try:
+                    x = stream(a, b)
+                except (sf.LibsndfileError, RuntimeError) as exc:
+                    raise UserError(f"{path}: cannot decode audio near {a / rate:.1f} s "
+                                    f"({one_line(exc)})") from None
+                if len(x) < b - a:
+                    x = np.pad(x, ((0, b - a - len(x)), (0, 0)))
+                if not np.isfinite(x).all():
+                    raise UserError(f"{path}: audio contains NaN or infinite samples")
+                return x
+
             subtype = "FLOAT" if float32 and fmt == "wav" else "PCM_16"
             paths, writers = {}, []
-            for k in picks:
-                final = safe_child(Path(out_dir), f"{self.sources[k]}.{fmt}")
-                tmp = stack.enter_context(atomic_path(final, suffix=f".tmp.{fmt}"))
-                writers.append(stack.enter_context(sf.SoundFile(
-                    tmp, "w", samplerate=rate, channels=channels, format=FORMATS[fmt],
-                    subtype=subtype,
-                )))
-                paths[self.sources[k]] = final
-            for _, block in self._stream(read, total, channels, rate, progress):
-                for w, k in zip(writers, picks):
-                    y = block[..., k]
-                    w.write(y if subtype == "FLOAT" else np.clip(y, -1.0, 1.0))
-            for w in writers:  # close before the atomic rename
-                w.close()
+            try:
+                for k in picks:
+                    final = safe_child(Path(out_dir), f"{self.sources[k]}.{fmt}")
+                    tmp = stack.enter_context(atomic_path(final, suffix=f".tmp.{fmt}"))
+                    writers.append(stack.enter_context(sf.SoundFile(
+                        tmp, "w", samplerate=rate, channels=channels, format=FORMATS[fmt],
+                        subtype=subtype,
+                    )))
+                    paths[self.sources[k]] = final
+                for start, block in self._stream(read, length, channels, rate, progress):
+                    block = block[: max(0, total - start)]
+                    for w, k in zip(writers, picks):
+                        y = block[..., k]
+                        w.write(y if subtype == "FLOAT" else np.clip(y, -1.0, 1.0))
+                for w in writers:  # close before the atomic rename
+                    w.close()
+            except sf.LibsndfileError as exc:  # libsndfile says "System error." for a full disk
+                raise UserError(f"{out_dir}: cannot write stems ({one_line(exc)} - disk full?)") from None
         return paths
 
     # ------------------------------------------------------------------ internals
+
+    def min_samples(self, rate: int) -> int:
+        """Shortest input the STFTs take (reflect padding needs over half a window, at the
+        model's rate and at the input's); shorter inputs are zero-padded, their stems cut back."""
+        n_fft, _ = input_stft(self.audio, rate)
+        return max(n_fft, math.ceil(self.audio.n_fft * rate / self.audio.sample_rate)) + 2
 
     def stem_indices(self, stems) -> list[int]:
         """Indices of `stems` (None: all) in `sources`; a UserError names unknown ones."""
@@ -552,7 +581,8 @@ class OracleSeparator(MaskSeparator):
                 raise ValueError(f"reference {s!r} has shape {r.shape}, mixture {x2.shape}")
             refs.append(r)
         refs.append(x2 - np.sum(refs, axis=0))  # residual: ~0 for exhaustive sets
-        self._refs, self._rate = np.stack(refs), int(rate)
+        short = max(0, self.min_samples(int(rate)) - len(x2))  # padded as `separate` pads x
+        self._refs, self._rate = np.pad(np.stack(refs), ((0, 0), (0, short), (0, 0))), int(rate)
         try:
             return super().separate(x, rate, stems=stems, progress=progress)
         finally:
