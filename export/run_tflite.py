@@ -43,6 +43,7 @@ import numpy as np
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "tf_munet-tflite/1"
 EPS = 1e-8
+SOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 
 class RunnerError(Exception):
@@ -191,6 +192,9 @@ class Export:
         self.manifest = manifest
         self.audio = manifest["audio"]
         self.sources = tuple(manifest["sources"])
+        for source in self.sources:  # source names become file names: no paths from strangers
+            if not isinstance(source, str) or not SOURCE_NAME.fullmatch(source):
+                raise RunnerError(f"{path}: bad source name {source!r} (letters, digits, _ and - only)")
         self.normalize = manifest.get("normalize")
         self.top = int(manifest.get("extend_top", 8))
         self.kind = manifest["variants"][variant]["input"]
@@ -281,24 +285,37 @@ class EdgeSeparator:
         """(samples, channels) at `rate` -> {source: (samples, channels)} (in memory)."""
         x = np.asarray(x, np.float32)
         x = x[:, None] if x.ndim == 1 else x
+        n = len(x)
+        x = np.pad(x, ((0, max(0, self.min_samples(rate) - n)), (0, 0)))
         out = np.zeros((len(self.sources), *x.shape), np.float32)
         for start, block in self._stream(lambda a, b: x[a:b], len(x), x.shape[1], rate):
             out[:, start : start + len(block)] = np.moveaxis(block, -1, 0)
-        return {s: out[k] for k, s in enumerate(self.sources)}
+        return {s: out[k, :n] for k, s in enumerate(self.sources)}
+
+    def min_samples(self, rate: int) -> int:
+        """Shortest input the STFTs take (reflect padding needs over half a window); shorter
+        inputs are zero-padded and their stems cut back."""
+        n_fft, _ = input_stft(self.audio, rate)
+        return max(n_fft, math.ceil(self.audio["n_fft"] * rate / self.audio["sample_rate"])) + 2
 
     def separate_file(self, path: Path, out_dir: Path, stems=None, float32: bool = False) -> dict:
         """Stream `path` into out_dir/<source>.wav (each written to a temp file, then renamed)."""
         import soundfile as sf
 
         picks = [self.sources.index(s) for s in (stems or self.sources)]
+        if path.is_dir():
+            raise RunnerError(f"{path}: is a folder, not an audio file")
+        if path.stat().st_size == 0:
+            raise RunnerError(f"{path}: empty file (0 bytes)")
         try:
             handle = sf.SoundFile(str(path))
         except Exception as exc:  # noqa: BLE001 - any decoder error names the file
-            raise RunnerError(f"{path}: cannot read audio ({exc})") from None
+            raise RunnerError(f"{path}: cannot read audio ({_one_line(exc)})") from None
         written = {}
         with ExitStack() as stack:
             stack.enter_context(handle)
             rate, channels, total = handle.samplerate, handle.channels, handle.frames
+            _check_complete(path, handle)
             if total <= 0:
                 raise RunnerError(f"{path}: no audio samples")
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -310,13 +327,29 @@ class EdgeSeparator:
                 stack.callback(lambda p=Path(tmp): p.unlink(missing_ok=True))
                 writers.append(sf.SoundFile(tmp, "w", samplerate=rate, channels=channels,
                                             format="WAV", subtype="FLOAT" if float32 else "PCM_16"))
-            read = _ForwardReader(handle, channels)
-            for _, block in self._stream(read, total, channels, rate):
-                for w, k in zip(writers, picks):
-                    y = block[..., k]
-                    w.write(y if float32 else np.clip(y, -1.0, 1.0))
+            stream = _ForwardReader(handle, channels)
+
+            def read(a: int, b: int) -> np.ndarray:
+                try:
+                    x = stream(a, b)
+                except Exception as exc:  # noqa: BLE001 - a decoder error mid-file names the file
+                    raise RunnerError(f"{path}: cannot decode audio near {a / rate:.1f} s ({_one_line(exc)})") from None
+                if not np.isfinite(x).all():
+                    raise RunnerError(f"{path}: audio contains NaN or infinite samples")
+                return x
+
+            try:
+                length = max(total, self.min_samples(rate))  # the reader pads with zeros
+                for start, block in self._stream(read, length, channels, rate):
+                    block = block[: max(0, total - start)]
+                    for w, k in zip(writers, picks):
+                        y = block[..., k]
+                        w.write(y if float32 else np.clip(y, -1.0, 1.0))
+                for w in writers:
+                    w.close()
+            except sf.LibsndfileError as exc:  # libsndfile says "System error." for a full disk
+                raise RunnerError(f"{out_dir}: cannot write stems ({_one_line(exc)} - disk full?)") from None
             for w, tmp, k in zip(writers, temps, picks):
-                w.close()
                 final = out_dir / f"{self.sources[k]}.wav"
                 os.replace(tmp, final)
                 written[self.sources[k]] = final
@@ -504,14 +537,21 @@ class WaveformSeparator(EdgeSeparator):
 # ----------------------------------------------------------------------------- CLI
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
+
+
+def _check_complete(path: Path, info) -> None:
+    """Refuse a WAV/AIFF cut short (libsndfile logs "data : <announced> (should be <present>)")."""
+    match = re.search(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", info.extra_info or "", re.M)
+    if match and 0 < int(match[1]) < 0xFFFFFFF0 and int(match[2]) + 8 < int(match[1]):
+        raise RunnerError(f"{path}: truncated file (its header announces {match[1]} bytes of audio, "
+                          f"{match[2]} are present)")
+
+
 def _stem_name(path: Path) -> str:
-    name = path.name
-    for suffix in (".stem.mp4", *path.suffixes[-1:]):
-        if suffix and name.endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    name = re.sub(r"[\\/:]", "_", name).strip(". ") or "unnamed"
-    return name
+    """Output folder name of an input file (as `python -m tf_munet.separate`: the file's stem)."""
+    return re.sub(r"[\\/:]", "_", path.stem).strip(". ") or "unnamed"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -530,6 +570,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="LiteRT threads (default: LiteRT's)")
     p.add_argument("--block-seconds", type=float, default=30.0, help="block length read at once (s)")
     p.add_argument("--float32", action="store_true", help="write 32-bit float WAV (default 16-bit PCM)")
+    p.add_argument("--debug", action="store_true", help="full traceback instead of a one-line error")
     return p
 
 
@@ -545,12 +586,14 @@ def main(argv: list[str] | None = None) -> int:
         separator = cls(export, block_seconds=args.block_seconds)
         for item in args.inputs:
             path = Path(item)
-            if not path.is_file():
+            if not path.exists():
                 raise RunnerError(f"{path}: no such file")
             files = separator.separate_file(path, Path(args.out) / _stem_name(path), stems, args.float32)
             print(f"{path}: " + ", ".join(str(f) for f in files.values()))
-    except RunnerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (RunnerError, OSError) as exc:  # OSError: unwritable or full output folder, ...
+        if args.debug:
+            raise
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     return 0
 

@@ -381,16 +381,22 @@ def test_edge_runner_errors(munet, tmp_path):
 # ------------------------------------------------------------------------------ CLI
 
 
-def test_cli(cunet, tmp_path, capsys):
+def test_cli(cunet, synthetic_musdb, tmp_path, capsys):
     from tf_munet.export import main
 
     run, _, _ = cunet
     out = tmp_path / "cli"
-    assert main([str(run), "--out", str(out), "--formats", "tflite", "--quantize", "none",
-                 "--inputs", "spectrogram", "--quiet", "--excerpt-chunks", "2"]) == 0
+    # --data: int8 calibration on MUSDB train tracks, validation excerpt from its test track
+    assert main([str(run), "--out", str(out), "--formats", "tflite", "--quantize", "none,int8",
+                 "--inputs", "spectrogram", "--quiet", "--excerpt-chunks", "2",
+                 "--calibration", "4", "--data", str(synthetic_musdb)]) == 0
     table = capsys.readouterr().out
-    assert "spectrogram-float32" in table and "waveform" not in table.split("\n", 1)[1]
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "report.json", "spectrogram-float32.tflite"]
+    assert "spectrogram-int8" in table and "waveform" not in table.split("\n", 1)[1]
+    assert "Synthetic Test - Track 01" in table
+    assert sorted(p.name for p in out.iterdir()) == [
+        "manifest.json", "report.json", "spectrogram-float32.tflite", "spectrogram-int8.tflite"]
+    report = json.loads((out / "report.json").read_text())
+    assert report["tflite"]["spectrogram-int8"]["sdr_change"] >= -1.0
     assert main([str(run), "--out", str(out), "--quantize", "int4"]) == 2
     assert "--quantize int4" in capsys.readouterr().err
     assert main([str(tmp_path / "nope"), "--out", str(out)]) == 2
