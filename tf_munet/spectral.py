@@ -2,8 +2,8 @@
 
 Everything here converts to TF-Lite builtins (no Flex ops): the STFT is `tf.signal.stft` (RFFT),
 the warp and unwarp are constant matrices applied with 2-D matmuls (rank-4 matmuls crash oneDNN,
-see STACK.md), and the inverse STFT used in exported graphs (`istft_builtin`) is a DFT matmul
-plus `overlap_and_add`, because `tf.signal.inverse_stft` becomes a Flex op.
+see STACK.md), and the inverse STFT of exported graphs (`tf_munet.export.dsp.istft`) avoids complex tensors and
+`tf.signal.inverse_stft`, which become Flex ops.
 
 Shapes: waveforms are (batch, samples) per channel; spectrograms are (batch, bins, frames, ...)
 - frequency first, as the network sees them.
