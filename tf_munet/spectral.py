@@ -1,9 +1,9 @@
 """STFT, the paper's log-frequency warp, and mask mapping, in TensorFlow ops.
 
-Everything here converts to TF-Lite builtins (no Flex ops): the STFT is `tf.signal.stft` (RFFT),
-the warp and unwarp are constant matrices applied with 2-D matmuls (rank-4 matmuls crash oneDNN,
-see STACK.md), and the inverse STFT of exported graphs (`tf_munet.export.dsp.istft`) avoids complex tensors and
-`tf.signal.inverse_stft`, which become Flex ops.
+The forward path converts to TF-Lite builtins (no Flex ops): the STFT is `tf.signal.stft`
+(RFFT), the warp and unwarp are constant matrices applied with 2-D matmuls (rank-4 matmuls crash
+oneDNN, see STACK.md). `istft` here is for Python use; exported graphs use
+`tf_munet.export.dsp.istft`, which avoids the complex tensors that become Flex ops.
 
 Shapes: waveforms are (batch, samples) per channel; spectrograms are (batch, bins, frames, ...)
 - frequency first, as the network sees them.
