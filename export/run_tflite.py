@@ -550,8 +550,13 @@ def _check_complete(path: Path, info) -> None:
 
 
 def _stem_name(path: Path) -> str:
-    """Output folder name of an input file (as `python -m tf_munet.separate`: the file's stem)."""
-    return re.sub(r"[\\/:]", "_", path.stem).strip(". ") or "unnamed"
+    name = path.name
+    for suffix in (".stem.mp4", *path.suffixes[-1:]):
+        if suffix and name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    name = re.sub(r"[\\/:]", "_", name).strip(". ") or "unnamed"
+    return name
 
 
 def build_parser() -> argparse.ArgumentParser:
