@@ -550,13 +550,8 @@ def _check_complete(path: Path, info) -> None:
 
 
 def _stem_name(path: Path) -> str:
-    name = path.name
-    for suffix in (".stem.mp4", *path.suffixes[-1:]):
-        if suffix and name.endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    name = re.sub(r"[\\/:]", "_", name).strip(". ") or "unnamed"
-    return name
+    """Output folder name of an input file (as `python -m tf_munet.separate`: the file's stem)."""
+    return re.sub(r"[\\/:]", "_", path.stem).strip(". ") or "unnamed"
 
 
 def build_parser() -> argparse.ArgumentParser:
