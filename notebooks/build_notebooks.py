@@ -88,7 +88,9 @@ def parameters(extra: str) -> str:
 
 def install_md() -> str:
     return ("Run the cells in order. In Colab, set `REPO_URL` below to the repository you install "
-            "from; a GPU runtime (Runtime > Change runtime type) speeds up the bigger presets.")
+            "from; if Colab asks to restart the session after the install, do so and run the "
+            "notebook again from the top. A GPU runtime (Runtime > Change runtime type) speeds "
+            "up the bigger presets.")
 
 
 # ----------------------------------------------------------------------------- 01 quickstart
@@ -381,7 +383,17 @@ sizes = export_sizes(report, keras_ms=comparison.keras_ms())
 display(Markdown(markdown_table(sizes, EXPORT_COLUMNS)))
 fig = plot_export(sizes)
 plt.show()'''),
-    ("markdown", "## Listen and look: LiteRT next to Keras"),
+    ("markdown", '''\
+## Listen and look: LiteRT next to Keras
+
+The stems of `LISTEN_VARIANT` (the first chunks of the test track, at the model's rate) next to
+Keras' stems. To separate whole files on a device, copy the export folder and
+`export/run_tflite.py` from the repository: it needs only numpy, soundfile and `ai-edge-litert`
+(no TensorFlow, no tf_munet):
+
+```
+python export/run_tflite.py EXPORT_DIR song.wav -o stems/ --variant int8
+```'''),
     ("code", '''\
 from tf_munet.plotting import plot_spectrograms
 
@@ -436,6 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in NOTEBOOKS:
         with atomic_path(out / name) as tmp:
             tmp.write_text(render(name), encoding="utf-8")
+            tmp.chmod(0o644)  # mkstemp's 0600 would make the notebook private
         print(f"wrote {out / name}")
     return 0
 

@@ -2,7 +2,8 @@
 end to end with nbclient on tiny settings, every file written under tmp_path.
 
 The kernel is this interpreter (a kernelspec written to a temporary JUPYTER_PATH), with
-matplotlib's inline backend (headless, like Colab's) so figures come back as PNG outputs.
+matplotlib's inline backend: headless like Agg, but figures come back as PNG outputs that the
+tests count (under MPLBACKEND=Agg a notebook's figures would leave no output at all).
 """
 
 from __future__ import annotations
@@ -52,10 +53,15 @@ def kernel_env(tmp_path_factory):
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "Python 3 (tests)", "language": "python",
     }))
-    saved = {k: os.environ.get(k) for k in ("JUPYTER_PATH", "MPLBACKEND", "TF_CPP_MIN_LOG_LEVEL")}
-    os.environ["JUPYTER_PATH"] = str(root)
-    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    env = {
+        "JUPYTER_PATH": str(root),
+        "JUPYTER_RUNTIME_DIR": str(root / "runtime"),  # connection files (HOME may be read-only)
+        "IPYTHONDIR": str(root / "ipython"),  # no user profile or startup scripts
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     from jupyter_client.kernelspec import KernelSpecManager
 
     assert KernelSpecManager().get_kernel_spec("python3").argv[0] == sys.executable
@@ -152,7 +158,7 @@ def test_multitask_weighting_notebook(kernel_env, tmp_path):
     tables = outputs(nb, "text/markdown")
     sdr = next(t for t in tables if t.startswith("**SDR (dB), paper**"))
     for label in ("munet-uw", "munet-dwa", "munet-ebw-p1", "oracle", "mixture"):
-        assert f"| {label} | paper |" in sdr
+        assert f"| {label} | " in sdr
     assert all(f" {s} |" in sdr.splitlines()[2] for s in (*SOURCES, "all"))
     costs = next(t for t in tables if "| parameters |" in t)
     for family in ("M-U-Net", "dedicated U-Nets", "C-U-Net"):

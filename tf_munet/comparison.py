@@ -16,10 +16,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tf_munet.errors import UserError
+
+if TYPE_CHECKING:
+    from tf_munet.presets import Preset
 
 PathLike = str | os.PathLike
 FAMILY_NAMES = {"munet": "M-U-Net", "dedicated": "dedicated U-Nets", "cunet": "C-U-Net"}
@@ -64,7 +68,7 @@ def markdown_table(rows: Sequence[Mapping], columns: Mapping[str, str] | None = 
 
 
 def model_costs(
-    preset: str | object = "cunet",
+    preset: "str | Preset" = "cunet",
     sources: str | Sequence[str] = "4stems",
     families: Sequence[str] = ("munet", "dedicated", "cunet"),
     runs: Mapping[str, PathLike] | None = None,
@@ -91,12 +95,12 @@ def model_costs(
         `Separator.separate`: resampling, STFTs, network, mask mapping), realtime_factor (audio
         seconds per second of separation), and the preset.
     """
+    import tensorflow as tf
+
     from tf_munet.data.synthetic import synthetic_stems
     from tf_munet.models import build_model, count_flops, count_params
     from tf_munet.presets import get_preset, resolve_sources
     from tf_munet.separation import Separator
-
-    import tensorflow as tf
 
     mixture = synthetic_stems(seed, seconds, rate, channels)["mixture"]
     if runs:
@@ -149,7 +153,7 @@ def sdr_rows(summary: Mapping, protocol: str | None = None) -> list[dict]:
     paper's); `protocol` None takes the summary's first protocol.
 
     Returns:
-        [{"separator": label, "protocol": ..., source: SDR or None, ..., "all": SDR}, ...]
+        [{"separator": label, source: SDR or None, ..., "all": SDR}, ...]
     """
     protocol = protocol or summary["protocols"][0]
     if protocol not in summary["results"]:
@@ -157,7 +161,7 @@ def sdr_rows(summary: Mapping, protocol: str | None = None) -> list[dict]:
     statistic = "median" if protocol == "museval" else "mean"
     rows = []
     for label, table in summary["results"][protocol].items():
-        row = {"separator": label, "protocol": protocol}
+        row = {"separator": label}
         row.update({source: stats["SDR"][statistic] for source, stats in table.items()})
         rows.append(row)
     return rows
@@ -345,7 +349,7 @@ def keras_vs_litert(
                 r["masks"] if kind == "spectrogram" else np.stack([r[o] for o in model["outputs"]], -1)
                 for r in results
             ]))
-            seconds += runner.latency(feeds[0], repeats)
+            seconds += _median_seconds(lambda feed=feeds[0]: runner(**feed), repeats)
         return np.concatenate(outs, -1), seconds
 
     rows, litert_stems, keras_stems = [], {}, {}

@@ -178,10 +178,11 @@ def plot_task_weights(runs: Mapping[str, PathLike]):
         for source in history["sources"]:
             ax.plot([r["epoch"] for r in records], [r["task_weights"][source] for r in records],
                     marker="o", markersize=3, label=source)
-        ax.set_title(f"{label} ({history.get('weighting', '?')})", fontsize=10)
+        weighting = history.get("weighting", "?")
+        ax.set_title(label if label == weighting else f"{label} ({weighting})", fontsize=10)
         _epoch_axis(ax)
     axes[0][0].set_ylabel("task weight")
-    axes[0][-1].legend(fontsize=7)
+    axes[0][-1].legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig
 
