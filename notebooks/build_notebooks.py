@@ -366,7 +366,8 @@ print(format_table(report))'''),
 The first chunks of a test track (resampled to the model's rate) go through every exported
 file with the LiteRT interpreter, and through the same computation in Keras/TF. Errors are
 measured on each file's outputs (masks for spectrogram files, stems for waveform files);
-latency is per chunk, batch 1, median of `LATENCY_REPEATS` calls.'''),
+latency is per chunk, batch 1, the best of `LATENCY_REPEATS` calls (the stable number on a
+shared machine).'''),
     ("code", '''\
 from tf_munet.comparison import COMPARE_COLUMNS, keras_vs_litert, markdown_table
 
@@ -387,7 +388,9 @@ plt.show()'''),
 ## Listen and look: LiteRT next to Keras
 
 The stems of `LISTEN_VARIANT` (the first chunks of the test track, at the model's rate) next to
-Keras' stems. To separate whole files on a device, copy the export folder and
+Keras' stems. Chunks are separated one by one here, without overlap, so their edges click (the
+vertical lines); `export/run_tflite.py` overlaps and crossfades them. To separate whole files on
+a device, copy the export folder and
 `export/run_tflite.py` from the repository: it needs only numpy, soundfile and `ai-edge-litert`
 (no TensorFlow, no tf_munet):
 

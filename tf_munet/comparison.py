@@ -29,15 +29,18 @@ PathLike = str | os.PathLike
 FAMILY_NAMES = {"munet": "M-U-Net", "dedicated": "dedicated U-Nets", "cunet": "C-U-Net"}
 
 
-def _median_seconds(fn: Callable[[], object], repeats: int) -> float:
-    """Median wall time of `fn` after one warm-up call (tracing, caches)."""
+def _best_seconds(fn: Callable[[], object], repeats: int) -> float:
+    """Best wall time of `fn` over `repeats` calls after one warm-up call (tracing, caches).
+
+    The best, not the median: on a shared machine it is the number that repeats.
+    """
     fn()
     times = []
     for _ in range(max(1, repeats)):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+    return float(np.min(times))
 
 
 def markdown_table(rows: Sequence[Mapping], columns: Mapping[str, str] | None = None, digits: int = 3) -> str:
@@ -86,7 +89,7 @@ def model_costs(
         families: model families to build.
         runs: label -> trained run folder, measured instead of `families` when given.
         seconds, rate, channels: the audio separated (a synthetic mixture).
-        repeats: timed separations per model (median reported, after one warm-up).
+        repeats: timed separations per model (best reported, after one warm-up).
 
     Returns:
         One dict per model: label, family, params, passes (network calls per patch: K for
@@ -113,7 +116,7 @@ def model_costs(
     rows = []
     for label, sep in separators.items():
         passes = len(sep.sources) if sep.conditioned else 1
-        elapsed = _median_seconds(lambda: sep.separate(mixture, rate), repeats)
+        elapsed = _best_seconds(lambda: sep.separate(mixture, rate), repeats)
         a = sep.preset.audio
         patch = tf.zeros((1, a.model_bins, a.frames, a.channels))
         net = sep.network
@@ -122,7 +125,7 @@ def model_costs(
             forward = tf.function(lambda x: [net([x, c], training=False) for c in conds])
         else:
             forward = tf.function(lambda x: net(x, training=False))
-        network_s = _median_seconds(lambda: forward(patch), max(5, repeats))
+        network_s = _best_seconds(lambda: forward(patch), max(5, repeats))
         rows.append({
             "label": label, "family": sep.family, "preset": sep.preset.name,
             "params": int(count_params(sep.network)), "passes": passes,
@@ -189,7 +192,7 @@ def export_sizes(report: Mapping, keras_ms: Mapping[str, float] | None = None) -
             "files": len(v["files"]), "size_mb": v["size_bytes"] / 1e6,
             "size_vs_float32": v["size_bytes"] / base if base else None,
             "max_rel_error": v["max_rel_error"], "sdr_change_db": v["sdr_change"],
-            "litert_ms_per_chunk": v["latency_ms_per_chunk"],
+            "litert_ms_per_chunk": v.get("latency_best_ms_per_chunk", v["latency_ms_per_chunk"]),
             "keras_ms_per_chunk": (keras_ms or {}).get(v["input"]),
         })
     return rows
@@ -263,7 +266,7 @@ def keras_vs_litert(
     The input is converted to the model's rate and channels and cut into chunks of the exported
     length; every chunk goes through each variant (batch 1, as exported) and through the same
     computation in Keras/TF (`tf_munet.export.graphs`): spectrogram-in files are compared on
-    masks, waveform-in files on stems. Latency is the median of `repeats` calls on one chunk for
+    masks, waveform-in files on stems. Latency is the best of `repeats` calls on one chunk for
     both (the Keras side is the export's own tf.function, so both run the same graph).
 
     Args:
@@ -331,7 +334,7 @@ def keras_vs_litert(
             for cond in conditions(model):
                 args = (x,) if cond is None else (x, tf.constant(cond[None]))
                 calls.append(lambda fn=fn, args=args: fn(*args))
-        return _median_seconds(lambda: [c() for c in calls], repeats)
+        return _best_seconds(lambda: [c() for c in calls], repeats)
 
     def litert_outputs(kind: str, model: dict) -> tuple[np.ndarray, float]:
         """(n, ..., K') LiteRT outputs of one file (conditions concatenated), seconds per chunk."""
@@ -349,7 +352,7 @@ def keras_vs_litert(
                 r["masks"] if kind == "spectrogram" else np.stack([r[o] for o in model["outputs"]], -1)
                 for r in results
             ]))
-            seconds += _median_seconds(lambda feed=feeds[0]: runner(**feed), repeats)
+            seconds += _best_seconds(lambda feed=feeds[0]: runner(**feed), repeats)
         return np.concatenate(outs, -1), seconds
 
     rows, litert_stems, keras_stems = [], {}, {}
