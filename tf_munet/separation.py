@@ -32,6 +32,7 @@ import math
 import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -98,25 +99,119 @@ def input_stft(audio: AudioConfig, rate: int) -> tuple[int, int]:
     return n_fft, min(hop, n_fft // 2)
 
 
+def _frequency_positions(audio: AudioConfig, rate: int, n_fft: int):
+    """Where input bin j (at j * rate / n_fft Hz) samples the model's bins extended to n_ext.
+
+    Returns (lo, hi, frac, n_ext): linear weights on an axis of n_ext rows, the first
+    `freq_bins` the model's and the rest `spectral.extend_mask`'s extension rows.
+    """
+    hz = np.arange(n_fft // 2 + 1) * rate / n_fft
+    pos = hz * audio.n_fft / audio.sample_rate
+    n_ext = max(audio.freq_bins, int(math.ceil(pos.max())) + 2)
+    return (*_linear_weights(pos, n_ext), n_ext)
+
+
 def frequency_map(audio: AudioConfig, rate: int, n_fft: int) -> np.ndarray:
     """(n_fft//2+1, freq_bins) matrix: masks on the model's linear bins -> an input STFT's bins.
 
     Input bin j (at j * rate / n_fft Hz) samples the model's bins linearly at the same Hz; bins
     above the model's band get `spectral.extend_mask`'s rule (the matrix is that rule applied to
-    the identity, so it is the same rule, not a copy of it).
+    the identity, so it is the same rule, not a copy of it). `Separator` applies the same map
+    as gathers (`_InputGrid`); tests check both agree.
     """
     from tf_munet.spectral import extend_mask
 
-    hz = np.arange(n_fft // 2 + 1) * rate / n_fft
-    pos = hz * audio.n_fft / audio.sample_rate
-    n_ext = max(audio.freq_bins, int(math.ceil(pos.max())) + 2)
+    lo, hi, frac, n_ext = _frequency_positions(audio, rate, n_fft)
     ext = extend_mask(np.eye(audio.freq_bins, dtype=np.float32), n_ext, axis=0)
-    lo, hi, frac = _linear_weights(pos, n_ext)
     return ((1 - frac)[:, None] * ext[lo] + frac[:, None] * ext[hi]).astype(np.float32)
 
 
 def _hann(n: int) -> np.ndarray:
     return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)).astype(np.float32)
+
+
+def _fft_workers() -> int:
+    """Threads for the input-rate FFTs: OMP_NUM_THREADS when set (evaluation's worker
+    processes set it to their share of the cores), else every core this process may use."""
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class _InputGrid:
+    """An input rate's STFT and `frequency_map` as gathers (built once per rate).
+
+    Input bins below `n_low` sample the model's bins linearly at `f_lo`/`f_hi` (index
+    `freq_bins` is the extension row); bins from `n_low` up lie wholly in the extended band and
+    take the extension value itself: two gathers and a broadcast instead of a dense matmul over
+    all (mostly extended) bins.
+    """
+
+    n_fft: int
+    hop: int
+    window: np.ndarray
+    freq_bins: int
+    n_low: int
+    f_lo: np.ndarray
+    f_hi: np.ndarray
+    f_frac: np.ndarray
+
+    @classmethod
+    def build(cls, audio: AudioConfig, rate: int) -> "_InputGrid":
+        n_fft, hop = input_stft(audio, rate)
+        lo, hi, frac, _ = _frequency_positions(audio, rate, n_fft)
+        fb = audio.freq_bins
+        n_low = int(np.sum(lo < fb))  # positions increase with j: the first n_low bins
+        return cls(n_fft, hop, _hann(n_fft), fb, n_low, np.minimum(lo[:n_low], fb),
+                   np.minimum(hi[:n_low], fb), frac[:n_low])
+
+    def extend(self, masks: np.ndarray) -> np.ndarray:
+        """Masks (freq_bins, frames, K) -> (K, frames, freq_bins + 1) with the extension row."""
+        from tf_munet.spectral import extend_mask
+
+        m = np.ascontiguousarray(np.transpose(masks, (2, 1, 0)), dtype=np.float32)
+        return extend_mask(m, self.freq_bins + 1, axis=-1)
+
+    def gains(self, ext: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Extended masks (K, nb, freq_bins + 1) -> gains of bins below n_low (K, nb, n_low) and
+        the extension value every bin from n_low up takes (K, nb)."""
+        low = ext[..., self.f_lo] * (1 - self.f_frac) + ext[..., self.f_hi] * self.f_frac
+        return low, ext[..., self.freq_bins]
+
+    def full_gains(self, low: np.ndarray, top: np.ndarray) -> np.ndarray:
+        """(K, nb, n_low) and (K, nb) -> gains of every input bin (K, nb, n_fft // 2 + 1)."""
+        high = np.broadcast_to(top[..., None], (*top.shape, self.n_fft // 2 + 1 - self.n_low))
+        return np.concatenate([low, high], axis=-1)
+
+
+class _OverlapAdd:
+    """Overlap-add of windowed frames (..., nb, n_fft) into (..., samples), by hop-sized parts
+    (one vectorised add per part of a frame instead of one per frame)."""
+
+    def __init__(self, lead: tuple[int, ...], frames: int, n_fft: int, hop: int):
+        self.n_fft, self.hop, self.frames = n_fft, hop, frames
+        self.parts = -(-n_fft // hop)
+        self.buf = np.zeros((*lead, frames - 1 + self.parts, hop), np.float32)
+
+    def add(self, y: np.ndarray, u0: int) -> None:
+        """Add frames u0, u0 + 1, ... (y: (..., nb, n_fft), already windowed)."""
+        nb = y.shape[-2]
+        for r in range(self.parts):
+            a, b = r * self.hop, min(self.n_fft, (r + 1) * self.hop)
+            self.buf[..., u0 + r : u0 + r + nb, : b - a] += y[..., a:b]
+
+    def result(self, window: np.ndarray, pad: int, n: int) -> np.ndarray:
+        """Samples [pad, pad + n) divided by the frames' summed squared window (..., n)."""
+        env = np.zeros((self.frames - 1 + self.parts, self.hop), np.float32)
+        sq = window**2
+        for r in range(self.parts):
+            a, b = r * self.hop, min(self.n_fft, (r + 1) * self.hop)
+            env[r : r + self.frames, : b - a] += sq[a:b]
+        env = env.reshape(-1)[pad : pad + n]
+        flat = self.buf.reshape(*self.buf.shape[:-2], -1)[..., pad : pad + n]
+        return flat * (1.0 / np.maximum(env, 1e-8))
 
 
 def stft_np(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
@@ -181,7 +276,7 @@ class MaskSeparator:
         self.fade = fade
         self.margin = margin
         self.frame_batch = frame_batch
-        self._maps: dict[int, tuple[int, int, np.ndarray]] = {}
+        self._maps: dict[int, _InputGrid] = {}
 
     # ------------------------------------------------------------------ subclass hooks
 
@@ -406,49 +501,76 @@ class MaskSeparator:
             return np.where(total > 1e-8, masks / safe, 1.0 / masks.shape[-1]).astype(np.float32)
         return (masks / np.maximum(total, 1.0)).astype(np.float32)
 
-    def _input_grid(self, rate: int) -> tuple[int, int, np.ndarray]:
+    def _input_grid(self, rate: int) -> _InputGrid:
         if rate not in self._maps:
-            n_fft, hop = input_stft(self.audio, rate)
-            self._maps[rate] = (n_fft, hop, frequency_map(self.audio, rate, n_fft))
+            self._maps[rate] = _InputGrid.build(self.audio, rate)
         return self._maps[rate]
 
     def _separate_segment(self, x: np.ndarray, rate: int, start: int, stop: int) -> np.ndarray:
-        """Stems (n, C, K) of one segment: masks mapped onto each channel's STFT at `rate`."""
+        """Stems (n, C, K) of one segment: masks mapped onto each channel's STFT at `rate`.
+
+        Works in float32/complex64 on batches of `frame_batch` input frames, laid out
+        (channel, source, frame, bin) so every FFT runs on contiguous rows. When the masks sum
+        to 1 (normalised exhaustive sets, no Wiener) the last source is the mixture minus the
+        others: exact by linearity of the inverse STFT, and one inverse STFT fewer.
+        """
+        import scipy.fft
+
         n, channels = x.shape
         k = len(self.sources)
         masks = self._segment_masks(x, rate, start, stop)
-        n_fft, hop, fmap = self._input_grid(rate)
-        window = _hann(n_fft)
+        grid = self._input_grid(rate)
+        n_fft, hop, window = grid.n_fft, grid.hop, grid.window
         pad = n_fft // 2
-        xp = np.pad(x, ((pad, pad), (0, 0)), mode="reflect")
         frames = 1 + n // hop
-        model_frames = masks[0].shape[1]
+        by_residual = self.normalize and self.exhaustive and not self.wiener and k > 1
+        k_out = k - 1 if by_residual else k
+        # one extended (K, model frames, bins + 1) array per distinct mask (mono: one for all)
+        unique = {id(m): m for m in masks}
+        ext = {key: grid.extend(m) for key, m in unique.items()}
+        which = [list(unique).index(id(m)) for m in masks]
+        keys = list(unique)
         # input frame u is centred at u * hop / rate seconds; model frame t at t * hop_m / r_m
         pos = np.arange(frames) * (hop / rate) * (self.audio.sample_rate / self.audio.hop)
-        lo, hi, frac = _linear_weights(pos, model_frames)
-        out = np.zeros((n + 2 * pad, channels, k), np.float32)
-        norm = np.zeros(n + 2 * pad, np.float32)
-        window_sq = window**2
+        t_lo, t_hi, t_frac = _linear_weights(pos, masks[0].shape[1])
+        xp = np.pad(x, ((pad, pad), (0, 0)), mode="reflect").T  # (C, samples), contiguous rows
+        xp = np.ascontiguousarray(xp)
+        framed = np.lib.stride_tricks.sliding_window_view(xp, n_fft, axis=1)[:, ::hop]
+        out = _OverlapAdd((channels, k_out), frames, n_fft, hop)
+        workers = _fft_workers()
         for u0 in range(0, frames, self.frame_batch):
-            u = np.arange(u0, min(frames, u0 + self.frame_batch))
-            idx = u[:, None] * hop + np.arange(n_fft)[None, :]
-            spec = np.fft.rfft(xp[idx] * window[None, :, None], axis=1)  # (nb, F, C)
-            mapped: dict[int, np.ndarray] = {}  # a mono model's one mask serves every channel
-            for m in masks:
-                if id(m) not in mapped:
-                    t = m[:, lo[u]] * (1 - frac[u])[None, :, None] + m[:, hi[u]] * frac[u][None, :, None]
-                    g = fmap @ t.reshape(len(t), -1)  # 2-D matmul (BLAS): by Hz, then extended
-                    mapped[id(m)] = g.reshape(len(fmap), len(u), k).transpose(1, 0, 2)
-            gains = np.stack([mapped[id(m)] for m in masks], axis=2)  # (nb, F, C, K)
+            u = slice(u0, min(frames, u0 + self.frame_batch))
+            spec = scipy.fft.rfft(framed[:, u] * window, axis=-1, workers=workers)  # (C, nb, F)
+            gains = []
+            for key in keys:  # by time (linear), then by Hz (two gathers), then extended
+                e = ext[key]
+                f = t_frac[u][None, :, None]
+                mt = e[:, t_lo[u]] * (1 - f) + e[:, t_hi[u]] * f  # (K, nb, bins + 1)
+                gains.append(grid.gains(mt))  # (K, nb, F_low), (K, nb)
             if self.wiener:
-                est = self._wiener(gains, spec)
+                est = self._wiener_batch(gains, which, spec, grid)  # (C, K, nb, F)
             else:
-                est = gains * spec[..., None]
-            y = np.fft.irfft(est, n=n_fft, axis=1) * window[None, :, None, None]
-            for j, frame in enumerate(u):
-                out[frame * hop : frame * hop + n_fft] += y[j]
-                norm[frame * hop : frame * hop + n_fft] += window_sq
-        return out[pad : pad + n] / np.maximum(norm[pad : pad + n], 1e-8)[:, None, None]
+                est = np.empty((channels, k_out, *spec.shape[1:]), np.complex64)
+                low = grid.n_low
+                for c in range(channels):
+                    g_low, g_top = gains[which[c]]
+                    np.multiply(spec[c, None, :, :low], g_low[:k_out], out=est[c, :, :, :low])
+                    np.multiply(spec[c, None, :, low:], g_top[:k_out, :, None], out=est[c, :, :, low:])
+            y = scipy.fft.irfft(est, n=n_fft, axis=-1, workers=workers, overwrite_x=True)
+            y *= window
+            out.add(y, u0)
+        y = out.result(window, pad, n)  # (C, K_out, n)
+        stems = np.empty((n, channels, k), np.float32)
+        stems[..., :k_out] = y.transpose(2, 0, 1)
+        if by_residual:
+            np.subtract(x, stems[..., :k_out].sum(axis=-1), out=stems[..., -1])
+        return stems
+
+    def _wiener_batch(self, gains, which, spec, grid) -> np.ndarray:
+        """Wiener estimates (C, K, nb, F) of a batch from the mapped gains and spec (C, nb, F)."""
+        full = np.stack([grid.full_gains(*gains[w]) for w in which])  # (C, K, nb, F)
+        est = self._wiener(full.transpose(2, 3, 0, 1), spec.transpose(1, 2, 0))  # (nb, F, C, K)
+        return np.ascontiguousarray(est.transpose(2, 3, 0, 1), dtype=np.complex64)
 
     def _wiener(self, gains: np.ndarray, spec: np.ndarray) -> np.ndarray:
         """Multichannel Wiener refinement (norbert) of mask estimates on a batch of frames."""
