@@ -40,6 +40,9 @@ PROTOCOLS = ("museval", "paper")
 REFERENCES = ("oracle", "mixture")
 METRICS = {"museval": ("SDR", "SIR", "SAR", "ISR"), "paper": ("SDR", "SIR", "SAR")}
 ACCOMPANIMENT = ("drums", "bass", "other")
+MIN_SCORE_SAMPLES = 1024
+"""Shortest track scored (at the rate a protocol scores at): BSS Eval fits 512-tap distortion
+filters, and shorter signals give meaningless (even infinite) values."""
 
 
 # ----------------------------------------------------------------------------- separator specs
@@ -208,6 +211,10 @@ def evaluate_track(ref, separators: list[tuple[SeparatorSpec, object]], todo: di
         protocols = todo.get(spec.label)
         if not protocols:
             continue
+        need = math.ceil(MIN_SCORE_SAMPLES * max(1.0, track.rate / spec.model_rate))
+        if len(track.mixture) < need:
+            raise UserError(f"track {ref.name!r} [{ref.subset}] ({ref.files()['mixture']}): too short to "
+                            f"score ({len(track.mixture)} samples; BSS Eval needs {need} at {track.rate} Hz)")
         refs = _references(track.stems, spec.sources)
         kwargs = {"references": refs} if spec.kind == "oracle" else {}
         est = separator.separate(track.mixture, track.rate, **kwargs)
@@ -310,6 +317,7 @@ def evaluate(
     if len(set(labels)) != len(labels):
         raise UserError(f"separator labels must be unique, got {labels}")
     out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)  # an unwritable --out fails before any work
     refs = find_tracks(root, subset)
     if tracks:
         unknown = sorted(set(tracks) - {r.name for r in refs})
