@@ -287,6 +287,11 @@ summary = evaluate(specs, data, work / "evaluation", protocols=tuple(PROTOCOLS),
 for protocol in PROTOCOLS:
     display(Markdown(f"**SDR (dB), {protocol}**\\n\\n" + markdown_table(sdr_rows(summary, protocol))))'''),
     ("markdown", '''\
+At equal iterations C-U-Net lags: each training example carries one of K + 2 conditions (each
+source, all of them, none), so a chunk needs K + 2 iterations to train every output where
+M-U-Net needs one (each run's `config.json` gives `effective_iterations_per_epoch`). Train it
+longer (`python -m tf_munet.train --resume --run-dir RUN --epochs N`) for a fair comparison.
+
 ## What the model families cost
 
 One M-U-Net predicts all K masks in one pass. Dedicated U-Nets need K networks (K times the
