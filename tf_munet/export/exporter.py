@@ -212,6 +212,7 @@ def export_run(
     config, network = load_run(run_dir)
     audio = config.preset.audio
     graphs = ExportGraphs(network, audio, config.model, config.sources, stft_mode, normalize)
+    _start_fresh(out)
     say(f"validation excerpt ({excerpt_chunks} chunks of {audio.chunk_samples} samples)")
     excerpt = validation_excerpt(audio, config.sources, data, excerpt_chunks)
     evaluation = _Evaluation(graphs, excerpt)
@@ -274,6 +275,22 @@ def export_run(
         write_json(out / MANIFEST, manifest)
     write_json(out / REPORT, report)
     return report
+
+
+def _start_fresh(out: Path) -> None:
+    """Before the first write: drop an earlier export's manifest and report (written last, they
+    vouch for a complete set of files, so a killed export must not inherit them) and the
+    temporaries a killed export left (atomic writes use hidden `.<name>.*.tmp*` names)."""
+    import shutil
+
+    for name in (MANIFEST, REPORT):
+        (out / name).unlink(missing_ok=True)
+    for path in out.glob(".*"):
+        if ".tmp" in path.name:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
 
 def _tflite_variant(graphs, evaluation, archives, out, kind, q, units, rep, threads, repeats):
