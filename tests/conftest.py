@@ -52,3 +52,25 @@ def tiny_run(tmp_path_factory):
     from _tiny_run import train_tiny_run
 
     return train_tiny_run(tmp_path_factory.mktemp("tiny_run") / "tiny run", steps=200)
+
+
+# --- reliability (tests/test_reliability.py) ----------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def bad_audio(tmp_path_factory):
+    """{case: Case} from tests/_bad_audio.py: bad and merely unusual 1 s audio files. Read-only."""
+    from _bad_audio import write_corpus
+
+    return write_corpus(tmp_path_factory.mktemp("bad audio"))
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tiny_run, tmp_path_factory):
+    """`tiny_run` exported for the edge runner (spectrogram-float32 TF-Lite only). Read-only."""
+    from tf_munet.export import export_run
+
+    out = tmp_path_factory.mktemp("tiny_export") / "export"
+    export_run(tiny_run, out, formats=("tflite",), quantize=("none",), inputs=("spectrogram",),
+               excerpt_chunks=2, latency_repeats=1)
+    return out
