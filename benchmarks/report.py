@@ -50,7 +50,7 @@ def render(results: dict) -> str:
     ]
     if "cost" in results:
         lines += _cost(results["cost"]) + [""]
-    for name in ("pipeline", "inference", "quality"):
+    for name in ("pipeline", "inference", "quality", "memory"):
         if name in results:
             lines += _generic(name.capitalize(), results[name]) + [""]
     return "\n".join(lines)

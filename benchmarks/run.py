@@ -18,6 +18,7 @@ SECTIONS = {
     "pipeline": "benchmarks.bench_pipeline",
     "inference": "benchmarks.bench_inference",
     "quality": "benchmarks.bench_quality",
+    "memory": "benchmarks.bench_memory",
 }
 
 
