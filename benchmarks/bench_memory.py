@@ -130,11 +130,11 @@ def run(quick: bool = False, minutes: float | None = None) -> dict:
         "",
         "| input | file size | peak RSS | peak RSS / file size | wall time | × real time |",
         "|---|---|---|---|---|---|",
-        *(f"| {r['minutes']:g} min | {r['file_bytes'] * mb:.0f} MB | {r['peak_rss_bytes'] * mb:.0f} MB | "
+        *(f"| {r['minutes']:g} min | {r['file_bytes'] * mb:.0f} MiB | {r['peak_rss_bytes'] * mb:.0f} MiB | "
           f"{r['peak_rss_bytes'] / r['file_bytes']:.2f} | {r['separate_s']:.0f} s | {r['realtime_factor']:.0f}× |"
           for r in (base, long)),
         "",
-        f"The {long['minutes']:g}-minute file needs {(long['peak_rss_bytes'] - base['peak_rss_bytes']) * mb:+.0f} MB "
+        f"The {long['minutes']:g}-minute file needs {(long['peak_rss_bytes'] - base['peak_rss_bytes']) * mb:+.0f} MiB "
         f"more than the {base['minutes']:g}-minute one: memory is bounded by the block, not the file "
         f"(which is read and written block by block).",
     ])
