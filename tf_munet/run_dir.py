@@ -59,13 +59,15 @@ class RunConfig:
         )
 
 
-def write_json(path: str | os.PathLike, data: Any) -> None:
-    """Write JSON atomically (temp file, then rename)."""
+def write_json(path: str | os.PathLike, data: Any, *, indent: int = 2, sort_keys: bool = False) -> None:
+    """Write JSON atomically (temp file, then rename); numpy values become plain numbers."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, default=_json_default))
+        text = json.dumps(data, indent=indent, sort_keys=sort_keys, default=json_default)
+        tmp.write_text(text, encoding="utf-8")
 
 
-def _json_default(obj):
+def json_default(obj):
+    """`json.dumps(default=...)` for numpy scalars and arrays."""
     import numpy as np
 
     if isinstance(obj, np.generic):

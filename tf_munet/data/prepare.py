@@ -23,6 +23,7 @@ import numpy as np
 from tf_munet.data import cache as cache_lib
 from tf_munet.data.audio_io import resample, to_channels
 from tf_munet.data.musdb_io import TrackRef, find_tracks, load_track, musdb_root, validation_split
+from tf_munet import run_dir
 from tf_munet.data.synthetic import STEMS
 from tf_munet.errors import UserError, atomic_path
 from tf_munet.presets import AudioConfig, Preset
@@ -36,9 +37,8 @@ ENERGY_DEFINITION = (
 
 
 def write_json(path: Path, data) -> None:
-    """Atomic JSON write (temp file, rename); stable key order so reruns give equal bytes."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+    """Atomic JSON write with a stable key order, so reruns give equal bytes."""
+    run_dir.write_json(path, data, indent=1, sort_keys=True)
 
 
 def block_powers(blocks: np.ndarray, valid: list[int]) -> np.ndarray:

@@ -27,7 +27,7 @@ import keras
 import numpy as np
 
 from tf_munet.errors import atomic_path
-from tf_munet.run_dir import CHECKPOINT, HISTORY, MODEL, save_network, write_json
+from tf_munet.run_dir import CHECKPOINT, HISTORY, MODEL, json_default, save_network, write_json
 
 STATE_ENTRY = "tf_munet_state.json"
 """Name of the resume state inside checkpoint.keras (Keras ignores extra zip entries)."""
@@ -307,7 +307,7 @@ def save_checkpoint(path: Path, trainer, state: RunState) -> None:
     with atomic_path(path, suffix=".tmp.keras") as tmp:
         trainer.save(tmp)
         with zipfile.ZipFile(tmp, "a") as zf:
-            zf.writestr(STATE_ENTRY, json.dumps(state.to_dict(), default=_json_default))
+            zf.writestr(STATE_ENTRY, json.dumps(state.to_dict(), default=json_default))
 
 
 def read_checkpoint_state(path: Path) -> RunState:
@@ -316,14 +316,6 @@ def read_checkpoint_state(path: Path) -> RunState:
         if STATE_ENTRY not in zf.namelist():
             return RunState()
         return RunState.from_dict(json.loads(zf.read(STATE_ENTRY)))
-
-
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"not JSON serializable: {type(obj)}")
 
 
 class HistoryWriter(keras.callbacks.Callback):
