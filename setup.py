@@ -24,6 +24,7 @@ setup(
         "tqdm",
         "pyyaml",
         "norbert",
+        "scipy",
         "matplotlib",
     ],
     extras_require={

@@ -4,7 +4,9 @@ End to end = `Separator.separate(waveform, 44100)`: downmix, resampling, STFT, t
 patches, mask mapping back to 44.1 kHz stereo and the inverse STFTs. "Network" = the same
 patches through the network alone (one pass for M-U-Net and the dedicated set, one per source
 for C-U-Net). Networks are untrained (speed does not depend on the weights). Real-time factor =
-audio seconds / wall seconds.
+audio seconds / wall seconds. "Stages" splits one more end-to-end run with
+`Separator.timings` (`tf_munet.separation.STAGES` says what each stage holds; "other" is the
+rest of the wall time: Python, block bookkeeping).
 """
 
 from __future__ import annotations
@@ -59,6 +61,21 @@ def _network_time(sep, seconds: float) -> float:
     return time.perf_counter() - t0
 
 
+def _stage_times(sep, clip: np.ndarray) -> dict[str, float]:
+    """Seconds per stage of one end-to-end run (plus "other" and "total")."""
+    from tf_munet.separation import STAGES
+
+    sep.timings = {}
+    t0 = time.perf_counter()
+    sep.separate(clip, 44100)
+    total = time.perf_counter() - t0
+    stages = {name: sep.timings.get(name, 0.0) for name in STAGES}
+    sep.timings = None
+    stages["other"] = max(0.0, total - sum(stages.values()))
+    stages["total"] = total
+    return stages
+
+
 def run(quick: bool = False) -> dict:
     from benchmarks.common import best_time
     from tf_munet.separation import Separator
@@ -80,10 +97,11 @@ def run(quick: bool = False) -> dict:
                     sep.separate(clips[durations[0]][: 44100 * 2], 44100)  # warm up graphs
                     t_e2e = best_time(lambda: sep.separate(clip, 44100), repeat=1 if d > 60 else 2, warmup=0)
                     t_net = _network_time(sep, d)
+                    stages = _stage_times(sep, clip)
                     rows.append({
                         "preset": preset, "family": family, "seconds": d,
                         "end_to_end_s": t_e2e, "network_s": t_net,
-                        "realtime_factor": d / t_e2e,
+                        "realtime_factor": d / t_e2e, "stages": stages,
                     })
                     print(rows[-1], flush=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -101,6 +119,17 @@ def render(rows: list[dict]) -> str:
             f"{r['realtime_factor']:.0f}× | {r['network_s']:.2f} s | "
             f"{r['network_s'] / b['network_s']:.2f}× | {r['end_to_end_s'] / b['end_to_end_s']:.2f}× |"
         )
+    out += ["", "Where the time goes (one end-to-end run, seconds per stage; see "
+            "`tf_munet.separation.STAGES`):", ""]
+    names = [n for n in rows[0].get("stages", {}) if n != "total"] if rows else []
+    if names:
+        out.append("| preset | family | clip | " + " | ".join(n.replace("_", " ") for n in names)
+                   + " | total |")
+        out.append("|---|---|---|" + "---|" * (len(names) + 1))
+        for r in rows:
+            st = r["stages"]
+            out.append(f"| {r['preset']} | {r['family']} | {r['seconds']:.0f} s | "
+                       + " | ".join(f"{st[n]:.3f}" for n in names) + f" | {st['total']:.2f} |")
     return "\n".join(out)
 
 

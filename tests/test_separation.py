@@ -1,5 +1,7 @@
 """Separation: mask mapping to the input's rate/channels, blocks, families, Wiener, the CLI."""
 
+import time
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -9,9 +11,12 @@ from tf_munet.data.synthetic import synthetic_stems
 from tf_munet.presets import get_preset
 from tf_munet.separate import main as separate_main
 from tf_munet.separation import (
+    STAGES,
+    MaskSeparator,
     MixtureSeparator,
     OracleSeparator,
     Separator,
+    _InputGrid,
     frequency_map,
     input_stft,
 )
@@ -80,6 +85,53 @@ def test_frequency_map_interpolates_by_hz_and_extends_the_top_band():
     top = extend_mask(mask, a.freq_bins + 4, axis=0)[-1]  # the documented rule, per frame
     np.testing.assert_allclose(mapped[~inside][-1], top, rtol=1e-5)
     assert (~inside).sum() > 300  # 4 kHz .. 22 kHz is most of the input's bins
+
+
+@pytest.mark.parametrize("preset", ["tiny", "cunet", "paper", "fullband"])
+def test_gathers_apply_the_frequency_map(preset):
+    """The separator's two gathers + extension value are `frequency_map`'s matrix, exactly."""
+    a = get_preset(preset).audio
+    masks = np.random.default_rng(3).random((a.freq_bins, 7, 4)).astype(np.float32)
+    for rate in (44100, 22050, 16000, a.sample_rate, 4000):
+        grid = _InputGrid.build(a, rate)
+        low, top = grid.gains(grid.extend(masks))  # (K, T, n_low), (K, T)
+        got = grid.full_gains(low, top)  # (K, T, F)
+        want = (frequency_map(a, rate, grid.n_fft) @ masks.reshape(a.freq_bins, -1)).reshape(-1, 7, 4)
+        np.testing.assert_allclose(got.transpose(2, 1, 0), want, atol=2e-6)
+        assert grid.n_low < grid.n_fft // 2 + 1 or rate <= a.sample_rate  # a high band exists
+
+
+class FixedMasks(MaskSeparator):
+    """Random masks that already sum to 1 over sources (no network)."""
+
+    def _view_masks(self, view, index, start, stop):
+        a = self.audio
+        rng = np.random.default_rng(start)
+        m = rng.random((a.freq_bins, 1 + len(view) // a.hop, a.channels, len(self.sources)))
+        return (m / m.sum(-1, keepdims=True)).astype(np.float32)
+
+
+def test_last_source_as_residual_equals_its_own_inverse_stft(track):
+    """Normalised exhaustive masks: the last stem is mixture - others (one iSTFT fewer), which
+    is what its own inverse STFT gives (normalize=False computes every source's)."""
+    mix = track["mixture"][:3 * 44100]
+    by_residual = FixedMasks(TINY, FOUR, block_seconds=1.5, fade=0.5).separate(mix, 44100)
+    every = FixedMasks(TINY, FOUR, block_seconds=1.5, fade=0.5, normalize=False).separate(mix, 44100)
+    for s in FOUR:
+        np.testing.assert_allclose(by_residual[s], every[s], atol=1e-5)
+    np.testing.assert_allclose(sum(every.values()), mix, atol=1e-5)
+    assert np.abs(every["other"]).max() > 0.05  # not trivially zero
+
+
+def test_stage_timings(track):
+    sep = untrained("munet")
+    assert sep.timings is None
+    sep.timings = {}
+    t0 = time.perf_counter()
+    sep.separate(track["mixture"][:44100], 44100)
+    wall = time.perf_counter() - t0
+    assert set(sep.timings) == set(STAGES)
+    assert all(v > 0 for v in sep.timings.values()) and sum(sep.timings.values()) <= wall
 
 
 def test_oracle_mapping_keeps_the_high_band_and_beats_upsampled_stems(track):
@@ -188,6 +240,32 @@ def test_channel_rules_and_rates_below_the_model():
     dup = np.repeat(x3[:, :1], 2, axis=1)
     est = untrained("munet").separate(dup, 16000)
     np.testing.assert_allclose(est["bass"][:, 0], est["bass"][:, 1], atol=1e-6)
+
+
+def test_patch_overlap_option(separator, track):
+    """overlap=0.25: a third fewer patches, stems still sum to the mixture and score alike."""
+    mix = track["mixture"]
+    refs = {s: track[s] for s in FOUR}
+    counts = {}
+    results = {}
+    for overlap in (0.5, 0.25):
+        sep = Separator(separator.network, TINY, FOUR, overlap=overlap)
+        call = sep._network_fn()
+        counts[overlap] = 0
+
+        def counting(mag, call=call, overlap=overlap):
+            counts[overlap] += int(mag.shape[0])
+            return call(mag)
+
+        sep._call = counting
+        results[overlap] = sep.separate(mix, 44100)
+    assert counts[0.25] < 0.8 * counts[0.5]
+    np.testing.assert_allclose(sum(results[0.25].values()), mix, atol=1e-5)
+    assert abs(mean_snr(refs, results[0.25]) - mean_snr(refs, results[0.5])) < 0.3
+    assert "overlap" not in Separator(separator.network, TINY, FOUR).settings()  # cache keys kept
+    assert Separator(separator.network, TINY, FOUR, overlap=0.25).settings()["overlap"] == 0.25
+    with pytest.raises(ValueError, match="overlap"):
+        Separator(separator.network, TINY, FOUR, overlap=1.0)
 
 
 def test_wiener_refines_and_still_sums(separator, track):

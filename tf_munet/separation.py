@@ -5,8 +5,8 @@ mapping is worth about 1 dB over upsampling low-rate stems):
 
 1. The model sees the input downmixed (mono presets) and resampled to its rate. Its magnitude
    goes through the run's front end (`SpectralFrontEnd.magnitude`) and the network in patches of
-   `frames` frames with 50 % overlap; masks are averaged on overlaps with a Hann weight, then
-   unwarped to linear bins (`SpectralFrontEnd.mask_to_linear`).
+   `frames` frames with 50 % overlap (`Separator(overlap=...)`); masks are averaged on overlaps
+   with a Hann weight, then unwarped to linear bins (`SpectralFrontEnd.mask_to_linear`).
 2. Normalisation: when the run's sources cover the mixture (4stems, 2stems) the masks are
    divided by their sum over sources in every bin, so the stems sum to the mixture (a bin where
    every mask is ~0 is shared equally). For a partial source set masks are only scaled down
@@ -16,6 +16,13 @@ mapping is worth about 1 dB over upsampling low-rate stems):
    rounded). Masks are interpolated onto it by Hz along frequency and by seconds along time;
    bins above the model's band follow `spectral.extend_mask`'s rule (each takes the mean of the
    top modelled bins of its frame), so the high band is shared, never dropped.
+   Done in float32 on batches of input frames: the Hz interpolation is two gathers per bin in
+   the model's band plus one value per frame for every bin above it (the same numbers as
+   `frequency_map`'s matrix, without a dense product over mostly extended bins). The FFT size
+   stays the window's: zero-padding to an FFT-friendly size (5512 -> 5625 at 44.1 kHz for the
+   cunet preset) puts the input bins between the model's and cost the oracle 0.13-0.22 dB.
+   When the masks sum to 1 (normalised exhaustive sets, no Wiener) the last source is the
+   mixture minus the others, exactly what its own inverse STFT gives, one iSTFT fewer.
 4. Channels: a mono model's mask applies to every input channel; a stereo model gives per-channel
    masks for stereo input and runs on each channel duplicated to stereo otherwise.
 5. Long inputs go in blocks of `block_seconds` with `margin` seconds of context on both sides
@@ -30,8 +37,9 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +52,18 @@ EXHAUSTIVE_SETS = ({"vocals", "drums", "bass", "other"}, {"vocals", "accompanime
 """Source sets that add up to the mixture (masks are normalised to sum to 1 for them)."""
 
 FORMATS = {"wav": "WAV", "flac": "FLAC"}
+
+STAGES = {
+    "resample": "the input resampled to the model's rate",
+    "model_stft": "magnitude STFT at the model's rate (and the log-frequency warp)",
+    "network": "the network on magnitude patches (with the masks' unwarp)",
+    "masks": "patch masks overlap-averaged, normalised, assigned to channels",
+    "input_stft": "each channel's STFT at the input's rate",
+    "mapping": "masks mapped onto the input STFTs and applied",
+    "istft": "inverse STFTs at the input's rate (overlap-add)",
+    "output": "the last source as a residual, block crossfades, result arrays",
+}
+"""What `MaskSeparator.timings` measures, stage by stage."""
 
 # ----------------------------------------------------------------------------- audio helpers
 
@@ -202,7 +222,7 @@ class _OverlapAdd:
             a, b = r * self.hop, min(self.n_fft, (r + 1) * self.hop)
             self.buf[..., u0 + r : u0 + r + nb, : b - a] += y[..., a:b]
 
-    def result(self, window: np.ndarray, pad: int, n: int) -> np.ndarray:
+    def result(self, window: np.ndarray, pad: int, n: int, out: np.ndarray | None = None):
         """Samples [pad, pad + n) divided by the frames' summed squared window (..., n)."""
         env = np.zeros((self.frames - 1 + self.parts, self.hop), np.float32)
         sq = window**2
@@ -211,7 +231,7 @@ class _OverlapAdd:
             env[r : r + self.frames, : b - a] += sq[a:b]
         env = env.reshape(-1)[pad : pad + n]
         flat = self.buf.reshape(*self.buf.shape[:-2], -1)[..., pad : pad + n]
-        return flat * (1.0 / np.maximum(env, 1e-8))
+        return np.multiply(flat, 1.0 / np.maximum(env, 1e-8), out=out)
 
 
 def stft_np(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
@@ -277,6 +297,20 @@ class MaskSeparator:
         self.margin = margin
         self.frame_batch = frame_batch
         self._maps: dict[int, _InputGrid] = {}
+        self.timings: dict[str, float] | None = None
+        """Set to {} to accumulate wall seconds per stage of `separate` (see `STAGES`)."""
+
+    @contextmanager
+    def _stage(self, name: str):
+        """Time a block of work as `name` in `timings` (when set)."""
+        if self.timings is None:
+            yield
+            return
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t0
 
     # ------------------------------------------------------------------ subclass hooks
 
@@ -321,10 +355,16 @@ class MaskSeparator:
         picks = self.stem_indices(stems)
         n = len(x)
         x = np.pad(x, ((0, max(0, self.min_samples(int(rate)) - n)), (0, 0)))
-        out = np.zeros((len(picks), *x.shape), np.float32)
+        out = None
         for start, block in self._stream(lambda a, b: x[a:b], len(x), x.shape[1], int(rate),
                                          progress):
-            out[:, start : start + len(block)] = np.moveaxis(block[..., picks], -1, 0)
+            if start == 0 and block.shape[1] == len(x):  # one block: its stems are the result
+                return {self.sources[k]: block[k, :n] for k in picks}
+            if out is None:
+                out = np.empty((len(picks), *x.shape), np.float32)
+            with self._stage("output"):
+                for i, k in enumerate(picks):
+                    out[i, start : start + block.shape[1]] = block[k]
         return {self.sources[k]: out[i, :n] for i, k in enumerate(picks)}
 
     def separate_file(
@@ -392,9 +432,9 @@ class MaskSeparator:
                     )))
                     paths[self.sources[k]] = final
                 for start, block in self._stream(read, length, channels, rate, progress):
-                    block = block[: max(0, total - start)]
+                    block = block[:, : max(0, total - start)]
                     for w, k in zip(writers, picks):
-                        y = block[..., k]
+                        y = block[k]
                         w.write(y if subtype == "FLOAT" else np.clip(y, -1.0, 1.0))
                 for w in writers:  # close before the atomic rename
                     w.close()
@@ -438,28 +478,32 @@ class MaskSeparator:
     def _stream(
         self, read, total: int, channels: int, rate: int, progress
     ) -> Iterator[tuple[int, np.ndarray]]:
-        """Yield (start, stems (n, channels, K)) with finished samples, in order."""
+        """Yield (start, stems (K, n, channels)) with finished samples, in order.
+
+        Each block's stems are weighted by the crossfade ramps (1 away from block boundaries,
+        so only the ramps are touched) and the overlap with the previous block is added in.
+        """
         blocks = self._blocks(total, rate)
         fade = self.fade * rate
-        k = len(self.sources)
-        pending_start, pending = 0, np.zeros((0, channels, k), np.float32)
+        pending = None  # the previous block's stems from this block's start on
         for i, (a, b, s0, s1) in enumerate(blocks):
             y = self._separate_segment(read(s0, s1), rate, s0, s1)
-            pos = np.arange(s0, s1, dtype=np.float64)
-            w = np.ones(s1 - s0)
-            if i > 0:
-                w *= np.clip((pos - (a - fade / 2)) / fade, 0, 1)
-            if i < len(blocks) - 1:
-                w *= np.clip(((b + fade / 2) - pos) / fade, 0, 1)
-            y *= w.astype(np.float32)[:, None, None]
-            if s1 - pending_start > len(pending):
-                grow = np.zeros((s1 - pending_start - len(pending), channels, k), np.float32)
-                pending = np.concatenate([pending, grow])
-            pending[s0 - pending_start : s1 - pending_start] += y
+            with self._stage("output"):
+                if i > 0:  # fade in over [a - fade / 2, a + fade / 2)
+                    stop = min(s1, math.ceil(a + fade / 2))
+                    pos = np.arange(s0, stop, dtype=np.float64)
+                    ramp = np.clip((pos - (a - fade / 2)) / fade, 0, 1)
+                    y[:, : stop - s0] *= ramp.astype(np.float32)[None, :, None]
+                if i < len(blocks) - 1:  # fade out over (b - fade / 2, b + fade / 2]
+                    begin = max(s0, math.floor(b - fade / 2))
+                    pos = np.arange(begin, s1, dtype=np.float64)
+                    ramp = np.clip(((b + fade / 2) - pos) / fade, 0, 1)
+                    y[:, begin - s0 :] *= ramp.astype(np.float32)[None, :, None]
+                if pending is not None:
+                    y[:, : pending.shape[1]] += pending
             done = blocks[i + 1][2] if i < len(blocks) - 1 else total
-            yield pending_start, pending[: done - pending_start]
-            pending = pending[done - pending_start :].copy()
-            pending_start = done
+            yield s0, y[:, : done - s0]
+            pending = y[:, done - s0 :]
             if progress is not None:
                 progress.update((b - a) / rate)
 
@@ -480,16 +524,19 @@ class MaskSeparator:
     def _segment_masks(self, x: np.ndarray, rate: int, start: int, stop: int) -> list[np.ndarray]:
         """Per input channel: normalised masks (freq_bins, model frames, K) on the model grid."""
         views, mode = self._views(x)
-        masks = [
-            self._normalise(self._view_masks(resample(v, rate, self.audio.sample_rate), i,
-                                             start, stop))
-            for i, v in enumerate(views)
-        ]
+        masks = []
+        for i, v in enumerate(views):
+            with self._stage("resample"):
+                v = resample(v, rate, self.audio.sample_rate)
+            m = self._view_masks(v, i, start, stop)
+            with self._stage("masks"):
+                masks.append(self._normalise(m))
         if mode == "shared":
             return [masks[0][:, :, 0]] * x.shape[1]
         if mode == "per_channel":
             return [masks[0][:, :, c] for c in range(x.shape[1])]
-        return [m.mean(axis=2) for m in masks]
+        with self._stage("masks"):
+            return [m.mean(axis=2) for m in masks]
 
     def _normalise(self, masks: np.ndarray) -> np.ndarray:
         masks = np.maximum(masks, 0.0)
@@ -507,7 +554,7 @@ class MaskSeparator:
         return self._maps[rate]
 
     def _separate_segment(self, x: np.ndarray, rate: int, start: int, stop: int) -> np.ndarray:
-        """Stems (n, C, K) of one segment: masks mapped onto each channel's STFT at `rate`.
+        """Stems (K, n, C) of one segment: masks mapped onto each channel's STFT at `rate`.
 
         Works in float32/complex64 on batches of `frame_batch` input frames, laid out
         (channel, source, frame, bin) so every FFT runs on contiguous rows. When the masks sum
@@ -525,45 +572,50 @@ class MaskSeparator:
         frames = 1 + n // hop
         by_residual = self.normalize and self.exhaustive and not self.wiener and k > 1
         k_out = k - 1 if by_residual else k
-        # one extended (K, model frames, bins + 1) array per distinct mask (mono: one for all)
-        unique = {id(m): m for m in masks}
-        ext = {key: grid.extend(m) for key, m in unique.items()}
-        which = [list(unique).index(id(m)) for m in masks]
-        keys = list(unique)
-        # input frame u is centred at u * hop / rate seconds; model frame t at t * hop_m / r_m
-        pos = np.arange(frames) * (hop / rate) * (self.audio.sample_rate / self.audio.hop)
-        t_lo, t_hi, t_frac = _linear_weights(pos, masks[0].shape[1])
-        xp = np.pad(x, ((pad, pad), (0, 0)), mode="reflect").T  # (C, samples), contiguous rows
-        xp = np.ascontiguousarray(xp)
-        framed = np.lib.stride_tricks.sliding_window_view(xp, n_fft, axis=1)[:, ::hop]
-        out = _OverlapAdd((channels, k_out), frames, n_fft, hop)
+        with self._stage("mapping"):
+            # one extended (K, model frames, bins + 1) array per distinct mask (mono: one)
+            keys = list({id(m): None for m in masks})
+            ext = {id(m): grid.extend(m) for m in masks}
+            which = [keys.index(id(m)) for m in masks]
+            # input frame u is centred at u * hop / rate s; model frame t at t * hop_m / r_m
+            pos = np.arange(frames) * (hop / rate) * (self.audio.sample_rate / self.audio.hop)
+            t_lo, t_hi, t_frac = _linear_weights(pos, masks[0].shape[1])
+        with self._stage("input_stft"):
+            xp = np.ascontiguousarray(np.pad(x, ((pad, pad), (0, 0)), mode="reflect").T)
+            framed = np.lib.stride_tricks.sliding_window_view(xp, n_fft, axis=1)[:, ::hop]
+        ola = _OverlapAdd((channels, k_out), frames, n_fft, hop)
         workers = _fft_workers()
         for u0 in range(0, frames, self.frame_batch):
             u = slice(u0, min(frames, u0 + self.frame_batch))
-            spec = scipy.fft.rfft(framed[:, u] * window, axis=-1, workers=workers)  # (C, nb, F)
-            gains = []
-            for key in keys:  # by time (linear), then by Hz (two gathers), then extended
-                e = ext[key]
-                f = t_frac[u][None, :, None]
-                mt = e[:, t_lo[u]] * (1 - f) + e[:, t_hi[u]] * f  # (K, nb, bins + 1)
-                gains.append(grid.gains(mt))  # (K, nb, F_low), (K, nb)
-            if self.wiener:
-                est = self._wiener_batch(gains, which, spec, grid)  # (C, K, nb, F)
-            else:
-                est = np.empty((channels, k_out, *spec.shape[1:]), np.complex64)
-                low = grid.n_low
-                for c in range(channels):
-                    g_low, g_top = gains[which[c]]
-                    np.multiply(spec[c, None, :, :low], g_low[:k_out], out=est[c, :, :, :low])
-                    np.multiply(spec[c, None, :, low:], g_top[:k_out, :, None], out=est[c, :, :, low:])
-            y = scipy.fft.irfft(est, n=n_fft, axis=-1, workers=workers, overwrite_x=True)
-            y *= window
-            out.add(y, u0)
-        y = out.result(window, pad, n)  # (C, K_out, n)
-        stems = np.empty((n, channels, k), np.float32)
-        stems[..., :k_out] = y.transpose(2, 0, 1)
+            with self._stage("input_stft"):
+                spec = scipy.fft.rfft(framed[:, u] * window, axis=-1, workers=workers)  # (C, nb, F)
+            with self._stage("mapping"):
+                gains = []
+                for key in keys:  # by time (linear), then by Hz (two gathers), then extended
+                    e, f = ext[key], t_frac[u][None, :, None]
+                    gains.append(grid.gains(e[:, t_lo[u]] * (1 - f) + e[:, t_hi[u]] * f))
+                if self.wiener:
+                    est = self._wiener_batch(gains, which, spec, grid)  # (C, K, nb, F)
+                else:
+                    est = np.empty((channels, k_out, *spec.shape[1:]), np.complex64)
+                    low = grid.n_low
+                    for c in range(channels):
+                        g_low, g_top = gains[which[c]]
+                        np.multiply(spec[c, None, :, :low], g_low[:k_out], out=est[c, :, :, :low])
+                        np.multiply(spec[c, None, :, low:], g_top[:k_out, :, None],
+                                    out=est[c, :, :, low:])
+            with self._stage("istft"):
+                y = scipy.fft.irfft(est, n=n_fft, axis=-1, workers=workers, overwrite_x=True)
+                y *= window
+                ola.add(y, u0)
+        stems = np.empty((k, n, channels), np.float32)
+        with self._stage("istft"):
+            ola.result(window, pad, n, out=stems[:k_out].transpose(2, 0, 1))
         if by_residual:
-            np.subtract(x, stems[..., :k_out].sum(axis=-1), out=stems[..., -1])
+            with self._stage("output"):
+                np.subtract(x, stems[0], out=stems[-1])
+                for j in range(1, k_out):
+                    stems[-1] -= stems[j]
         return stems
 
     def _wiener_batch(self, gains, which, spec, grid) -> np.ndarray:
@@ -593,18 +645,24 @@ class Separator(MaskSeparator):
         preset, sources: as the run was trained.
         family: "munet", "dedicated" or "cunet" (C-U-Net runs one pass per one-hot condition).
         batch_size: patches per network call.
+        overlap: fraction of a patch shared with the next one (0.5: every frame is seen by
+            two patches). 0.25 runs a third fewer patches; on the synthetic set it scored the
+            same (cunet preset, +0.003 dB), 0 scored 0.03 dB lower.
         name: label in tables and logs.
         **options: `MaskSeparator` options (normalize, wiener, block_seconds, ...).
     """
 
     def __init__(self, network, preset: Preset, sources, family: str = "munet", *,
-                 batch_size: int = 8, name: str = "model", **options):
+                 batch_size: int = 8, overlap: float = 0.5, name: str = "model", **options):
         super().__init__(preset, tuple(sources), **options)
         from tf_munet.spectral import SpectralFrontEnd
 
+        if not 0 <= overlap < 1:
+            raise ValueError(f"overlap must be in [0, 1). Received: overlap={overlap}")
         self.network = network
         self.family = family
         self.batch_size = batch_size
+        self.overlap = overlap
         self.name = name
         self.front = SpectralFrontEnd(preset.audio)
         self.conditioned = len(network.inputs) == 2
@@ -648,9 +706,10 @@ class Separator(MaskSeparator):
         import tensorflow as tf
 
         a = self.audio
-        mag = self.front.magnitude(tf.constant(view[None]))[0].numpy()  # (bins, T, C)
+        with self._stage("model_stft"):
+            mag = self.front.magnitude(tf.constant(view[None]))[0].numpy()  # (bins, T, C)
         total = mag.shape[1]
-        size, step = a.frames, max(1, a.frames // 2)
+        size, step = a.frames, max(1, int(a.frames * (1 - self.overlap)))
         padded = max(size, total)
         if padded > total:
             mag = np.pad(mag, ((0, 0), (0, padded - total), (0, 0)))
@@ -665,14 +724,18 @@ class Separator(MaskSeparator):
         for b0 in range(0, len(starts), self.batch_size):
             batch_starts = starts[b0 : b0 + self.batch_size]
             patches = np.stack([mag[:, s : s + size] for s in batch_starts])
-            masks = call(tf.constant(patches)).numpy()
-            for s, m in zip(batch_starts, masks):
-                acc[:, s : s + size] += m * weight[None, :, None, None]
-                wsum[s : s + size] += weight
-        return acc[:, :total] / wsum[None, :total, None, None]
+            with self._stage("network"):
+                masks = call(tf.constant(patches)).numpy()
+            with self._stage("masks"):
+                for s, m in zip(batch_starts, masks):
+                    acc[:, s : s + size] += m * weight[None, :, None, None]
+                    wsum[s : s + size] += weight
+        with self._stage("masks"):
+            return acc[:, :total] / wsum[None, :total, None, None]
 
     def settings(self) -> dict:
-        return {**super().settings(), "family": self.family, "name": self.name}
+        extra = {"overlap": self.overlap} if self.overlap != 0.5 else {}  # old cache keys hold
+        return {**super().settings(), "family": self.family, "name": self.name, **extra}
 
 
 class OracleSeparator(MaskSeparator):
