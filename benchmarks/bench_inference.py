@@ -29,6 +29,8 @@ def _make_run(root: Path, preset_name: str, family: str) -> Path:
     preset = get_preset(preset_name)
     sources = resolve_sources("4stems")
     run = root / f"{preset_name}-{family}"
+    if (run / "model.keras").exists():
+        return run
     save_run_config(run, RunConfig(preset, family, sources))
     save_network(run / "model.keras", build_model(preset, family, sources))
     return run
@@ -47,7 +49,8 @@ def _network_time(sep, seconds: float) -> float:
 
     a = sep.audio
     frames = int(seconds * a.sample_rate / a.hop) + 1
-    patches = max(1, int(np.ceil((frames - a.frames) / (a.frames // 2))) + 1)
+    step = max(1, int(a.frames * (1 - getattr(sep, "overlap", 0.5))))
+    patches = max(1, int(np.ceil((frames - a.frames) / step)) + 1)
     call = sep._network_fn()
     batch = np.random.default_rng(0).random(
         (min(sep.batch_size, patches), a.model_bins, a.frames, a.channels)
@@ -86,12 +89,16 @@ def run(quick: bool = False) -> dict:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for preset in presets:
-            for family in FAMILIES:
-                if preset == "paper" and family != "munet" and not quick:
-                    durations_here = (30.0,)  # 4 x 124 M-parameter passes: 30 s clip is enough
+            # (family, label, options): the default separator per family, plus M-U-Net with a
+            # quarter patch overlap instead of half (a third fewer network patches)
+            variants = [(f, f, {}) for f in FAMILIES] + [("munet", "munet, overlap 0.25",
+                                                          {"overlap": 0.25})]
+            for family, label, options in variants:
+                if preset == "paper" and label != "munet" and not quick:
+                    durations_here = (30.0,)  # 124 M-parameter passes: a 30 s clip is enough
                 else:
                     durations_here = durations
-                sep = Separator.load(_make_run(Path(tmp), preset, family), batch_size=8)
+                sep = Separator.load(_make_run(Path(tmp), preset, family), batch_size=8, **options)
                 for d in durations_here:
                     clip = clips[d]
                     sep.separate(clips[durations[0]][: 44100 * 2], 44100)  # warm up graphs
@@ -99,7 +106,7 @@ def run(quick: bool = False) -> dict:
                     t_net = _network_time(sep, d)
                     stages = _stage_times(sep, clip)
                     rows.append({
-                        "preset": preset, "family": family, "seconds": d,
+                        "preset": preset, "family": label, "seconds": d,
                         "end_to_end_s": t_e2e, "network_s": t_net,
                         "realtime_factor": d / t_e2e, "stages": stages,
                     })
