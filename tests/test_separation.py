@@ -123,6 +123,20 @@ def test_last_source_as_residual_equals_its_own_inverse_stft(track):
     assert np.abs(every["other"]).max() > 0.05  # not trivially zero
 
 
+@pytest.mark.parametrize("block_seconds", [30.0, 1.0])
+def test_progress_counts_every_block(track, block_seconds):
+    class Progress:
+        seconds = 0.0
+
+        def update(self, s):
+            self.seconds += s
+
+    progress = Progress()
+    mix = track["mixture"][: 2 * 44100]
+    FixedMasks(TINY, FOUR, block_seconds=block_seconds, fade=0.4).separate(mix, 44100, progress=progress)
+    assert progress.seconds == pytest.approx(2.0)
+
+
 def test_stage_timings(track):
     sep = untrained("munet")
     assert sep.timings is None

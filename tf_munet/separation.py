@@ -369,16 +369,19 @@ class MaskSeparator:
         n = len(x)
         if n < self.min_samples(int(rate)):  # (np.pad would copy long inputs for nothing)
             x = np.pad(x, ((0, self.min_samples(int(rate)) - n), (0, 0)))
-        out = None
+        whole = out = None
         for start, block in self._stream(lambda a, b: x[a:b], len(x), x.shape[1], int(rate),
                                          progress):
             if start == 0 and block.shape[1] == len(x):  # one block: its stems are the result
-                return {self.sources[k]: block[k, :n] for k in picks}
+                whole = block
+                continue
             if out is None:
                 out = np.empty((len(picks), *x.shape), np.float32)
             with self._stage("output"):
                 for i, k in enumerate(picks):
                     out[i, start : start + block.shape[1]] = block[k]
+        if whole is not None:
+            return {self.sources[k]: whole[k, :n] for k in picks}
         return {self.sources[k]: out[i, :n] for i, k in enumerate(picks)}
 
     def separate_file(
@@ -765,8 +768,9 @@ class Separator(MaskSeparator):
             with self._stage("network"):
                 masks = call(tf.constant(patches)).numpy()
             with self._stage("masks"):
+                masks *= weight[None, None, :, None, None]  # our own copy: weighted in place
                 for s, m in zip(batch_starts, masks):
-                    acc[:, s : s + size] += m * weight[None, :, None, None]
+                    acc[:, s : s + size] += m
                     wsum[s : s + size] += weight
         with self._stage("masks"):
             return acc[:, :total] / wsum[None, :total, None, None]
