@@ -179,6 +179,7 @@ class _InputGrid:
     f_lo: np.ndarray
     f_hi: np.ndarray
     f_frac: np.ndarray
+    same_bins: bool  # input bin j is model bin j (the input is at the model's rate): no gathers
 
     @classmethod
     def build(cls, audio: AudioConfig, rate: int) -> "_InputGrid":
@@ -186,8 +187,9 @@ class _InputGrid:
         lo, hi, frac, _ = _frequency_positions(audio, rate, n_fft)
         fb = audio.freq_bins
         n_low = int(np.sum(lo < fb))  # positions increase with j: the first n_low bins
-        return cls(n_fft, hop, _hann(n_fft), fb, n_low, np.minimum(lo[:n_low], fb),
-                   np.minimum(hi[:n_low], fb), frac[:n_low])
+        f_lo, f_hi, f_frac = np.minimum(lo[:n_low], fb), np.minimum(hi[:n_low], fb), frac[:n_low]
+        same = not f_frac.any() and np.array_equal(f_lo, np.arange(n_low))
+        return cls(n_fft, hop, _hann(n_fft), fb, n_low, f_lo, f_hi, f_frac, same)
 
     def extend(self, masks: np.ndarray) -> np.ndarray:
         """Masks (freq_bins, frames, K) -> (K, frames, freq_bins + 1) with the extension row."""
@@ -199,6 +201,8 @@ class _InputGrid:
     def gains(self, ext: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Extended masks (K, nb, freq_bins + 1) -> gains of bins below n_low (K, nb, n_low) and
         the extension value every bin from n_low up takes (K, nb)."""
+        if self.same_bins:
+            return ext[..., : self.n_low], ext[..., self.freq_bins]
         low = ext[..., self.f_lo] * (1 - self.f_frac) + ext[..., self.f_hi] * self.f_frac
         return low, ext[..., self.freq_bins]
 
@@ -599,6 +603,7 @@ class MaskSeparator:
             # input frame u is centred at u * hop / rate s; model frame t at t * hop_m / r_m
             pos = np.arange(frames) * (hop / rate) * (self.audio.sample_rate / self.audio.hop)
             t_lo, t_hi, t_frac = _linear_weights(pos, masks[0].shape[1])
+            same_frames = not t_frac.any() and np.array_equal(t_lo, np.arange(frames))
         with self._stage("input_stft"):
             xp = np.ascontiguousarray(np.pad(x, ((pad, pad), (0, 0)), mode="reflect").T)
             framed = np.lib.stride_tricks.sliding_window_view(xp, n_fft, axis=1)[:, ::hop]
@@ -619,7 +624,8 @@ class MaskSeparator:
                 gains = []
                 for key in keys:  # by time (linear), then by Hz (two gathers), then extended
                     e, f = ext[key], t_frac[u][None, :, None]
-                    gains.append(grid.gains(e[:, t_lo[u]] * (1 - f) + e[:, t_hi[u]] * f))
+                    mt = e[:, u] if same_frames else e[:, t_lo[u]] * (1 - f) + e[:, t_hi[u]] * f
+                    gains.append(grid.gains(mt))
                 if self.wiener:
                     est = self._wiener_batch(gains, which, spec, grid)  # (C, K, nb, F)
                 else:
@@ -773,7 +779,9 @@ class Separator(MaskSeparator):
                     acc[:, s : s + size] += m
                     wsum[s : s + size] += weight
         with self._stage("masks"):
-            return acc[:, :total] / wsum[None, :total, None, None]
+            acc = acc[:, :total]
+            acc /= wsum[None, :total, None, None]
+            return acc
 
     def settings(self) -> dict:
         extra = {"overlap": self.overlap} if self.overlap != 0.5 else {}  # old cache keys hold
