@@ -16,7 +16,8 @@ mapping is worth about 1 dB over upsampling low-rate stems):
    rounded). Masks are interpolated onto it by Hz along frequency and by seconds along time;
    bins above the model's band follow `spectral.extend_mask`'s rule (each takes the mean of the
    top modelled bins of its frame), so the high band is shared, never dropped.
-   Done in float32 on batches of input frames: the Hz interpolation is two gathers per bin in
+   Done in float32 on batches of 32 input frames shared out between the cores (threads; numpy
+   and scipy.fft release the GIL): the Hz interpolation is two gathers per bin in
    the model's band plus one value per frame for every bin above it (the same numbers as
    `frequency_map`'s matrix, without a dense product over mostly extended bins). The FFT size
    stays the window's: zero-padding to an FFT-friendly size (5512 -> 5625 at 44.1 kHz for the
