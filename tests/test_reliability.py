@@ -114,6 +114,17 @@ def _track_root(tmp: Path, case, subset: str) -> tuple[Path, str]:
 # ------------------------------------------------------------------------------ the corpus
 
 
+def _check_outcome(case, rc: int, err: str, out) -> None:
+    """A bad file: one error line naming it, nothing at a final path; an unusual one: stems."""
+    if case.bad:
+        _assert_one_error(rc, err, str(case.path), problem=case.problem)
+        assert not _finals(out) and not _leftovers(out)
+    else:
+        assert rc == 0, err
+        _check_stems(out / case.path.stem, case)
+        assert not _leftovers(out)
+
+
 @pytest.mark.parametrize("name", CASES)
 def test_separate_on_the_corpus(name, bad_audio, tiny_run, tmp_path, capsys):
     from tf_munet.separate import main
@@ -121,14 +132,7 @@ def test_separate_on_the_corpus(name, bad_audio, tiny_run, tmp_path, capsys):
     case = bad_audio[name]
     out = tmp_path / "missing" / "out"  # created on demand
     rc = main([str(tiny_run), str(case.path), "-o", str(out), "--no-progress", "--block-seconds", "2"])
-    err = capsys.readouterr().err
-    if case.bad:
-        _assert_one_error(rc, err, str(case.path), problem=case.problem)
-        assert not _finals(out) and not _leftovers(out)
-    else:
-        assert rc == 0, err
-        _check_stems(out / case.path.stem, case)
-        assert not _leftovers(out)
+    _check_outcome(case, rc, capsys.readouterr().err, out)
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -136,14 +140,7 @@ def test_edge_runner_on_the_corpus(name, bad_audio, tiny_export, tmp_path, capsy
     case = bad_audio[name]
     out = tmp_path / "missing" / "out"
     rc = _runner().main([str(tiny_export), str(case.path), "-o", str(out), "--block-seconds", "2"])
-    err = capsys.readouterr().err
-    if case.bad:
-        _assert_one_error(rc, err, str(case.path), problem=case.problem)
-        assert not _finals(out) and not _leftovers(out)
-    else:
-        assert rc == 0, err
-        _check_stems(out / case.path.stem, case)
-        assert not _leftovers(out)
+    _check_outcome(case, rc, capsys.readouterr().err, out)
 
 
 PREPARE_BAD = {"one sample": r"too short"}

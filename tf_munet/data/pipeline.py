@@ -263,9 +263,17 @@ def training_dataset(
         ds = ds.map(_augment_one(gain_range, swap_prob), num_parallel_calls=AUTOTUNE, deterministic=deterministic)
         if remix_prob > 0:
             ds = ds.batch(remix_group_size, drop_remainder=True).map(_remix(remix_prob)).unbatch()
-    ds = ds.map(_mix_and_targets(matrix), num_parallel_calls=AUTOTUNE, deterministic=deterministic)
-    ds = ds.batch(batch_size, drop_remainder=True)
-    ds = ds.map(_magnitudes(preset, len(sources)), num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    return _to_batches(ds, preset, sources, batch_size, deterministic, drop_remainder=True)
+
+
+def _to_batches(ds, preset: Preset, sources: tuple[str, ...], batch_size: int,
+                deterministic: bool, drop_remainder: bool) -> tf.data.Dataset:
+    """The steps both pipelines end with: mix and targets, batch, STFT magnitudes, prefetch."""
+    ds = ds.map(_mix_and_targets(source_matrix(sources)), num_parallel_calls=AUTOTUNE,
+                deterministic=deterministic)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    ds = ds.map(_magnitudes(preset, len(sources)), num_parallel_calls=AUTOTUNE,
+                deterministic=deterministic)
     return ds.prefetch(AUTOTUNE)
 
 
@@ -299,10 +307,7 @@ def validation_dataset(
     if max_chunks is not None:
         ds = ds.take(max_chunks)
     ds = ds.map(lambda r: _decode_block(preset.audio, r), num_parallel_calls=AUTOTUNE, deterministic=True)
-    ds = ds.map(_mix_and_targets(source_matrix(sources)), num_parallel_calls=AUTOTUNE, deterministic=True)
-    ds = ds.batch(batch_size)
-    ds = ds.map(_magnitudes(preset, len(sources)), num_parallel_calls=AUTOTUNE, deterministic=True)
-    return ds.prefetch(AUTOTUNE)
+    return _to_batches(ds, preset, sources, batch_size, deterministic=True, drop_remainder=False)
 
 
 def source_energies(
