@@ -11,12 +11,12 @@ used for resampling when installed, a windowed-sinc resampler in numpy otherwise
 
 Files are read and written block by block (memory is bounded by `--block-seconds`, not by the
 file's length); blocks overlap by a short context and are crossfaded, and every block is cut
-into the model's fixed chunks/patches with 50 % overlap-add. Two ways to run:
+into the model's fixed chunks/patches, overlap-added. Two ways to run:
 
 - `--input spectrogram` (default): the spectrogram-in model, with the signal processing of
   `tf_munet.separation.Separator` in numpy: the model sees the input downmixed (mono presets)
-  and resampled to its rate, magnitude patches of `frames` frames with 50 % overlap and Hann
-  weights, masks normalised across sources, then mapped onto an STFT of every input channel at
+  and resampled to its rate, magnitude patches of `frames` frames overlapping by the manifest's
+  `overlap` (the separator's default, 0.25; `--overlap` changes it) with Hann weights, masks normalised across sources, then mapped onto an STFT of every input channel at
   the input's own rate (bins above the model's band share the top band's masks). Stems keep the
   input's rate, channels and full bandwidth, and match `separate`'s within float32 round-off
   (quantized variants: within their quantization error).
@@ -266,12 +266,17 @@ class EdgeSeparator:
         block_seconds, fade, margin: blocks of the input (seconds), their crossfade and context
             (the defaults of `tf_munet.separation`).
         frame_batch: input STFT frames processed at once (spectrogram input).
+        overlap: fraction of a network patch shared with the next (spectrogram input; None:
+            the manifest's, i.e. the separator's default; exports without one used 0.5).
     """
 
     def __init__(self, export: Export, block_seconds: float = 30.0, fade: float = 1.0,
-                 margin: float = 0.5, frame_batch: int = 128):
+                 margin: float = 0.5, frame_batch: int = 128, overlap: float | None = None):
         if block_seconds < 2 * fade or fade <= 0 or margin < 0:
             raise RunnerError("--block-seconds must be at least twice the 1 s crossfade")
+        self.overlap = float(export.manifest.get("overlap", 0.5) if overlap is None else overlap)
+        if not 0 <= self.overlap < 1:
+            raise RunnerError(f"overlap {self.overlap}: must be in [0, 1)")
         self.export = export
         self.audio = export.audio
         self.sources = export.sources
@@ -415,7 +420,7 @@ class SpectrogramSeparator(EdgeSeparator):
         if self.export.warp is not None:
             mag = np.einsum("wf,ftc->wtc", self.export.warp, mag)
         total = mag.shape[1]
-        size, step = a["frames"], max(1, a["frames"] // 2)
+        size, step = a["frames"], max(1, int(a["frames"] * (1 - self.overlap)))
         padded = max(size, total)
         if padded > total:
             mag = np.pad(mag, ((0, 0), (0, padded - total), (0, 0)))
@@ -569,6 +574,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stems", default=None, help="comma list of sources to write (default all)")
     p.add_argument("--threads", type=int, default=None, help="LiteRT threads (default: LiteRT's)")
     p.add_argument("--block-seconds", type=float, default=30.0, help="block length read at once (s)")
+    p.add_argument("--overlap", type=float, default=None,
+                   help="network patch overlap, spectrogram input (default: the export's, 0.25)")
     p.add_argument("--float32", action="store_true", help="write 32-bit float WAV (default 16-bit PCM)")
     p.add_argument("--debug", action="store_true", help="full traceback instead of a one-line error")
     return p
@@ -583,7 +590,7 @@ def main(argv: list[str] | None = None) -> int:
         if bad:
             raise RunnerError(f"--stems {','.join(bad)}: the export separates {', '.join(export.sources)}")
         cls = SpectrogramSeparator if args.input == "spectrogram" else WaveformSeparator
-        separator = cls(export, block_seconds=args.block_seconds)
+        separator = cls(export, block_seconds=args.block_seconds, overlap=args.overlap)
         for item in args.inputs:
             path = Path(item)
             if not path.exists():

@@ -326,6 +326,13 @@ def test_edge_runner_matches_the_separator(munet, song, tmp_path):
         got, rate = sf.read(tmp_path / "out" / "song" / f"{s}.wav", always_2d=True)
         assert rate == 22050 and got.shape == ref[s].shape
         assert np.abs(got - ref[s]).max() < 1e-4, s
+    # the patch overlap travels in the manifest; --overlap overrides it like separate's option
+    assert json.loads((export_dir / "manifest.json").read_text())["overlap"] == 0.25
+    ref = Separator.load(run, overlap=0.5).separate(track["mixture"], 22050)
+    proc = _run_edge(export_dir, path, tmp_path / "half", "--overlap", "0.5")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = sf.read(tmp_path / "half" / "song" / "vocals.wav", always_2d=True)[0]
+    assert np.abs(got - ref["vocals"]).max() < 1e-4
     # the waveform-in model: model bandwidth only, chunks instead of patches, so close, not equal
     proc = _run_edge(export_dir, path, tmp_path / "wave", "--input", "waveform", "--variant", "int8")
     assert proc.returncode == 0, proc.stderr[-2000:]

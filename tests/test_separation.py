@@ -11,6 +11,7 @@ from tf_munet.data.synthetic import synthetic_stems
 from tf_munet.presets import get_preset
 from tf_munet.separate import main as separate_main
 from tf_munet.separation import (
+    DEFAULT_OVERLAP,
     STAGES,
     MaskSeparator,
     MixtureSeparator,
@@ -257,12 +258,13 @@ def test_channel_rules_and_rates_below_the_model():
 
 
 def test_patch_overlap_option(separator, track):
-    """overlap=0.25: a third fewer patches, stems still sum to the mixture and score alike."""
+    """The default quarter overlap runs a third fewer patches than 0.5, no overlap fewer still;
+    stems still sum to the mixture and score alike."""
     mix = track["mixture"]
     refs = {s: track[s] for s in FOUR}
     counts = {}
     results = {}
-    for overlap in (0.5, 0.25):
+    for overlap in (0.5, DEFAULT_OVERLAP, 0.0):
         sep = Separator(separator.network, TINY, FOUR, overlap=overlap)
         call = sep._network_fn()
         counts[overlap] = 0
@@ -273,11 +275,14 @@ def test_patch_overlap_option(separator, track):
 
         sep._call = counting
         results[overlap] = sep.separate(mix, 44100)
-    assert counts[0.25] < 0.8 * counts[0.5]
-    np.testing.assert_allclose(sum(results[0.25].values()), mix, atol=1e-5)
-    assert abs(mean_snr(refs, results[0.25]) - mean_snr(refs, results[0.5])) < 0.3
-    assert "overlap" not in Separator(separator.network, TINY, FOUR).settings()  # cache keys kept
-    assert Separator(separator.network, TINY, FOUR, overlap=0.25).settings()["overlap"] == 0.25
+    assert DEFAULT_OVERLAP == 0.25
+    assert counts[0.0] < counts[0.25] < 0.8 * counts[0.5]
+    for overlap in (0.25, 0.0):
+        np.testing.assert_allclose(sum(results[overlap].values()), mix, atol=1e-5)
+        assert abs(mean_snr(refs, results[overlap]) - mean_snr(refs, results[0.5])) < 0.3
+    # results cached with 0.5 (the old default, no key) keep their keys; others are keyed
+    assert "overlap" not in Separator(separator.network, TINY, FOUR, overlap=0.5).settings()
+    assert Separator(separator.network, TINY, FOUR).settings()["overlap"] == 0.25
     with pytest.raises(ValueError, match="overlap"):
         Separator(separator.network, TINY, FOUR, overlap=1.0)
 

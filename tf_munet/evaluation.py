@@ -35,6 +35,7 @@ import numpy as np
 from tf_munet.errors import UserError, safe_child
 from tf_munet.presets import get_preset
 from tf_munet.run_dir import CONFIG, MODEL, write_json
+from tf_munet.separation import DEFAULT_OVERLAP
 
 PROTOCOLS = ("museval", "paper")
 REFERENCES = ("oracle", "mixture")
@@ -100,9 +101,14 @@ def run_spec(run_dir: str | os.PathLike, options: dict | None = None, label: str
         raise UserError(f"{model}: model file not found")
     stat = model.stat()
     options = dict(options or {})
+    keyed = dict(options)
+    if keyed.get("overlap", DEFAULT_OVERLAP) != 0.5:  # results cached before 0.25 was the
+        keyed["overlap"] = keyed.get("overlap", DEFAULT_OVERLAP)  # default keep their keys
+    else:
+        keyed.pop("overlap", None)
     key = _fingerprint({
         "kind": "run", "config": json.loads((run_dir / CONFIG).read_text()),
-        "model": [stat.st_size, stat.st_mtime_ns], "options": options,
+        "model": [stat.st_size, stat.st_mtime_ns], "options": keyed,
     })
     label = label or run_dir.resolve().name
     if label in REFERENCES:

@@ -29,6 +29,7 @@ from tf_munet.export import report as rpt
 from tf_munet.export.excerpts import calibration_chunks, validation_excerpt
 from tf_munet.export.tflite import QUANTIZE
 from tf_munet.run_dir import write_json
+from tf_munet.separation import DEFAULT_OVERLAP
 
 FORMATS = ("savedmodel", "tflite")
 KINDS = ("spectrogram", "waveform")
@@ -246,7 +247,7 @@ def export_run(
         manifest = {
             "format": MANIFEST_FORMAT, "family": config.model, "sources": list(config.sources),
             "audio": report["audio"], "normalize": graphs.normalize, "extend_top": 8,
-            "grids": None, "variants": {},
+            "overlap": DEFAULT_OVERLAP, "grids": None, "variants": {},
         }
         if audio.warp_bins:
             with atomic_path(out / GRIDS, suffix=".tmp.npz") as tmp:
