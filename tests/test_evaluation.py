@@ -102,6 +102,16 @@ def test_trained_run_evaluates_end_to_end(run_eval):
     assert md.count("| oracle |") == 2 * 5 and "mean ± std (median)" in md
 
 
+def test_cache_keys_follow_the_separator_options(tiny_run):
+    """Stems that differ get different cache keys; the default overlap keys like 0.25 and
+    results cached under the old default (0.5) keep their key."""
+    from tf_munet.evaluation import run_spec
+
+    key = lambda **options: run_spec(tiny_run, options).key  # noqa: E731
+    assert key() == key(overlap=0.25) != key(overlap=0.5) == key(overlap=0.5)
+    assert len({key(), key(overlap=0.0), key(overlap=0.5), key(precision="bfloat16")}) == 4
+
+
 def test_compare_writes_one_table_and_a_box_plot(reference_eval, run_eval, tmp_path, capsys):
     out = tmp_path / "cmp"
     assert evaluate_main(["--compare", str(reference_eval[0]), str(run_eval[1]), "--out", str(out)]) == 0

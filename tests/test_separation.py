@@ -287,6 +287,32 @@ def test_patch_overlap_option(separator, track):
         Separator(separator.network, TINY, FOUR, overlap=1.0)
 
 
+@pytest.mark.parametrize("family", ["munet", "dedicated", "cunet"])
+def test_bfloat16_network_matches_float32(family, separator, track):
+    """precision="bfloat16": the same weights computing in bfloat16 give nearly the same
+    masks (float32 masks out), stems that sum to the mixture, and a separate cache key."""
+    from tf_munet.models import build_model
+    from tf_munet.models.precision import with_precision
+
+    network = separator.network if family == "munet" else build_model(TINY, family, FOUR)
+    mix = track["mixture"][: 4 * 44100]
+    full = Separator(network, TINY, FOUR, family).separate(mix, 44100)
+    sep = Separator(network, TINY, FOUR, family, precision="bfloat16")
+    half = sep.separate(mix, 44100)
+    assert sep.network is not network and sep.network.count_params() == network.count_params()
+    conv = next(lay for lay in sep.network.layers if "conv" in lay.name)
+    assert conv.compute_dtype == "bfloat16" and conv.variable_dtype == "float32"
+    assert sep.network.layers[-1].compute_dtype == "float32"  # the masks come out float32
+    for s in FOUR:
+        assert half[s].dtype == np.float32 and snr(full[s], half[s]) > 25, s
+    np.testing.assert_allclose(sum(half.values()), mix, atol=1e-5)
+    assert sep.settings()["precision"] == "bfloat16"
+    assert "precision" not in Separator(network, TINY, FOUR, family).settings()
+    assert with_precision(network, "float32") is network
+    with pytest.raises(ValueError, match="precision"):
+        with_precision(network, "int4")
+
+
 def test_wiener_refines_and_still_sums(separator, track):
     mix = track["mixture"]
     refs = {s: track[s] for s in FOUR}
@@ -350,6 +376,14 @@ def test_cli_streams_files_like_the_api(separator, run, track, tmp_path):
     got, rate = sf.read(out / "x" / "drums.wav", dtype="float32", always_2d=True)
     want = Separator(separator.network, TINY, FOUR, block_seconds=2.0).separate(x, 44100)["drums"]
     np.testing.assert_allclose(got, want, atol=1e-6)
+    # the speed options reach the separator
+    assert separate_main([str(run), str(path), "-o", str(tmp_path / "fast"), "--float32",
+                          "--overlap", "0", "--precision", "bfloat16", "--no-progress",
+                          "--stems", "drums"]) == 0
+    got = sf.read(tmp_path / "fast" / "x" / "drums.wav", dtype="float32", always_2d=True)[0]
+    want = Separator(separator.network, TINY, FOUR, overlap=0.0,
+                     precision="bfloat16").separate(x, 44100)["drums"]
+    np.testing.assert_allclose(got, want, atol=1e-5)
 
 
 def test_cli_reads_mp3(run, track, tmp_path):
@@ -374,6 +408,8 @@ def test_cli_errors_name_the_problem(run, tmp_path, capsys):
     assert "piano" in capsys.readouterr().err
     assert separate_main([str(tmp_path), str(wav), "-o", str(tmp_path)]) == 2
     assert "config.json" in capsys.readouterr().err
+    assert separate_main([str(run), str(wav), "-o", str(tmp_path), "--overlap", "1"]) == 2
+    assert "--overlap" in capsys.readouterr().err
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"not audio at all" * 10)
     assert separate_main([str(run), str(bad), "-o", str(tmp_path / "o")]) == 2

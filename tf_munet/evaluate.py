@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sources of a reference-only evaluation (4stems, 2stems, vocals,drums...)")
     p.add_argument("--wiener", action="store_true", help="separate with the Wiener filter")
     p.add_argument("--batch-size", type=int, default=8, help="patches per network call")
+    p.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
+                   help="network arithmetic (see python -m tf_munet.separate --help)")
     p.add_argument("--overlap", type=float, default=None,
                    help="network patch overlap (default: the separator's, 0.25)")
     p.add_argument("--compare", nargs="+", metavar="DIR",
@@ -83,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     options = {"batch_size": args.batch_size} if args.batch_size != 8 else {}
     if args.wiener:
         options["wiener"] = True
+    if args.precision != "float32":
+        options["precision"] = args.precision
     if args.overlap is not None:
         if not 0 <= args.overlap < 1:
             raise UserError(f"--overlap {args.overlap}: must be in [0, 1)")

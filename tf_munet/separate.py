@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overlap", type=float, default=DEFAULT_OVERLAP,
                    help="fraction of a network patch shared with the next (default 0.25; 0 is "
                    "the fastest, 0.5 sees every frame twice)")
+    p.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
+                   help="network arithmetic: bfloat16 is ~1.8x faster on CPUs with AMX or "
+                   "AVX512-BF16 (masks within ~1e-3 of float32), slower on others")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -75,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     from tf_munet.separation import Separator
 
     separator = Separator.load(
-        args.run_dir, batch_size=args.batch_size, overlap=args.overlap, wiener=args.wiener,
+        args.run_dir, batch_size=args.batch_size, overlap=args.overlap, precision=args.precision,
+        wiener=args.wiener,
         wiener_iterations=args.wiener_iterations, block_seconds=args.block_seconds,
         normalize=False if args.no_normalize else None,
     )
