@@ -4,7 +4,9 @@ End to end = `Separator.separate(waveform, 44100)`: downmix, resampling, STFT, t
 patches, mask mapping back to 44.1 kHz stereo and the inverse STFTs. "Network" = the same
 patches through the network alone (one pass for M-U-Net and the dedicated set, one per source
 for C-U-Net). Networks are untrained (speed does not depend on the weights). Real-time factor =
-audio seconds / wall seconds. "Stages" splits one more end-to-end run with
+audio seconds / wall seconds. Besides each family's default separator (patch overlap 0.25,
+float32), M-U-Net runs with the speed options (`SPEED_OPTIONS`; their SDR cost is in the
+quality section). "Stages" splits one more end-to-end run with
 `Separator.timings` (`tf_munet.separation.STAGES` says what each stage holds; "other" is the
 rest of the wall time: Python, block bookkeeping).
 """
@@ -19,6 +21,8 @@ from pathlib import Path
 import numpy as np
 
 FAMILIES = ("munet", "dedicated", "cunet")
+SPEED_OPTIONS = [("overlap 0", {"overlap": 0.0}), ("bfloat16", {"precision": "bfloat16"}),
+                 ("overlap 0, bfloat16", {"overlap": 0.0, "precision": "bfloat16"})]
 
 
 def _make_run(root: Path, preset_name: str, family: str) -> Path:
@@ -128,11 +132,11 @@ def run(quick: bool = False) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         for preset in presets:
             # (family, label, options): the default separator per family (patch overlap
-            # 0.25), plus M-U-Net without patch overlap (the fastest setting)
-            variants = [(f, f, {}) for f in FAMILIES] + [("munet", "munet, overlap 0",
-                                                          {"overlap": 0.0})]
+            # 0.25, float32), plus M-U-Net with the speed options
+            variants = [(f, f, {}) for f in FAMILIES] + [("munet", f"munet, {name}", options)
+                                                         for name, options in SPEED_OPTIONS]
             for family, label, options in variants:
-                if preset == "paper" and label != "munet" and not quick:
+                if preset == "paper" and family != "munet" and not quick:
                     durations_here = (30.0,)  # 124 M-parameter passes: a 30 s clip is enough
                 else:
                     durations_here = durations
@@ -177,7 +181,7 @@ def render(rows: list[dict], peak_flops: float | None = None) -> str:
             st = r["stages"]
             out.append(f"| {r['preset']} | {r['family']} | {r['seconds']:.0f} s | "
                        + " | ".join(f"{st[n]:.3f}" for n in names) + f" | {st['total']:.2f} |")
-    floors = [r for r in rows if "floor" in r]
+    floors = [r for r in rows if "floor" in r and "bfloat16" not in r["family"]]  # fp32 peak
     if floors:
         peak = f" ({peak_flops / 1e9:.0f} GFLOP/s, measured in this run)" if peak_flops else ""
         out += ["", "The floor of this method on this machine: the input-rate FFTs alone (STFT of "

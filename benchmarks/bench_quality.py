@@ -4,7 +4,8 @@ On a synthetic MUSDB-layout set (44.1 kHz stereo), each model trains for the sam
 seconds (`train --time-budget`) with the cunet preset: M-U-Net with UW, DWA and EBW P1, the
 dedicated set and the C-U-Net; and, for the full-band preset's issue, M-U-Net at `fullband`.
 Every run is scored by museval (BSS Eval v4, median over frames then tracks) beside the oracle
-ideal ratio mask and the mixture/K floor. Synthetic stems are far simpler than music: compare
+ideal ratio mask and the mixture/K floor. The first M-U-Net is also scored with the separator's
+speed options (`SPEED_OPTIONS`: patch overlap 0.5 and 0, bfloat16 network), to show what they cost. Synthetic stems are far simpler than music: compare
 models with each other, not with MUSDB18 numbers.
 """
 
@@ -22,6 +23,9 @@ CONFIGS = [
     ("cunet", "cunet", "uw"),
     ("fullband", "munet", "uw"),
 ]
+
+SPEED_OPTIONS = [("overlap 0.5", {"overlap": 0.5}), ("overlap 0", {"overlap": 0.0}),
+                 ("bfloat16", {"precision": "bfloat16"})]
 
 
 def run(quick: bool = False, budget: float | None = None) -> dict:
@@ -57,6 +61,10 @@ def run(quick: bool = False, budget: float | None = None) -> dict:
                          "params": config.get("params")})
             specs.append(run_spec(run_dir, label=label))
             print(rows[-1], flush=True)
+        first = specs[0]
+        variants = [(name, run_spec(first.run_dir, options, label=f"{first.label} {name}"))
+                    for name, options in SPEED_OPTIONS]
+        specs += [spec for _, spec in variants]
         cunet_cfg = json.loads((tmp / "runs" / specs[0].label / "config.json").read_text())
         sources = tuple(cunet_cfg["sources"])
         refs = [reference_spec(k, cunet_cfg["preset"], sources) for k in ("oracle", "mixture")]
@@ -67,6 +75,9 @@ def run(quick: bool = False, budget: float | None = None) -> dict:
         row["sdr"] = {src: table[row["label"]][src]["SDR"]["median"] for src in (*sources, "all")}
     ref_rows = {k.label: {src: table[k.label][src]["SDR"]["median"] for src in (*sources, "all")}
                 for k in refs}
+    for name, spec in variants:
+        rows.append({**rows[0], "label": spec.label, "option": name,
+                     "sdr": {src: table[spec.label][src]["SDR"]["median"] for src in (*sources, "all")}})
     return {"budget_s": budget, "rows": rows, "references": ref_rows,
             "markdown": render(budget, rows, ref_rows, sources)}
 
@@ -81,8 +92,11 @@ def render(budget, rows, refs, sources) -> str:
            "| model | preset | steps × batch in budget | " + " | ".join(sources) + " | all |",
            "|---|---|---|" + "---|" * (len(sources) + 1)]
     for r in rows:
-        out.append(f"| {r['model']} {r['weighting'].upper()} | {r['preset']} | {r['steps']} × "
-                   f"{r['batch_size']} | " + " | ".join(_fmt(r["sdr"][s]) for s in (*sources, "all")) + " |")
+        name = f"{r['model']} {r['weighting'].upper()}" + (f", separated with {r['option']}"
+                                                          if r.get("option") else "")
+        steps = "same run" if r.get("option") else f"{r['steps']} × {r['batch_size']}"
+        out.append(f"| {name} | {r['preset']} | {steps} | "
+                   + " | ".join(_fmt(r["sdr"][s]) for s in (*sources, "all")) + " |")
     for label, sdr in refs.items():
         out.append(f"| {label} (reference, cunet grid) | – | – | "
                    + " | ".join(_fmt(sdr[s]) for s in (*sources, "all")) + " |")
