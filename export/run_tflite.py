@@ -449,41 +449,70 @@ class SpectrogramSeparator(EdgeSeparator):
         return [m.mean(axis=2) for m in masks]
 
     def _input_grid(self, rate: int):
+        """(n_fft, hop, low rows of the frequency map, its top row): input bins from n_low up
+        lie wholly in the extended top band, so they share one row of the map."""
         if rate not in self._maps:
             n_fft, hop = input_stft(self.audio, rate)
-            self._maps[rate] = (n_fft, hop, frequency_map(self.audio, rate, n_fft, self.export.top))
+            fmap = frequency_map(self.audio, rate, n_fft, self.export.top)
+            same = np.all(fmap == fmap[-1], axis=1)
+            n_low = len(fmap) - (int(np.argmin(same[::-1])) if not same.all() else len(fmap))
+            self._maps[rate] = (n_fft, hop, np.ascontiguousarray(fmap[:n_low]), fmap[-1])
         return self._maps[rate]
 
     def _separate_segment(self, x: np.ndarray, rate: int) -> np.ndarray:
+        """Stems (n, C, K) of a segment, in batches of input frames laid out (channel, source,
+        frame, bin); the inverse STFT is an overlap-add of hop-sized parts. When masks sum to 1
+        the last source is the mixture minus the others (one inverse STFT fewer)."""
         n, channels = x.shape
         k = len(self.sources)
         masks = self._segment_masks(x, rate)
-        n_fft, hop, fmap = self._input_grid(rate)
+        n_fft, hop, f_low, f_top = self._input_grid(rate)
+        n_low = len(f_low)
         window = hann(n_fft)
         pad = n_fft // 2
-        xp = np.pad(x, ((pad, pad), (0, 0)), mode="reflect")
-        frames = 1 + n // hop
+        xp = np.ascontiguousarray(np.pad(x, ((pad, pad), (0, 0)), mode="reflect").T)
+        framed = np.lib.stride_tricks.sliding_window_view(xp, n_fft, axis=1)[:, ::hop]
+        frames = framed.shape[1]
+        residual = self.export.normalize == "exhaustive" and k > 1
+        k_out = k - 1 if residual else k
         model_frames = masks[0].shape[1]
         pos = np.arange(frames) * (hop / rate) * (self.audio["sample_rate"] / self.audio["hop"])
         lo, hi, frac = linear_weights(pos, model_frames)
-        out = np.zeros((n + 2 * pad, channels, k), np.float32)
-        norm = np.zeros(n + 2 * pad, np.float32)
-        for u0 in range(0, frames, self.frame_batch):
-            u = np.arange(u0, min(frames, u0 + self.frame_batch))
-            idx = u[:, None] * hop + np.arange(n_fft)[None, :]
-            spec = np.fft.rfft(xp[idx] * window[None, :, None], axis=1)  # (nb, F, C)
-            mapped: dict[int, np.ndarray] = {}  # a mono model's one mask serves every channel
+        parts = -(-n_fft // hop)
+        buf = np.zeros((channels, k_out, frames - 1 + parts, hop), np.float32)
+        batch = min(self.frame_batch, 32)
+        for u0 in range(0, frames, batch):
+            u = slice(u0, min(frames, u0 + batch))
+            nb = u.stop - u0
+            spec = np.fft.rfft(framed[:, u] * window, axis=-1)  # (C, nb, F)
+            gains = {}  # a mono model's one mask serves every channel
             for m in masks:
-                if id(m) not in mapped:  # by time (linear), then by Hz (2-D matmul)
-                    t = m[:, lo[u]] * (1 - frac[u])[None, :, None] + m[:, hi[u]] * frac[u][None, :, None]
-                    g = fmap @ t.reshape(len(t), -1)
-                    mapped[id(m)] = g.reshape(len(fmap), len(u), k).transpose(1, 0, 2)
-            gains = np.stack([mapped[id(m)] for m in masks], axis=2)  # (nb, F, C, K)
-            y = np.fft.irfft(gains * spec[..., None], n=n_fft, axis=1) * window[None, :, None, None]
-            for j, frame in enumerate(u):
-                out[frame * hop : frame * hop + n_fft] += y[j]
-                norm[frame * hop : frame * hop + n_fft] += window**2
-        return out[pad : pad + n] / np.maximum(norm[pad : pad + n], EPS)[:, None, None]
+                if id(m) not in gains:  # by time (linear), then by Hz (the map's rows)
+                    f = frac[u][None, :, None]
+                    t = (m[:, lo[u]] * (1 - f) + m[:, hi[u]] * f).reshape(len(m), -1)
+                    low = (f_low @ t).reshape(n_low, nb, k).transpose(2, 1, 0)[:k_out]
+                    gains[id(m)] = (low, (f_top @ t).reshape(nb, k).T[:k_out])
+            est = np.empty((channels, k_out, nb, spec.shape[-1]), np.complex64)
+            for c, m in enumerate(masks):
+                g_low, g_top = gains[id(m)]
+                est[c, :, :, :n_low] = spec[c, None, :, :n_low] * g_low
+                est[c, :, :, n_low:] = spec[c, None, :, n_low:] * g_top[:, :, None]
+            y = np.fft.irfft(est, n=n_fft, axis=-1).astype(np.float32, copy=False)
+            y *= window
+            for r in range(parts):  # frame u0 + j, part r lands in hop slot u0 + j + r
+                a, b = r * hop, min(n_fft, (r + 1) * hop)
+                buf[:, :, u0 + r : u0 + r + nb, : b - a] += y[..., a:b]
+        env = np.zeros((frames - 1 + parts, hop), np.float32)
+        for r in range(parts):
+            a, b = r * hop, min(n_fft, (r + 1) * hop)
+            env[r : r + frames, : b - a] += window[a:b] ** 2
+        env = env.reshape(-1)[pad : pad + n]
+        out = np.empty((n, channels, k), np.float32)
+        out[..., :k_out] = (buf.reshape(channels, k_out, -1)[..., pad : pad + n]
+                            / np.maximum(env, EPS)).transpose(2, 0, 1)
+        if residual:
+            out[..., -1] = x - out[..., :-1].sum(axis=-1)
+        return out
 
 
 class WaveformSeparator(EdgeSeparator):
