@@ -15,10 +15,10 @@ def _cost(c: dict) -> list[str]:
         )
     e = c["epoch_cost"]
     out += ["", f"### Training cost (same {e['chunks']} chunks, batch 16)", "",
-            f"Optimizer steps per epoch to see every chunk under every target: M-U-Net "
-            f"{e['munet_steps']}, dedicated {e['dedicated_steps']} (but {e['dedicated_network_passes']} "
-            f"network passes, one per source), C-U-Net {e['cunet_steps']} (K + 2 = 6 conditions per "
-            f"chunk: {e['cunet_steps'] / e['munet_steps']:.1f}× M-U-Net's).", "",
+            (f"Optimizer steps per epoch to see every chunk under every target: M-U-Net "
+             f"{e['munet_steps']}, dedicated {e['dedicated_steps']} (but {e['dedicated_network_passes']} "
+             f"network passes, one per source), C-U-Net {e['cunet_steps']} (K + 2 = 6 conditions per "
+             f"chunk: {e['cunet_steps'] / e['munet_steps']:.1f}× M-U-Net's)."), "",
             "| family | train step (b16) | examples/s | GFLOP/s train | % of matmul peak | forward (b16) | GFLOP/s forward | % of peak | network time per 4-source patch |",
             "|---|---|---|---|---|---|---|---|---|"]
     base = next(r for r in c["training"] if r["family"] == "munet")
@@ -35,6 +35,11 @@ def _cost(c: dict) -> list[str]:
     return out
 
 
+TITLES = {"pipeline": "Pipeline", "inference": "Inference", "deploy": "Deployment",
+          "quality": "Quality", "memory": "Memory"}
+"""Sections rendered from their own markdown, in README order, and their headings."""
+
+
 def _generic(name: str, data: dict) -> list[str]:
     md = data.get("markdown")
     return [f"### {name}", "", md] if md else []
@@ -43,14 +48,14 @@ def _generic(name: str, data: dict) -> list[str]:
 def render(results: dict) -> str:
     m = results.get("machine", {})
     lines = [
-        f"Measured by `python -m benchmarks.run` on {m.get('cpu', '?')} ({m.get('cores', '?')} cores"
-        f"{', GPUs: ' + ', '.join(m['gpus']) if m.get('gpus') else ', no GPU'}), TensorFlow "
-        f"{m.get('tensorflow', '?')}. Raw numbers: `benchmarks/results.json`.",
+        (f"Measured by `python -m benchmarks.run` on {m.get('cpu', '?')} ({m.get('cores', '?')} cores"
+         f"{', GPUs: ' + ', '.join(m['gpus']) if m.get('gpus') else ', no GPU'}), TensorFlow "
+         f"{m.get('tensorflow', '?')}. Raw numbers: `benchmarks/results.json`."),
         "",
     ]
     if "cost" in results:
         lines += _cost(results["cost"]) + [""]
-    for name in ("pipeline", "inference", "quality", "memory"):
+    for name, title in TITLES.items():
         if name in results:
-            lines += _generic(name.capitalize(), results[name]) + [""]
+            lines += _generic(title, results[name]) + [""]
     return "\n".join(lines)

@@ -17,6 +17,7 @@ SECTIONS = {
     "cost": "benchmarks.bench_cost",
     "pipeline": "benchmarks.bench_pipeline",
     "inference": "benchmarks.bench_inference",
+    "deploy": "benchmarks.bench_deploy",
     "quality": "benchmarks.bench_quality",
     "memory": "benchmarks.bench_memory",
 }

@@ -1,0 +1,320 @@
+"""Deployment: Keras vs SavedModel vs TF-Lite, end to end and network against network.
+
+Per family, an untrained run (speed does not depend on the weights) is exported once with
+`tf_munet.export.export_run` (SavedModel + every TF-Lite variant, both inputs; the export's wall
+time is reported). Then, on the same synthetic 44.1 kHz stereo clips as the inference section:
+
+- "keras": `Separator.load(run, batch_size=8).separate(clip, 44100)`;
+- "savedmodel": the same pipeline with the network call replaced by the exported SavedModel's
+  `separate_spectrogram` signature (`tf.saved_model.load`), batches of 8 patches as Keras';
+- "tflite <variant>": the edge runner (`export/run_tflite.py`, numpy + LiteRT, no TensorFlow),
+  spectrogram-in model, one patch per interpreter call, 2 LiteRT threads;
+- "tflite waveform float32": the runner's waveform-in model (STFT and inverse STFT inside the
+  .tflite file) on fixed chunks at the model's rate. Its stems only reach the model's bandwidth
+  (half its sample rate), so its difference to Keras' stems is not a round-off error.
+
+End to end = resampling, STFTs, network, mask mapping and inverse STFTs, all sources; best of
+1-2 runs after a short warm-up call. Max |diff| = the largest absolute sample difference between
+a row's stems and Keras' (same clip, every source).
+
+"Keras graph vs LiteRT" puts the 1.3x target side by side: one model-rate chunk (batch 1)
+through the export's own graphs run as `tf.function`s in TensorFlow (`ExportGraphs`, as the
+exporter builds them) and through the float32 .tflite files in LiteRT, 2 threads each (TF's
+default on this 2-core machine: all cores), calls interleaved in rounds, best time per chunk. C-U-Net
+needs one call per source (condition), a dedicated set one call per source's file.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import math
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.bench_inference import FAMILIES, _clip, _make_run
+
+RATE = 44100
+THREADS = 2
+QUANTIZE = ("none", "fp16", "dynamic", "int8")
+VARIANTS = ("float32", "float16", "dynamic", "int8")
+KINDS = ("spectrogram", "waveform")
+TARGET = 1.3
+"""TF-Lite float32 waveform model within 1.3x of the Keras graph (the benchmark issue's goal)."""
+RUNNER = Path(__file__).resolve().parents[1] / "export" / "run_tflite.py"
+
+
+@functools.cache
+def edge_runner():
+    """The edge runner module (export/run_tflite.py; not a package), loaded by path."""
+    spec = importlib.util.spec_from_file_location("run_tflite", RUNNER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _separator_classes():
+    from tf_munet.separation import Separator
+
+    class SavedModelSeparator(Separator):
+        """`Separator` whose network is an exported SavedModel's `separate_spectrogram`."""
+
+        def __init__(self, *args, savedmodel: Path, **options):
+            import tensorflow as tf
+
+            from tf_munet.export.savedmodel import SPECTROGRAM
+
+            super().__init__(*args, **options)
+            self.loaded = tf.saved_model.load(str(savedmodel))  # owns the signature's variables
+            self.signature = self.loaded.signatures[SPECTROGRAM]
+            self._saved_call = None
+
+        def _network_fn(self):
+            if self._saved_call is None:
+                import tensorflow as tf
+
+                a, k, fn = self.audio, len(self.sources), self.signature
+                spec = tf.TensorSpec((None, a.model_bins, a.frames, a.channels), tf.float32)
+
+                @tf.function(input_signature=[spec])
+                def call(mag):
+                    if not self.conditioned:
+                        return self.front.mask_to_linear(fn(magnitude=mag)["masks"])
+                    batch = tf.shape(mag)[0]
+                    masks = [fn(magnitude=mag, condition=tf.tile(tf.one_hot([i], k), [batch, 1]))
+                             ["masks"][..., 0] for i in range(k)]
+                    return self.front.mask_to_linear(tf.stack(masks, axis=-1))
+
+                self._saved_call = call
+            return self._saved_call
+
+    return Separator, SavedModelSeparator
+
+
+def _runtimes(run: Path, out: Path) -> dict:
+    """{label: object with .separate(clip, rate)} for one exported run."""
+    separator, saved = _separator_classes()
+    edge = edge_runner()
+    runtimes = {
+        "keras": separator.load(run, batch_size=8),
+        "savedmodel": saved.load(run, batch_size=8, savedmodel=out / "savedmodel"),
+    }
+    for v in VARIANTS:
+        runtimes[f"tflite {v}"] = edge.SpectrogramSeparator(
+            edge.Export(out, f"spectrogram-{v}", threads=THREADS))
+    runtimes["tflite waveform float32"] = edge.WaveformSeparator(
+        edge.Export(out, "waveform-float32", threads=THREADS))
+    return runtimes
+
+
+def _end_to_end(sep, clip: np.ndarray, repeat: int) -> tuple[float, dict]:
+    """(best seconds, stems of the last run) of `sep.separate(clip, RATE)` after a 2 s warm-up."""
+    sep.separate(clip[: 2 * RATE], RATE)
+    best, stems = math.inf, None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        stems = sep.separate(clip, RATE)
+        best = min(best, time.perf_counter() - t0)
+    return best, stems
+
+
+def _max_diff(a: dict, b: dict) -> float:
+    return max(float(np.max(np.abs(a[s] - b[s]))) for s in a)
+
+
+def _chunk_calls(run: Path, out: Path, kind: str):
+    """Per-chunk calls of one kind: ([(tf.function, tf feed)], [(LiteRT runner, numpy feed)])."""
+    import tensorflow as tf
+
+    from tf_munet.data.synthetic import synthetic_stems
+    from tf_munet.export.graphs import ExportGraphs
+    from tf_munet.export.tflite import Runner
+    from tf_munet.run_dir import load_run
+
+    config, network = load_run(run)
+    a = config.preset.audio
+    graphs = ExportGraphs(network, a, config.model, config.sources)
+    wave = synthetic_stems(3, a.chunk_samples / a.sample_rate + 0.1, rate=a.sample_rate,
+                           channels=a.channels)["mixture"][None, : a.chunk_samples]
+    wave = wave.astype(np.float32)
+    x = graphs.front.magnitude(tf.constant(wave)).numpy() if kind == "spectrogram" else wave
+    k = len(config.sources)
+    conds = list(np.eye(k, dtype=np.float32)[:, None]) if graphs.conditioned else [None]
+    manifest = json.loads((out / "manifest.json").read_text())
+    entries = manifest["variants"][f"{kind}-float32"]["models"]
+    units = graphs.units(split_dedicated=True)
+    assert [e["sources"] for e in entries] == [[u.suffix] if u.suffix else list(config.sources)
+                                               for u in units], "manifest order != units"
+    keras_calls, lite_calls = [], []
+    for unit, entry in zip(units, entries):
+        make = graphs.spectrogram_function if kind == "spectrogram" else graphs.waveform_function
+        fn, runner = make(unit, batch=1), Runner(out / entry["file"], THREADS)
+        for cond in conds:
+            feed = {"magnitude" if kind == "spectrogram" else "waveform": x}
+            if cond is not None:
+                feed["condition"] = cond
+            keras_calls.append((fn, {n: tf.constant(v) for n, v in feed.items()}))
+            lite_calls.append((runner, feed))
+    return keras_calls, lite_calls, a
+
+
+def _graph_vs_litert(run: Path, out: Path, rounds: int, repeat: int) -> list[dict]:
+    """Keras graph vs LiteRT float32 per model-rate chunk, both kinds (see module docstring)."""
+    from benchmarks.common import best_time
+
+    rows = []
+    for kind in KINDS:
+        keras_calls, lite_calls, a = _chunk_calls(run, out, kind)
+
+        def keras(calls=keras_calls):
+            return [{n: v.numpy() for n, v in fn(**feed).items()} for fn, feed in calls]
+
+        def lite(calls=lite_calls):
+            return [runner(**feed) for runner, feed in calls]
+
+        diff = max(float(np.max(np.abs(ko[n] - lo[n])))
+                   for ko, lo in zip(keras(), lite()) for n in ko)
+        t_keras = t_lite = math.inf
+        for _ in range(rounds):  # interleaved: a busy spell on the machine hits both
+            t_keras = min(t_keras, best_time(keras, repeat=repeat, warmup=1))
+            t_lite = min(t_lite, best_time(lite, repeat=repeat, warmup=1))
+        rows.append({
+            "kind": kind, "calls_per_chunk": len(keras_calls),
+            "chunk_seconds": a.chunk_samples / a.sample_rate, "keras_ms": 1e3 * t_keras,
+            "tflite_ms": 1e3 * t_lite, "ratio": t_lite / t_keras, "max_abs_diff": diff,
+        })
+        print(rows[-1], flush=True)
+    return rows
+
+
+def run(quick: bool = False) -> dict:
+    import gc
+    import os
+
+    import tensorflow as tf
+
+    from tf_munet.export import export_run
+
+    t_start = time.time()
+    preset = "tiny" if quick else "cunet"
+    families = ("munet", "cunet") if quick else FAMILIES  # quick: no dedicated (32 conversions)
+    durations = (5.0,) if quick else (30.0, 180.0)
+    clips = {d: _clip(d) for d in durations}
+    rows, exports, graph_rows = [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for family in families:
+            run_dir = _make_run(Path(tmp), preset, family)
+            out = Path(tmp) / f"export-{preset}-{family}"
+            t0 = time.perf_counter()
+            report = export_run(run_dir, out, quantize=QUANTIZE, inputs=KINDS, threads=THREADS,
+                                latency_repeats=2, calibration=4, excerpt_chunks=2)
+            exports.append({
+                "preset": preset, "family": family, "export_s": time.perf_counter() - t0,
+                "savedmodel_bytes": report["savedmodel"]["size_bytes"],
+                "savedmodel_max_abs_error": max(s["max_abs_error"]
+                                                for s in report["savedmodel"]["signatures"].values()),
+                "tflite": {name: {"size_bytes": v["size_bytes"], "conversion_s": v["conversion_s"],
+                                  "max_abs_error": v["max_abs_error"], "sdr_change": v["sdr_change"],
+                                  "latency_best_ms_per_chunk": v["latency_best_ms_per_chunk"]}
+                           for name, v in report["tflite"].items()},
+            })
+            print({k: v for k, v in exports[-1].items() if k != "tflite"}, flush=True)
+            runtimes = _runtimes(run_dir, out)
+            overlaps = {label: getattr(sep, "overlap", None) for label, sep in runtimes.items()}
+            for d in durations:
+                repeat = 1 if d > 60 else 2
+                t_keras, keras_stems = _end_to_end(runtimes["keras"], clips[d], repeat)
+                for label, sep in runtimes.items():
+                    if label == "keras":
+                        t, diff = t_keras, 0.0
+                    else:
+                        t, stems = _end_to_end(sep, clips[d], repeat)
+                        diff = _max_diff(keras_stems, stems)
+                        del stems
+                    rows.append({
+                        "preset": preset, "family": family, "runtime": label, "seconds": d,
+                        "end_to_end_s": t, "realtime_factor": d / t, "vs_keras": t / t_keras,
+                        "max_abs_diff": diff, "overlap": overlaps[label],
+                    })
+                    print(rows[-1], flush=True)
+                del keras_stems
+            del runtimes
+            gc.collect()
+            for r in _graph_vs_litert(run_dir, out, rounds=2 if quick else 3, repeat=3 if quick else 5):
+                graph_rows.append({"preset": preset, "family": family, **r})
+    data = {
+        "preset": preset, "threads": THREADS, "target_ratio": TARGET, "rows": rows,
+        "tf_threads": tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count(),
+        "exports": exports, "graph_vs_litert": graph_rows, "section_s": time.time() - t_start,
+    }
+    data["markdown"] = render(data)
+    return data
+
+
+def verdict(ratio: float, target: float = TARGET) -> str:
+    """"met" when `ratio` <= `target`, else by how much it is missed (percent of the target)."""
+    return "met" if ratio <= target else f"missed by {100 * (ratio / target - 1):.1f} %"
+
+
+def render(data: dict) -> str:
+    mb = 1 / 2**20
+    intro = (
+        f"{data['preset']} preset, untrained networks, {data['threads']} LiteRT threads, "
+        f"TensorFlow {data['tf_threads']} (intra-op). Each run is exported once (`tf_munet.export.export_run`, "
+        "SavedModel + float32/float16/dynamic/int8 TF-Lite files, spectrogram and waveform "
+        "inputs; sizes of the spectrogram-in files, a dedicated set's four files together):"
+    )
+    out = [intro, "",
+           "| preset | family | export time | SavedModel | .tflite float32 | float16 | dynamic | int8 |",
+           "|---|---|---|---|---|---|---|---|"]
+    for e in data["exports"]:
+        sizes = " | ".join(f"{e['tflite'][f'spectrogram-{v}']['size_bytes'] * mb:.1f} MiB"
+                           for v in VARIANTS)
+        out.append(f"| {e['preset']} | {e['family']} | {e['export_s']:.0f} s | "
+                   f"{e['savedmodel_bytes'] * mb:.1f} MiB | {sizes} |")
+    rows_intro = (
+        "End to end, all 4 sources of a 44.1 kHz stereo clip (resampling, STFTs, network, mask "
+        "mapping, inverse STFTs): `savedmodel` = the Keras separator with its network call "
+        "replaced by the SavedModel's signature; `tflite` rows = the edge runner "
+        "`export/run_tflite.py` (numpy + LiteRT, one patch per call); the waveform row's stems "
+        "stop at the model's bandwidth (half its sample rate), so its difference to Keras' stems "
+        "is not round-off."
+    )
+    out += ["", rows_intro, "",
+            "| preset | family | runtime | clip | end to end | × real time | vs Keras | max abs diff to Keras' stems |",
+            "|---|---|---|---|---|---|---|---|"]
+    for r in data["rows"]:
+        diff = "–" if r["runtime"] == "keras" else f"{r['max_abs_diff']:.1e}"
+        out.append(f"| {r['preset']} | {r['family']} | {r['runtime']} | {r['seconds']:.0f} s | "
+                   f"{r['end_to_end_s']:.2f} s | {r['realtime_factor']:.0f}× | "
+                   f"{r['vs_keras']:.2f}× | {diff} |")
+    g = data["graph_vs_litert"]
+    if g:
+        side = (
+            f"Keras graph vs LiteRT, float32, one model-rate chunk ({g[0]['chunk_seconds']:.2f} s, "
+            "batch 1): the export's graphs as `tf.function`s in TensorFlow against the .tflite "
+            f"files in LiteRT (TensorFlow {data['tf_threads']} intra-op threads, LiteRT "
+            f"{data['threads']}), best of interleaved rounds. Target: "
+            f"TF-Lite within {data['target_ratio']}× of Keras."
+        )
+        out += ["", side, "",
+                "| preset | family | model | calls per chunk | Keras graph | LiteRT | LiteRT / Keras | target |",
+                "|---|---|---|---|---|---|---|---|"]
+        for r in g:
+            out.append(f"| {r['preset']} | {r['family']} | {r['kind']} | {r['calls_per_chunk']} | "
+                       f"{r['keras_ms']:.1f} ms | {r['tflite_ms']:.1f} ms | {r['ratio']:.2f}× | "
+                       f"{verdict(r['ratio'], data['target_ratio'])} |")
+    out += ["", f"The section took {data['section_s'] / 60:.1f} minutes."]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--quick", action="store_true")
+    print(run(p.parse_args().quick)["markdown"])

@@ -1,0 +1,87 @@
+"""Benchmarks: the deployment section's quick run (tiny preset, 5 s clip) and its report."""
+
+import importlib
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _module(name: str):
+    """A module of the `benchmarks` folder (not an installed package: found from the repo root)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    return importlib.import_module(f"benchmarks.{name}")
+
+
+@pytest.fixture(scope="module")
+def deploy():
+    """`bench_deploy.run(quick=True)`: M-U-Net and C-U-Net, every runtime (about 45 s)."""
+    return _module("bench_deploy").run(quick=True)
+
+
+def _positive(x) -> bool:
+    return math.isfinite(x) and x > 0
+
+
+def test_deploy_every_runtime_timed(deploy):
+    bd = _module("bench_deploy")
+    runtimes = ["keras", "savedmodel", *(f"tflite {v}" for v in bd.VARIANTS), "tflite waveform float32"]
+    rows = deploy["rows"]
+    assert [(r["family"], r["runtime"]) for r in rows] == [
+        (f, rt) for f in ("munet", "cunet") for rt in runtimes
+    ]
+    for r in rows:
+        assert r["preset"] == "tiny" and r["seconds"] == 5.0
+        for key in ("end_to_end_s", "realtime_factor", "vs_keras"):
+            assert _positive(r[key]), (r, key)
+        assert r["realtime_factor"] == pytest.approx(r["seconds"] / r["end_to_end_s"])
+        keras = next(k for k in rows if k["family"] == r["family"] and k["runtime"] == "keras")
+        assert r["vs_keras"] == pytest.approx(r["end_to_end_s"] / keras["end_to_end_s"])
+    for e in deploy["exports"]:
+        assert _positive(e["export_s"]) and e["savedmodel_bytes"] > 0
+        assert sorted(e["tflite"]) == sorted(f"{k}-{v}" for k in bd.KINDS for v in bd.VARIANTS)
+    assert [(g["family"], g["kind"]) for g in deploy["graph_vs_litert"]] == [
+        (f, k) for f in ("munet", "cunet") for k in bd.KINDS
+    ]
+    for g in deploy["graph_vs_litert"]:
+        assert _positive(g["keras_ms"]) and _positive(g["tflite_ms"])
+        assert g["ratio"] == pytest.approx(g["tflite_ms"] / g["keras_ms"])
+        assert g["calls_per_chunk"] == (4 if g["family"] == "cunet" else 1)
+
+
+def test_deploy_savedmodel_and_tflite_float32_match_keras(deploy):
+    close = [r for r in deploy["rows"] if r["runtime"] in ("savedmodel", "tflite float32")]
+    assert len(close) == 4
+    for r in close:
+        assert r["max_abs_diff"] < 1e-4, r
+    for r in deploy["rows"]:
+        assert math.isfinite(r["max_abs_diff"]), r
+    for g in deploy["graph_vs_litert"]:  # the same graphs in TensorFlow and in LiteRT
+        assert g["max_abs_diff"] < 1e-4, g
+
+
+def test_deploy_markdown_and_report(deploy):
+    bd = _module("bench_deploy")
+    md = deploy["markdown"]
+    for r in deploy["rows"]:
+        assert f"| tiny | {r['family']} | {r['runtime']} | 5 s | {r['end_to_end_s']:.2f} s |" in md
+    for g in deploy["graph_vs_litert"]:
+        assert (f"| tiny | {g['family']} | {g['kind']} | {g['calls_per_chunk']} | "
+                f"{g['keras_ms']:.1f} ms | {g['tflite_ms']:.1f} ms | {g['ratio']:.2f}× | "
+                f"{bd.verdict(g['ratio'])} |") in md
+    for e in deploy["exports"]:
+        assert f"| tiny | {e['family']} | {e['export_s']:.0f} s |" in md
+    page = _module("report").render({"inference": {"markdown": "INF"}, "deploy": deploy})
+    assert "### Deployment\n\n" + md in page
+    assert page.index("### Inference") < page.index("### Deployment")
+
+
+def test_verdict():
+    bd = _module("bench_deploy")
+    assert bd.verdict(0.8) == bd.verdict(1.3) == "met"
+    assert bd.verdict(2.6) == "missed by 100.0 %"
+    assert bd.verdict(1.31) == "missed by 0.8 %"
