@@ -3,7 +3,7 @@
 Writes a 60-minute 44.1 kHz stereo 16-bit WAV (~635 MB) block by block into a temporary folder,
 then runs `python -m tf_munet.separate` on it in a child process with an M-U-Net of the cunet
 preset (random weights: memory and speed do not depend on them), and reads the child's peak
-resident set size from `os.wait4` (the kernel's ru_maxrss of that one process). The same command
+resident set size (its VmHWM, reported by the child itself when the CLI returns). The same command
 on a 1-minute file gives the baseline (TensorFlow, the model, one block); the headline is the
 peak RSS of the long file against the file's size and against that baseline.
 
@@ -60,24 +60,39 @@ def make_run(run_dir: Path, preset_name: str) -> Path:
     return run_dir
 
 
-def peak_rss_of(cmd: list[str], env: dict | None = None) -> tuple[int, float]:
-    """Run `cmd`; returns (peak RSS in bytes of that process, wall seconds)."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    # wait4 gives the rusage of this child alone (RUSAGE_CHILDREN would mix in every child so far);
-    # stderr is drained by a thread so a chatty child can't block on a full pipe
-    import threading
+_REPORT_PEAK = """
+import runpy, sys
+report, module = sys.argv[1], sys.argv[2]
+sys.argv = [module, *sys.argv[3:]]
+try:
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
+finally:
+    with open("/proc/self/status") as status:
+        peak = next(line.split()[1] for line in status if line.startswith("VmHWM"))
+    with open(report, "w") as out:
+        out.write(peak)
+"""
 
-    err: list[bytes] = []
-    reader = threading.Thread(target=lambda: err.append(proc.stderr.read()), daemon=True)
-    reader.start()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    reader.join()
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {err[0].decode()[-2000:]}")
-    return usage.ru_maxrss * 1024, wall  # ru_maxrss is in KiB on Linux
+
+def peak_rss_of(cmd: list[str], env: dict | None = None) -> tuple[int, float]:
+    """Run `python -m MODULE ARGS...` (cmd = [python, "-m", MODULE, *ARGS]); returns (peak RSS in
+    bytes of that process, wall seconds).
+
+    The peak is the child's own VmHWM: `ru_maxrss` of a child (wait4, RUSAGE_CHILDREN) starts
+    from the parent's peak when the parent is large (Linux carries it across fork/vfork + exec),
+    so it would report the benchmark process, not the separation.
+    """
+    assert cmd[1] == "-m", cmd
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "peak"
+        t0 = time.perf_counter()
+        proc = subprocess.run([cmd[0], "-c", _REPORT_PEAK, str(report), *cmd[2:]], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+        wall = time.perf_counter() - t0
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): "
+                               f"{proc.stderr.decode()[-2000:]}")
+        return int(report.read_text()) * 1024, wall  # VmHWM is in kB
 
 
 def run(quick: bool = False, minutes: float | None = None) -> dict:
@@ -126,7 +141,7 @@ def run(quick: bool = False, minutes: float | None = None) -> dict:
     mb = 1 / 2**20
     data["markdown"] = "\n".join([
         f"`python -m tf_munet.separate` (M-U-Net, {preset} preset, 30 s blocks) on 44.1 kHz stereo "
-        f"16-bit WAV files, peak resident memory of the process (`ru_maxrss`):",
+        f"16-bit WAV files, peak resident memory of the process (`VmHWM`):",
         "",
         "| input | file size | peak RSS | peak RSS / file size | wall time | × real time |",
         "|---|---|---|---|---|---|",

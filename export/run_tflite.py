@@ -35,6 +35,7 @@ import os
 import re
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -266,12 +267,14 @@ class EdgeSeparator:
         block_seconds, fade, margin: blocks of the input (seconds), their crossfade and context
             (the defaults of `tf_munet.separation`).
         frame_batch: input STFT frames processed at once (spectrogram input).
+        dsp_threads: threads for the input-rate STFTs and mask mapping (None: every core).
         overlap: fraction of a network patch shared with the next (spectrogram input; None:
             the manifest's, i.e. the separator's default; exports without one used 0.5).
     """
 
     def __init__(self, export: Export, block_seconds: float = 30.0, fade: float = 1.0,
-                 margin: float = 0.5, frame_batch: int = 128, overlap: float | None = None):
+                 margin: float = 0.5, frame_batch: int = 128, overlap: float | None = None,
+                 dsp_threads: int | None = None):
         if block_seconds < 2 * fade or fade <= 0 or margin < 0:
             raise RunnerError("--block-seconds must be at least twice the 1 s crossfade")
         self.overlap = float(export.manifest.get("overlap", 0.5) if overlap is None else overlap)
@@ -282,6 +285,8 @@ class EdgeSeparator:
         self.sources = export.sources
         self.block_seconds, self.fade, self.margin = block_seconds, fade, margin
         self.frame_batch = frame_batch
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        self.dsp_threads = max(1, dsp_threads or cores or 1)
         self._maps: dict[int, tuple[int, int, np.ndarray]] = {}
 
     # ------------------------------------------------------------------ streaming
@@ -479,29 +484,44 @@ class SpectrogramSeparator(EdgeSeparator):
         pos = np.arange(frames) * (hop / rate) * (self.audio["sample_rate"] / self.audio["hop"])
         lo, hi, frac = linear_weights(pos, model_frames)
         parts = -(-n_fft // hop)
-        buf = np.zeros((channels, k_out, frames - 1 + parts, hop), np.float32)
         batch = min(self.frame_batch, 32)
-        for u0 in range(0, frames, batch):
-            u = slice(u0, min(frames, u0 + batch))
-            nb = u.stop - u0
-            spec = np.fft.rfft(framed[:, u] * window, axis=-1)  # (C, nb, F)
-            gains = {}  # a mono model's one mask serves every channel
-            for m in masks:
-                if id(m) not in gains:  # by time (linear), then by Hz (the map's rows)
-                    f = frac[u][None, :, None]
-                    t = (m[:, lo[u]] * (1 - f) + m[:, hi[u]] * f).reshape(len(m), -1)
-                    low = (f_low @ t).reshape(n_low, nb, k).transpose(2, 1, 0)[:k_out]
-                    gains[id(m)] = (low, (f_top @ t).reshape(nb, k).T[:k_out])
-            est = np.empty((channels, k_out, nb, spec.shape[-1]), np.complex64)
-            for c, m in enumerate(masks):
-                g_low, g_top = gains[id(m)]
-                est[c, :, :, :n_low] = spec[c, None, :, :n_low] * g_low
-                est[c, :, :, n_low:] = spec[c, None, :, n_low:] * g_top[:, :, None]
-            y = np.fft.irfft(est, n=n_fft, axis=-1).astype(np.float32, copy=False)
-            y *= window
-            for r in range(parts):  # frame u0 + j, part r lands in hop slot u0 + j + r
-                a, b = r * hop, min(n_fft, (r + 1) * hop)
-                buf[:, :, u0 + r : u0 + r + nb, : b - a] += y[..., a:b]
+        threads = max(1, min(self.dsp_threads, -(-frames // batch)))
+        bufs = [np.zeros((channels, k_out, frames - 1 + parts, hop), np.float32)
+                for _ in range(threads)]
+
+        def run(w: int) -> None:
+            """Batches w, w + threads, ... into bufs[w] (numpy's FFTs release the GIL)."""
+            buf = bufs[w]
+            for u0 in range(w * batch, frames, threads * batch):
+                u = slice(u0, min(frames, u0 + batch))
+                nb = u.stop - u0
+                spec = np.fft.rfft(framed[:, u] * window, axis=-1)  # (C, nb, F)
+                gains = {}  # a mono model's one mask serves every channel
+                for m in masks:
+                    if id(m) not in gains:  # by time (linear), then by Hz (the map's rows)
+                        f = frac[u][None, :, None]
+                        t = (m[:, lo[u]] * (1 - f) + m[:, hi[u]] * f).reshape(len(m), -1)
+                        low = (f_low @ t).reshape(n_low, nb, k).transpose(2, 1, 0)[:k_out]
+                        gains[id(m)] = (low, (f_top @ t).reshape(nb, k).T[:k_out])
+                est = np.empty((channels, k_out, nb, spec.shape[-1]), np.complex64)
+                for c, m in enumerate(masks):
+                    g_low, g_top = gains[id(m)]
+                    est[c, :, :, :n_low] = spec[c, None, :, :n_low] * g_low
+                    est[c, :, :, n_low:] = spec[c, None, :, n_low:] * g_top[:, :, None]
+                y = np.fft.irfft(est, n=n_fft, axis=-1).astype(np.float32, copy=False)
+                y *= window
+                for r in range(parts):  # frame u0 + j, part r lands in hop slot u0 + j + r
+                    a, b = r * hop, min(n_fft, (r + 1) * hop)
+                    buf[:, :, u0 + r : u0 + r + nb, : b - a] += y[..., a:b]
+
+        if threads == 1:
+            run(0)
+        else:
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(run, range(threads)))
+        buf = bufs[0]
+        for other in bufs[1:]:
+            buf += other
         env = np.zeros((frames - 1 + parts, hop), np.float32)
         for r in range(parts):
             a, b = r * hop, min(n_fft, (r + 1) * hop)
@@ -602,6 +622,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which model: spectrogram-in with full-rate masks (default) or waveform-in")
     p.add_argument("--stems", default=None, help="comma list of sources to write (default all)")
     p.add_argument("--threads", type=int, default=None, help="LiteRT threads (default: LiteRT's)")
+    p.add_argument("--dsp-threads", type=int, default=None,
+                   help="threads for the STFTs and mask mapping (default: every core)")
     p.add_argument("--block-seconds", type=float, default=30.0, help="block length read at once (s)")
     p.add_argument("--overlap", type=float, default=None,
                    help="network patch overlap, spectrogram input (default: the export's, 0.25)")
@@ -619,7 +641,8 @@ def main(argv: list[str] | None = None) -> int:
         if bad:
             raise RunnerError(f"--stems {','.join(bad)}: the export separates {', '.join(export.sources)}")
         cls = SpectrogramSeparator if args.input == "spectrogram" else WaveformSeparator
-        separator = cls(export, block_seconds=args.block_seconds, overlap=args.overlap)
+        separator = cls(export, block_seconds=args.block_seconds, overlap=args.overlap,
+                        dsp_threads=args.dsp_threads)
         for item in args.inputs:
             path = Path(item)
             if not path.exists():

@@ -329,7 +329,7 @@ def test_edge_runner_matches_the_separator(munet, song, tmp_path):
     # the patch overlap travels in the manifest; --overlap overrides it like separate's option
     assert json.loads((export_dir / "manifest.json").read_text())["overlap"] == 0.25
     ref = Separator.load(run, overlap=0.5).separate(track["mixture"], 22050)
-    proc = _run_edge(export_dir, path, tmp_path / "half", "--overlap", "0.5")
+    proc = _run_edge(export_dir, path, tmp_path / "half", "--overlap", "0.5", "--dsp-threads", "1")
     assert proc.returncode == 0, proc.stderr[-2000:]
     got = sf.read(tmp_path / "half" / "song" / "vocals.wav", always_2d=True)[0]
     assert np.abs(got - ref["vocals"]).max() < 1e-4
