@@ -22,7 +22,9 @@ import numpy as np
 
 FAMILIES = ("munet", "dedicated", "cunet")
 SPEED_OPTIONS = [("overlap 0", {"overlap": 0.0}), ("bfloat16", {"precision": "bfloat16"}),
-                 ("overlap 0, bfloat16", {"overlap": 0.0, "precision": "bfloat16"})]
+                 ("fast FFT", {"fast_fft": True}),
+                 ("overlap 0, bfloat16, fast FFT", {"overlap": 0.0, "precision": "bfloat16",
+                                                    "fast_fft": True})]
 
 
 def _make_run(root: Path, preset_name: str, family: str) -> Path:
@@ -84,7 +86,7 @@ def _floor(sep, clip: np.ndarray, peak_flops: float) -> dict[str, float]:
     from tf_munet.models.flops import count_flops
     from tf_munet.separation import _fft_workers, input_stft
 
-    n_fft, hop = input_stft(sep.audio, 44100)
+    n_fft, hop = input_stft(sep.audio, 44100, sep.fast_fft)
     channels, k_out = clip.shape[1], len(sep.sources) - 1
     frames = 1 + len(clip) // hop
     workers = _fft_workers()

@@ -5,7 +5,8 @@ seconds (`train --time-budget`) with the cunet preset: M-U-Net with UW, DWA and 
 dedicated set and the C-U-Net; and, for the full-band preset's issue, M-U-Net at `fullband`.
 Every run is scored by museval (BSS Eval v4, median over frames then tracks) beside the oracle
 ideal ratio mask and the mixture/K floor. The first M-U-Net is also scored with the separator's
-speed options (`SPEED_OPTIONS`: patch overlap 0.5 and 0, bfloat16 network), to show what they cost. Synthetic stems are far simpler than music: compare
+speed options (`SPEED_OPTIONS`: patch overlap 0.5 and 0, bfloat16 network, fast FFT
+lengths), to show what they cost. Synthetic stems are far simpler than music: compare
 models with each other, not with MUSDB18 numbers.
 """
 
@@ -25,7 +26,7 @@ CONFIGS = [
 ]
 
 SPEED_OPTIONS = [("overlap 0.5", {"overlap": 0.5}), ("overlap 0", {"overlap": 0.0}),
-                 ("bfloat16", {"precision": "bfloat16"})]
+                 ("bfloat16", {"precision": "bfloat16"}), ("fast FFT", {"fast_fft": True})]
 
 
 def run(quick: bool = False, budget: float | None = None) -> dict:

@@ -109,7 +109,8 @@ def test_cache_keys_follow_the_separator_options(tiny_run):
 
     key = lambda **options: run_spec(tiny_run, options).key  # noqa: E731
     assert key() == key(overlap=0.25) != key(overlap=0.5) == key(overlap=0.5)
-    assert len({key(), key(overlap=0.0), key(overlap=0.5), key(precision="bfloat16")}) == 4
+    assert len({key(), key(overlap=0.0), key(overlap=0.5), key(precision="bfloat16"),
+                key(fast_fft=True)}) == 5
 
 
 def test_compare_writes_one_table_and_a_box_plot(reference_eval, run_eval, tmp_path, capsys):

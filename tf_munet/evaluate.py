@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=8, help="patches per network call")
     p.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
                    help="network arithmetic (see python -m tf_munet.separate --help)")
+    p.add_argument("--fast-fft", action="store_true",
+                   help="FFT-friendly input STFT length (see python -m tf_munet.separate --help)")
     p.add_argument("--overlap", type=float, default=None,
                    help="network patch overlap (default: the separator's, 0.25)")
     p.add_argument("--compare", nargs="+", metavar="DIR",
@@ -85,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     options = {"batch_size": args.batch_size} if args.batch_size != 8 else {}
     if args.wiener:
         options["wiener"] = True
+    if args.fast_fft:
+        options["fast_fft"] = True
     if args.precision != "float32":
         options["precision"] = args.precision
     if args.overlap is not None:

@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
                    help="network arithmetic: bfloat16 is ~1.8x faster on CPUs with AMX or "
                    "AVX512-BF16 (masks within ~1e-3 of float32), slower on others")
+    p.add_argument("--fast-fft", action="store_true",
+                   help="input-rate STFTs of an FFT-friendly length within 0.1%% of the model's "
+                   "window: faster, a few hundredths of a dB lower")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -79,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
 
     separator = Separator.load(
         args.run_dir, batch_size=args.batch_size, overlap=args.overlap, precision=args.precision,
-        wiener=args.wiener,
+        fast_fft=args.fast_fft, wiener=args.wiener,
         wiener_iterations=args.wiener_iterations, block_seconds=args.block_seconds,
         normalize=False if args.no_normalize else None,
     )

@@ -117,10 +117,29 @@ def _linear_weights(positions: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarr
     return lo, hi, (positions - lo).astype(np.float32)
 
 
-def input_stft(audio: AudioConfig, rate: int) -> tuple[int, int]:
-    """(n_fft, hop) at `rate` lasting as long in seconds as the model's STFT (n_fft even)."""
+def _largest_prime_factor(n: int) -> int:
+    factor, largest = 2, 1
+    while factor * factor <= n:
+        while n % factor == 0:
+            n, largest = n // factor, factor
+        factor += 1
+    return max(largest, n)
+
+
+def input_stft(audio: AudioConfig, rate: int, fast: bool = False) -> tuple[int, int]:
+    """(n_fft, hop) at `rate` lasting as long in seconds as the model's STFT (n_fft even).
+
+    `fast`: the even length within 0.1 % of the exact one whose largest prime factor is the
+    smallest (an FFT-friendly size: 5512 -> 5508 and 4142 -> 4140 at 44.1 kHz for the cunet and
+    paper presets, 1.7x and 2.4x faster inverse FFTs). Input bins then drift from the model's
+    by up to half a bin at the top of its band: the oracle lost 0.02-0.03 dB on synthetic tracks.
+    """
     scale = rate / audio.sample_rate
-    n_fft = max(16, 2 * round(audio.n_fft * scale / 2))
+    exact = audio.n_fft * scale
+    n_fft = max(16, 2 * round(exact / 2))
+    if fast and n_fft > 64:
+        near = range(2 * math.ceil(exact * 0.999 / 2), math.floor(exact * 1.001) + 1, 2)
+        n_fft = min(near, key=lambda n: (_largest_prime_factor(n), abs(n - exact)), default=n_fft)
     hop = max(1, round(audio.hop * scale))
     return n_fft, min(hop, n_fft // 2)
 
@@ -187,8 +206,8 @@ class _InputGrid:
     same_bins: bool  # input bin j is model bin j (the input is at the model's rate): no gathers
 
     @classmethod
-    def build(cls, audio: AudioConfig, rate: int) -> "_InputGrid":
-        n_fft, hop = input_stft(audio, rate)
+    def build(cls, audio: AudioConfig, rate: int, fast: bool = False) -> "_InputGrid":
+        n_fft, hop = input_stft(audio, rate, fast)
         lo, hi, frac, _ = _frequency_positions(audio, rate, n_fft)
         fb = audio.freq_bins
         n_low = int(np.sum(lo < fb))  # positions increase with j: the first n_low bins
@@ -278,6 +297,8 @@ class MaskSeparator:
         frame_batch: input STFT frames processed at once (bounds temporary memory; the Wiener
             filter's statistics are per batch). Without Wiener at most 32 at a time: a batch's
             spectra then stay in cache (faster than 128).
+        fast_fft: input-rate STFTs of an FFT-friendly length within 0.1 % of the model's window
+            (see `input_stft`): faster inverse STFTs for a few hundredths of a dB.
     """
 
     def __init__(
@@ -292,6 +313,7 @@ class MaskSeparator:
         fade: float = 1.0,
         margin: float = 0.5,
         frame_batch: int = 128,
+        fast_fft: bool = False,
     ):
         self.preset = preset
         self.audio = preset.audio
@@ -309,6 +331,7 @@ class MaskSeparator:
         self.fade = fade
         self.margin = margin
         self.frame_batch = frame_batch
+        self.fast_fft = fast_fft
         self._maps: dict[int, _InputGrid] = {}
         self.timings: dict[str, float] | None = None
         """Set to {} to accumulate wall seconds per stage of `separate` (see `STAGES`)."""
@@ -350,6 +373,7 @@ class MaskSeparator:
             "normalize": self.normalize, "wiener": self.wiener,
             "wiener_iterations": self.wiener_iterations if self.wiener else 0,
             "block_seconds": self.block_seconds, "fade": self.fade, "margin": self.margin,
+            **({"fast_fft": True} if self.fast_fft else {}),
         }
 
     # ------------------------------------------------------------------ public API
@@ -473,7 +497,7 @@ class MaskSeparator:
     def min_samples(self, rate: int) -> int:
         """Shortest input the STFTs take (reflect padding needs over half a window, at the
         model's rate and at the input's); shorter inputs are zero-padded, their stems cut back."""
-        n_fft, _ = input_stft(self.audio, rate)
+        n_fft, _ = input_stft(self.audio, rate, self.fast_fft)
         return max(n_fft, math.ceil(self.audio.n_fft * rate / self.audio.sample_rate)) + 2
 
     def stem_indices(self, stems) -> list[int]:
@@ -578,7 +602,7 @@ class MaskSeparator:
 
     def _input_grid(self, rate: int) -> _InputGrid:
         if rate not in self._maps:
-            self._maps[rate] = _InputGrid.build(self.audio, rate)
+            self._maps[rate] = _InputGrid.build(self.audio, rate, self.fast_fft)
         return self._maps[rate]
 
     def _separate_segment(self, x: np.ndarray, rate: int, start: int, stop: int) -> np.ndarray:
