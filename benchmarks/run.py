@@ -1,6 +1,6 @@
 """Run the benchmarks in one process, write benchmarks/results.json, regenerate the README section.
 
-    python -m benchmarks.run                 # everything (about 15-25 minutes on 2 cores)
+    python -m benchmarks.run                 # everything (about 45 minutes on 2 cores)
     python -m benchmarks.run --only cost     # one section
     python -m benchmarks.run --quick         # tiny settings, a smoke run
 
