@@ -113,6 +113,20 @@ def test_cache_keys_follow_the_separator_options(tiny_run):
                 key(fast_fft=True)}) == 5
 
 
+def test_cli_speed_flags_reach_the_separator(tiny_run):
+    """evaluate's speed flags become the separator's options (and so its cache key)."""
+    from tf_munet.evaluate import build_parser, separator_options
+    from tf_munet.evaluation import build, run_spec
+
+    args = build_parser().parse_args([str(tiny_run), "--out", "x", "--overlap", "0",
+                                      "--precision", "bfloat16", "--fast-fft"])
+    options = separator_options(args)
+    assert options == {"overlap": 0.0, "precision": "bfloat16", "fast_fft": True}
+    sep = build(run_spec(tiny_run, options))
+    assert (sep.overlap, sep.precision, sep.fast_fft) == (0.0, "bfloat16", True)
+    assert separator_options(build_parser().parse_args([str(tiny_run), "--out", "x"])) == {}
+
+
 def test_compare_writes_one_table_and_a_box_plot(reference_eval, run_eval, tmp_path, capsys):
     out = tmp_path / "cmp"
     assert evaluate_main(["--compare", str(reference_eval[0]), str(run_eval[1]), "--out", str(out)]) == 0

@@ -66,6 +66,23 @@ def _protocols(text: str) -> tuple[str, ...]:
     return out
 
 
+def separator_options(args: argparse.Namespace) -> dict:
+    """The trained run's separator options from the flags (only those off their defaults, so
+    cache keys of plain evaluations stay put)."""
+    options = {"batch_size": args.batch_size} if args.batch_size != 8 else {}
+    if args.wiener:
+        options["wiener"] = True
+    if args.fast_fft:
+        options["fast_fft"] = True
+    if args.precision != "float32":
+        options["precision"] = args.precision
+    if args.overlap is not None:
+        if not 0 <= args.overlap < 1:
+            raise UserError(f"--overlap {args.overlap}: must be in [0, 1)")
+        options["overlap"] = args.overlap
+    return options
+
+
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
@@ -84,17 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.jobs < 1:
         raise UserError(f"--jobs {args.jobs}: must be >= 1")
     protocols = _protocols(args.protocol or "museval")
-    options = {"batch_size": args.batch_size} if args.batch_size != 8 else {}
-    if args.wiener:
-        options["wiener"] = True
-    if args.fast_fft:
-        options["fast_fft"] = True
-    if args.precision != "float32":
-        options["precision"] = args.precision
-    if args.overlap is not None:
-        if not 0 <= args.overlap < 1:
-            raise UserError(f"--overlap {args.overlap}: must be in [0, 1)")
-        options["overlap"] = args.overlap
+    options = separator_options(args)
     run = Path(args.run_dir)
     if run.is_dir() or args.run_dir not in ev.REFERENCES:
         main_spec = ev.run_spec(run, options)
