@@ -283,7 +283,8 @@ runs = {**{f"munet-{w}": path for w, path in munet_runs.items()},
         **{f"{f}-uw": path for f, path in baseline_runs.items()}}
 specs = [run_spec(path, label=label) for label, path in runs.items()]
 specs += [reference_spec(kind, specs[0].preset, specs[0].sources) for kind in ("oracle", "mixture")]
-summary = evaluate(specs, data, work / "evaluation", protocols=tuple(PROTOCOLS), jobs=EVAL_JOBS)
+summary = evaluate(specs, data, work / "evaluation", protocols=tuple(PROTOCOLS), jobs=EVAL_JOBS,
+                   overwrite=True)  # a re-run of this notebook replaces its earlier evaluation
 for protocol in PROTOCOLS:
     display(Markdown(f"**SDR (dB), {protocol}**\\n\\n" + markdown_table(sdr_rows(summary, protocol))))'''),
     ("markdown", '''\
@@ -363,7 +364,8 @@ from tf_munet.export.report import format_table
 export_dir = work / "export"
 report = export_run(run_dir, export_dir, quantize=tuple(QUANTIZE), inputs=tuple(INPUTS),
                     data=MUSDB_ROOT, calibration=CALIBRATION, excerpt_chunks=EXCERPT_CHUNKS,
-                    latency_repeats=LATENCY_REPEATS, log=print)
+                    latency_repeats=LATENCY_REPEATS, log=print,
+                    overwrite=True)  # a re-run of this notebook replaces its earlier export
 print(format_table(report))'''),
     ("markdown", '''\
 ## Run in LiteRT, compare with Keras

@@ -347,7 +347,8 @@ def test_sigkill_during_separate_leaves_no_half_written_stem(tiny_run, tmp_path)
     _kill_while_writing(cmd, out, rng.uniform(0.0, 6.0), ready=lambda folder: True)
     for stem in _finals(out):  # a stem at its final path is always complete
         assert sf.info(stem).frames == seconds * 44100, stem
-    assert main([str(tiny_run), str(song), "-o", str(out), "--no-progress", "--block-seconds", "2"]) == 0
+    assert main([str(tiny_run), str(song), "-o", str(out), "--no-progress", "--block-seconds", "2",
+                 "--overwrite"]) == 0  # the stems a killed run finished are replaced
     x, _ = sf.read(song, dtype="float32", always_2d=True)
     stems = [sf.read(out / "long song" / f"{s}.wav", dtype="float32", always_2d=True)[0] for s in FOUR]
     assert np.abs(sum(stems) - x).max() < 1e-3
@@ -364,7 +365,7 @@ def test_sigkill_during_export_leaves_no_half_written_artifact(tiny_run, tmp_pat
     out.mkdir()
     (out / "manifest.json").write_text(json.dumps({"format": "tf_munet-tflite/1", "variants": {}}))
     started = lambda folder: any(folder.glob("*.tflite")) or (folder / "savedmodel").exists()  # noqa: E731
-    rc = _kill_while_writing([sys.executable, "-m", "tf_munet.export", *args], out,
+    rc = _kill_while_writing([sys.executable, "-m", "tf_munet.export", *args, "--overwrite"], out,
                              random.Random(3).uniform(0.0, 2.0), ready=started)
     assert rc == -signal.SIGKILL
     # what is at a final path is whole: flatbuffers load, JSON parses, the SavedModel is complete
@@ -377,7 +378,8 @@ def test_sigkill_during_export_leaves_no_half_written_artifact(tiny_run, tmp_pat
         assert (out / "savedmodel" / "saved_model.pb").is_file()
         assert (out / "savedmodel" / "variables" / "variables.index").is_file()
     assert not (out / "manifest.json").exists()  # written last: a killed export has none
-    assert main(args) == 0
+    assert main(args) == 2  # what the killed export left is not mixed with a new one ...
+    assert main([*args, "--overwrite"]) == 0  # ... unless asked
     manifest = json.loads((out / "manifest.json").read_text())
     for variant in manifest["variants"].values():
         for model in variant["models"]:

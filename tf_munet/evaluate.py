@@ -26,11 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", metavar="RUN_DIR", nargs="?",
                    help="trained run folder, or 'oracle' / 'mixture'")
     p.add_argument("--root", help="MUSDB18 root (HQ folders or .stem.mp4; default $MUSDB_PATH)")
-    p.add_argument("--subset", default="test", choices=("train", "test"))
+    p.add_argument("--subset", default="test", choices=("train", "test"),
+                   help="which MUSDB subset to score (default: test)")
     p.add_argument("--protocol", default=None,
                    help="museval (default), paper, or both (comma-separated list also accepted); "
                    "with --compare: which protocol's box plot (default: the first in common)")
-    p.add_argument("--jobs", type=int, default=1, help="tracks evaluated in parallel processes")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="tracks evaluated in parallel processes (default 1)")
     p.add_argument("--out", help="output folder (evaluation: required; --compare: default '.')")
     p.add_argument("--track", action="append", default=None, metavar="NAME",
                    help="evaluate only this track (repeatable)")
@@ -50,7 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="network patch overlap (default: the separator's, 0.25)")
     p.add_argument("--compare", nargs="+", metavar="DIR",
                    help="compare finished evaluation folders: one table and one box plot")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace another evaluation held in --out (by default it is refused; the "
+                   "same evaluation resumes from its cache)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
 
@@ -121,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
             if all(s.kind != kind for s in specs):
                 specs.append(ev.reference_spec(kind, preset, sources))
     summary = ev.evaluate(specs, args.root, args.out, subset=args.subset, protocols=protocols,
-                          jobs=args.jobs, tracks=args.track, progress=not args.no_progress)
+                          jobs=args.jobs, tracks=args.track, progress=not args.no_progress,
+                          overwrite=args.overwrite)
     print(ev.markdown(summary), end="")
     print(f"{summary['computed']} of {len(summary['tracks'])} tracks computed "
           f"(rest cached); wrote {Path(args.out) / 'summary.json'} and summary.md")

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from tf_munet.errors import UserError, safe_child
+from tf_munet.outputs import output_folder, replace_earlier
 from tf_munet.presets import get_preset
 from tf_munet.run_dir import CONFIG, MODEL, write_json
 from tf_munet.separation import DEFAULT_OVERLAP
@@ -279,6 +280,33 @@ def _merge(cached: dict, new: dict) -> dict:
 _WORKER: dict = {}
 
 
+def _claim(out: Path, specs: list[SeparatorSpec], root, subset: str, overwrite: bool) -> None:
+    """Refuse to mix this evaluation with another one cached in `out` (see `evaluate`).
+
+    It is the same evaluation when every trained run cached there is among `specs` with the same
+    key, shared labels (references) have the same key, and the summary's root and subset match:
+    then the cache resumes it. Reference rows cached for the same grid are reused by any run.
+    """
+    files = sorted((out / "tracks").glob("*.json")) if (out / "tracks").is_dir() else []
+    summary = _load_cached(out / "summary.json")
+    cached = dict((summary.get("separators") or {}).items())
+    cached = {label: info.get("key") for label, info in cached.items()}
+    for path in files:
+        for label, entry in _load_cached(path).get("results", {}).items():
+            cached.setdefault(label, entry.get("key"))
+    keys = {s.label: s.key for s in specs}
+    other = [label for label, key in cached.items()
+             if keys.get(label, key if label in REFERENCES else None) != key]
+    if summary.get("subset") not in (None, subset):
+        other.append(f"the {summary['subset']} subset")
+    if summary.get("root") and root and Path(summary["root"]).resolve() != Path(root).resolve():
+        other.append(f"tracks of {summary['root']}")
+    if other:
+        earlier = [p for p in (out / "tracks", out / "summary.json", out / "summary.md") if p.exists()]
+        replace_earlier(out, earlier, overwrite=overwrite,
+                        what=f"another evaluation (of {', '.join(other)})")
+
+
 def _init_worker(specs: list[SeparatorSpec], threads: int) -> None:
     """Worker process: limit TF threads to its share of the cores, then build the separators."""
     if any(s.kind != "mixture" for s in specs):
@@ -307,9 +335,12 @@ def evaluate(
     jobs: int = 1,
     tracks: list[str] | None = None,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> dict:
     """Evaluate `specs` on a MUSDB-layout root; write OUT/tracks/*.json, summary.json, summary.md.
 
+    An OUT that holds another evaluation (another model or options, data root or subset) is
+    refused unless `overwrite`, which removes it first; the same evaluation resumes from it.
     Returns the summary dict, with "computed" = number of tracks that needed work this call.
     """
     from tqdm import tqdm
@@ -322,9 +353,11 @@ def evaluate(
     labels = [s.label for s in specs]
     if len(set(labels)) != len(labels):
         raise UserError(f"separator labels must be unique, got {labels}")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)  # an unwritable --out fails before any work
+    out = output_folder(out)
     refs = find_tracks(root, subset)
+    if out.is_dir():
+        _claim(out, specs, root, subset, overwrite)
+    out.mkdir(parents=True, exist_ok=True)  # an unwritable --out fails before any work
     if tracks:
         unknown = sorted(set(tracks) - {r.name for r in refs})
         if unknown:
@@ -524,7 +557,7 @@ def compare(dirs: list[str | os.PathLike], out: str | os.PathLike, protocol: str
             lines.append(f"| {label} | " + " | ".join(cells) + f" | {n} |")
         lines.append("")
     text = "\n".join(lines)
-    out = Path(out)
+    out = output_folder(out)
     from tf_munet.errors import atomic_path
 
     with atomic_path(out / "compare.md") as tmp:

@@ -11,7 +11,8 @@ import argparse
 from pathlib import Path
 
 from tf_munet.errors import UserError, cli_main, safe_child
-from tf_munet.separation import DEFAULT_OVERLAP
+from tf_munet.outputs import output_folder, replace_earlier
+from tf_munet.separation import DEFAULT_OVERLAP, FORMATS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fast-fft", action="store_true",
                    help="input-rate STFTs of an FFT-friendly length within 0.1%% of the model's "
                    "window: faster, a few hundredths of a dB lower")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace stems an earlier run left in OUTDIR/<input name>/ (by default "
+                   "they are refused)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -53,6 +57,7 @@ def _input_list(inputs: list[str], out: Path) -> list[tuple[Path, Path]]:
     """(input, its output folder) pairs; refuses missing inputs and colliding names."""
     from tf_munet.data.audio_io import check_input_file
 
+    output_folder(out, "-o")
     pairs, seen = [], {}
     for name in inputs:
         path = check_input_file(name)
@@ -62,6 +67,17 @@ def _input_list(inputs: list[str], out: Path) -> list[tuple[Path, Path]]:
         seen[target] = path
         pairs.append((path, target))
     return pairs
+
+
+def _clear_earlier_stems(pairs: list[tuple[Path, Path]], overwrite: bool) -> None:
+    """Refuse (or, with --overwrite, remove) stems an earlier run left in an input's folder, so
+    no folder ends up with stems of two runs or two --stems choices."""
+    for _, target in pairs:
+        output_folder(target, "-o")
+        if target.is_dir():
+            earlier = [p for p in target.iterdir() if p.suffix.lstrip(".") in FORMATS]
+            replace_earlier(target, earlier, overwrite=overwrite, what="stems of an earlier run",
+                            flag="-o")
 
 
 @cli_main
@@ -87,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         normalize=False if args.no_normalize else None,
     )
     separator.stem_indices(stems)  # fail on a bad --stems before any work
+    _clear_earlier_stems(pairs, args.overwrite)
     total = 0.0
     for path, _ in pairs:
         try:

@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
                    default="auto", help="mask normalisation in waveform graphs (default: the "
                    "separator's, i.e. exhaustive for 4stems/2stems)")
     p.add_argument("--threads", type=int, default=1, help="LiteRT threads for latency (default 1)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier export in DIR (by default it is refused)")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     return p
 
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         data=args.data, stft_mode=args.stft,
         normalize=None if args.normalize == "none" else args.normalize,
         calibration=args.calibration, excerpt_chunks=args.excerpt_chunks, threads=args.threads,
-        log=log,
+        log=log, overwrite=args.overwrite,
     )
     print(format_table(report))
     return 0

@@ -28,6 +28,7 @@ from tf_munet.errors import UserError, atomic_path
 from tf_munet.export import report as rpt
 from tf_munet.export.excerpts import calibration_chunks, validation_excerpt
 from tf_munet.export.tflite import QUANTIZE
+from tf_munet.outputs import output_folder, replace_earlier
 from tf_munet.run_dir import write_json
 from tf_munet.separation import DEFAULT_OVERLAP
 
@@ -180,12 +181,13 @@ def export_run(
     threads: int | None = 1,
     latency_repeats: int = 10,
     log: Callable[[str], None] | None = None,
+    overwrite: bool = False,
 ) -> dict:
     """Export a trained run; returns the report (also written to OUT/report.json).
 
     Args:
         run_dir: a run folder (config.json + model.keras).
-        out: output folder (created; files in it are replaced).
+        out: output folder (created). An earlier export in it is refused unless `overwrite`.
         formats: "savedmodel" and/or "tflite".
         quantize: TF-Lite variants among "none", "fp16", "dynamic", "int8".
         inputs: "spectrogram" and/or "waveform" graphs.
@@ -197,6 +199,7 @@ def export_run(
         threads: LiteRT threads for the latency measurement (None: LiteRT's default).
         latency_repeats: timed calls per file.
         log: progress messages (None: silent).
+        overwrite: remove an earlier export's files from `out` first (never other files).
     """
     from tf_munet.export import savedmodel
     from tf_munet.export.graphs import ExportGraphs
@@ -208,9 +211,11 @@ def export_run(
         bad = [v for v in values if v not in allowed]
         if bad or not values:
             raise UserError(f"--{name} {','.join(values)}: choose from {', '.join(allowed)}")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(out)
     config, network = load_run(run_dir)
+    if out.is_dir():
+        replace_earlier(out, earlier_export(out), overwrite=overwrite, what="an earlier export")
+    out.mkdir(parents=True, exist_ok=True)
     audio = config.preset.audio
     graphs = ExportGraphs(network, audio, config.model, config.sources, stft_mode, normalize)
     _start_fresh(out)
@@ -276,6 +281,13 @@ def export_run(
         write_json(out / MANIFEST, manifest)
     write_json(out / REPORT, report)
     return report
+
+
+def earlier_export(out: Path) -> list[Path]:
+    """What an earlier export left in `out` (complete or killed): its files would otherwise sit
+    beside the new ones, and a stale .tflite or SavedModel could be shipped with a new manifest."""
+    return [p for p in out.iterdir()
+            if p.name in (MANIFEST, REPORT, GRIDS, "savedmodel") or p.suffix == ".tflite"]
 
 
 def _start_fresh(out: Path) -> None:
