@@ -36,7 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.bench_inference import FAMILIES, _clip, _make_run
+from benchmarks.bench_inference import _clip, _make_run
+from tf_munet.registry import FAMILIES
 
 RATE = 44100
 THREADS = 2
@@ -133,6 +134,7 @@ def _chunk_calls(run: Path, out: Path, kind: str):
     from tf_munet.data.synthetic import synthetic_stems
     from tf_munet.export.graphs import ExportGraphs
     from tf_munet.export.tflite import Runner
+    from tf_munet.models import one_hot_conditions
     from tf_munet.run_dir import load_run
 
     config, network = load_run(run)
@@ -142,8 +144,7 @@ def _chunk_calls(run: Path, out: Path, kind: str):
                            channels=a.channels)["mixture"][None, : a.chunk_samples]
     wave = wave.astype(np.float32)
     x = graphs.front.magnitude(tf.constant(wave)).numpy() if kind == "spectrogram" else wave
-    k = len(config.sources)
-    conds = list(np.eye(k, dtype=np.float32)[:, None]) if graphs.conditioned else [None]
+    conds = list(one_hot_conditions(len(config.sources))[:, None]) if graphs.conditioned else [None]
     manifest = json.loads((out / "manifest.json").read_text())
     entries = manifest["variants"][f"{kind}-float32"]["models"]
     units = graphs.units(split_dedicated=True)

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-FAMILIES = ("munet", "dedicated", "cunet")
+from tf_munet.registry import FAMILIES
+
 SPEED_OPTIONS = [("overlap 0", {"overlap": 0.0}), ("bfloat16", {"precision": "bfloat16"}),
                  ("fast FFT", {"fast_fft": True}),
                  ("overlap 0, bfloat16, fast FFT", {"overlap": 0.0, "precision": "bfloat16",

@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tf_munet.errors import UserError
+from tf_munet.registry import FAMILIES
 
 if TYPE_CHECKING:
     from tf_munet.presets import Preset
 
 PathLike = str | os.PathLike
-FAMILY_NAMES = {"munet": "M-U-Net", "dedicated": "dedicated U-Nets", "cunet": "C-U-Net"}
 
 
 def _best_seconds(fn: Callable[[], object], repeats: int) -> float:
@@ -73,7 +73,7 @@ def markdown_table(rows: Sequence[Mapping], columns: Mapping[str, str] | None = 
 def model_costs(
     preset: "str | Preset" = "cunet",
     sources: str | Sequence[str] = "4stems",
-    families: Sequence[str] = ("munet", "dedicated", "cunet"),
+    families: Sequence[str] = tuple(FAMILIES),
     runs: Mapping[str, PathLike] | None = None,
     seconds: float = 30.0,
     rate: int = 44100,
@@ -111,7 +111,7 @@ def model_costs(
     else:
         p = get_preset(preset) if isinstance(preset, str) else preset
         names = resolve_sources(sources)
-        separators = {FAMILY_NAMES.get(f, f): Separator(build_model(p, f, names), p, names, f)
+        separators = {FAMILIES[f].label: Separator(build_model(p, f, names), p, names, f)
                       for f in families}
     rows = []
     for label, sep in separators.items():

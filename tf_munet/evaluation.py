@@ -34,14 +34,13 @@ import numpy as np
 
 from tf_munet.errors import UserError, safe_child
 from tf_munet.outputs import output_folder, replace_earlier
-from tf_munet.presets import get_preset
+from tf_munet.presets import SOURCE_STEMS, get_preset
 from tf_munet.run_dir import CONFIG, MODEL, write_json
 from tf_munet.separation import DEFAULT_OVERLAP
 
 PROTOCOLS = ("museval", "paper")
 REFERENCES = ("oracle", "mixture")
 METRICS = {"museval": ("SDR", "SIR", "SAR", "ISR"), "paper": ("SDR", "SIR", "SAR")}
-ACCOMPANIMENT = ("drums", "bass", "other")
 MIN_SCORE_SAMPLES = 1024
 """Shortest track scored (at the rate a protocol scores at): BSS Eval fits 512-tap distortion
 filters, and shorter signals give meaningless (even infinite) values."""
@@ -143,9 +142,7 @@ def build(spec: SeparatorSpec):
 
 
 def _references(stems: dict[str, np.ndarray], sources) -> dict[str, np.ndarray]:
-    refs = dict(stems)
-    refs["accompaniment"] = sum(stems[s] for s in ACCOMPANIMENT)
-    return {s: refs[s] for s in sources}
+    return {s: sum(stems[stem] for stem in SOURCE_STEMS[s]) for s in sources}
 
 
 def score_museval(refs: np.ndarray, ests: np.ndarray, rate: int) -> list[dict[str, float]]:

@@ -10,11 +10,25 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+STEMS: tuple[str, ...] = ("vocals", "drums", "bass", "other")
+"""MUSDB18's four stems, in the order caches and pipelines store them; they sum to the mixture."""
+
+SOURCE_STEMS: dict[str, tuple[str, ...]] = {
+    **{stem: (stem,) for stem in STEMS},
+    "accompaniment": ("drums", "bass", "other"),
+}
+"""Every source a run may separate, as the stems it is the sum of."""
+
 SOURCE_SETS: dict[str, tuple[str, ...]] = {
-    "4stems": ("vocals", "drums", "bass", "other"),
+    "4stems": STEMS,
     "2stems": ("vocals", "accompaniment"),
 }
-"""Named source sets. MUSDB18's accompaniment is drums + bass + other."""
+"""Named source sets (both add up to the mixture)."""
+
+
+def is_exhaustive(sources) -> bool:
+    """True when the sources add up to the mixture: together they hold every stem exactly once."""
+    return sorted(stem for s in sources for stem in SOURCE_STEMS[s]) == sorted(STEMS)
 
 
 @dataclass(frozen=True)
@@ -250,8 +264,7 @@ def resolve_sources(sources: str | tuple[str, ...] | list[str]) -> tuple[str, ..
             return SOURCE_SETS[sources]
         sources = [s.strip() for s in sources.split(",") if s.strip()]
     sources = tuple(sources)
-    known = {"vocals", "drums", "bass", "other", "accompaniment"}
-    bad = [s for s in sources if s not in known]
+    bad = [s for s in sources if s not in SOURCE_STEMS]
     if bad or not sources:
-        raise ValueError(f"Unknown sources {bad or sources!r}; use names from {sorted(known)}.")
+        raise ValueError(f"Unknown sources {bad or sources!r}; use names from {sorted(SOURCE_STEMS)}.")
     return sources

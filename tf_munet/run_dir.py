@@ -20,12 +20,12 @@ from typing import Any
 
 from tf_munet.errors import UserError, atomic_path
 from tf_munet.presets import Preset
+from tf_munet.registry import FAMILIES
 
 CONFIG = "config.json"
 HISTORY = "history.json"
 MODEL = "model.keras"
 CHECKPOINT = "checkpoint.keras"
-FAMILIES = ("munet", "dedicated", "cunet")  # = models.FAMILIES, without importing Keras
 
 
 @dataclass

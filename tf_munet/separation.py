@@ -49,10 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from tf_munet.errors import UserError, atomic_path, one_line, safe_child
-from tf_munet.presets import AudioConfig, Preset
-
-EXHAUSTIVE_SETS = ({"vocals", "drums", "bass", "other"}, {"vocals", "accompaniment"})
-"""Source sets that add up to the mixture (masks are normalised to sum to 1 for them)."""
+from tf_munet.presets import AudioConfig, Preset, is_exhaustive
 
 FORMATS = {"wav": "WAV", "flac": "FLAC"}
 
@@ -318,7 +315,7 @@ class MaskSeparator:
         self.preset = preset
         self.audio = preset.audio
         self.sources = tuple(sources)
-        self.exhaustive = set(self.sources) in EXHAUSTIVE_SETS
+        self.exhaustive = is_exhaustive(self.sources)
         self.normalize = True if normalize is None else normalize
         self.wiener = wiener
         self.wiener_iterations = wiener_iterations
@@ -735,6 +732,7 @@ class Separator(MaskSeparator):
                  batch_size: int = 8, overlap: float = DEFAULT_OVERLAP, precision: str = "float32",
                  name: str = "model", **options):
         super().__init__(preset, tuple(sources), **options)
+        from tf_munet.models.conditions import is_conditioned
         from tf_munet.models.precision import with_precision
         from tf_munet.spectral import SpectralFrontEnd
 
@@ -747,7 +745,7 @@ class Separator(MaskSeparator):
         self.overlap = overlap
         self.name = name
         self.front = SpectralFrontEnd(preset.audio)
-        self.conditioned = len(network.inputs) == 2
+        self.conditioned = is_conditioned(network)
         self._call = None
 
     @classmethod
@@ -764,21 +762,14 @@ class Separator(MaskSeparator):
         if self._call is None:
             import tensorflow as tf
 
+            from tf_munet.models.conditions import all_source_masks
+
             a = self.audio
-            k = len(self.sources)
             spec = tf.TensorSpec((None, a.model_bins, a.frames, a.channels), tf.float32)
 
             @tf.function(input_signature=[spec])
             def call(mag):
-                if self.conditioned:
-                    masks = []
-                    for i in range(k):
-                        cond = tf.tile(tf.one_hot([i], k), [tf.shape(mag)[0], 1])
-                        out = self.network({"magnitude": mag, "condition": cond}, training=False)
-                        masks.append(out[..., 0])
-                    masks = tf.stack(masks, axis=-1)
-                else:
-                    masks = self.network(mag, training=False)
+                masks = all_source_masks(self.network, mag)
                 return self.front.mask_to_linear(tf.cast(masks, tf.float32))
 
             self._call = call

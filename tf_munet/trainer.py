@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from tf_munet.models.conditions import all_source_masks, is_conditioned
 from tf_munet.weighting import TaskWeighting, UnitWeighting
 
 LOSSES = ("masked_l1", "mask_l1")
@@ -68,7 +69,7 @@ class SeparatorTrainer(keras.Model):
         self.loss_name = loss
         self.target_clip = target_clip
         self.eps = eps
-        self.conditioned = len(network.inputs) == 2
+        self.conditioned = is_conditioned(network)
         k = len(self.sources)
         self.task_weights = self.add_weight(
             shape=(k,), initializer=keras.initializers.Constant(self.weighting.initial(k)),
@@ -213,14 +214,8 @@ class SeparatorTrainer(keras.Model):
         mix, sources = data
         targets = self._targets(mix, sources)
         if self.conditioned:
-            k = len(self.sources)
-            batch = ops.shape(mix)[0]
-            errors = []
-            for i in range(k):
-                cond = ops.tile(ops.one_hot(ops.convert_to_tensor([i]), k), (batch, 1))
-                masks = self.network([mix, cond], training=False)
-                errors.append(self._errors(mix, masks, targets[..., i : i + 1])[:, 0])
-            losses = ops.mean(ops.stack(errors, axis=1), axis=0)
+            masks = all_source_masks(self.network, mix)
+            losses = ops.mean(self._errors(mix, masks, targets), axis=0)
         else:
             losses, _ = self.per_source_losses(mix, sources, training=False)
         return self._report(ops.sum(self.task_weights * losses), losses)

@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 import keras
 import numpy as np
 
+from tf_munet.registry import WEIGHTINGS
+
 REFERENCE_SOURCE = {4: "bass", 2: "accompaniment"}
 """EBW's reference source: bass for 4 sources, accompaniment for 2 (PAPER.md)."""
 
@@ -202,9 +204,6 @@ class GradNormWeighting(TaskWeighting):
 
     def get_config(self):
         return {**super().get_config(), "alpha": self.alpha, "learning_rate": self.learning_rate}
-
-
-WEIGHTINGS = ("uw", "dwa", "ebw-p1", "ebw-p2", "ebw-inst", "oh", "uncertainty", "gradnorm")
 
 
 def make_weighting(

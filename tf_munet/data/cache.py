@@ -24,10 +24,10 @@ import re
 from pathlib import Path
 
 from tf_munet.errors import UserError
-from tf_munet.presets import AudioConfig
+from tf_munet.presets import SOURCE_STEMS, AudioConfig
 
 CACHE_VERSION = 1
-ENERGY_NAMES = ("vocals", "drums", "bass", "other", "accompaniment", "mixture")
+ENERGY_NAMES = (*SOURCE_STEMS, "mixture")
 """Names whose per-chunk energies a cache stores (accompaniment = drums + bass + other,
 mixture = sum of the four stems)."""
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from tf_munet.data.audio_io import read_audio
-from tf_munet.data.synthetic import STEMS
+from tf_munet.presets import STEMS
 from tf_munet.errors import UserError, atomic_path
 
 FORMATS = ("auto", "hq", "stems")

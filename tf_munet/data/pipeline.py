@@ -28,9 +28,8 @@ import tensorflow as tf
 from tf_munet.data import augment as aug
 from tf_munet.data import cache as cache_lib
 from tf_munet.data.prepare import prepare_if_needed
-from tf_munet.data.synthetic import STEMS
 from tf_munet.errors import UserError
-from tf_munet.presets import Preset, resolve_sources
+from tf_munet.presets import SOURCE_STEMS, STEMS, Preset, resolve_sources
 from tf_munet.spectral import SpectralFrontEnd
 
 __all__ = ["training_dataset", "validation_dataset", "source_energies", "prepare_if_needed",
@@ -48,8 +47,7 @@ def source_matrix(sources: tuple[str, ...]) -> np.ndarray:
     """(4, K) 0/1 matrix from the stems (vocals, drums, bass, other) to the run's sources."""
     m = np.zeros((len(STEMS), len(sources)), np.float32)
     for k, name in enumerate(sources):
-        members = ("drums", "bass", "other") if name == "accompaniment" else (name,)
-        for stem in members:
+        for stem in SOURCE_STEMS[name]:
             m[STEMS.index(stem), k] = 1.0
     return m
 

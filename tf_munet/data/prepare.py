@@ -24,9 +24,8 @@ from tf_munet.data import cache as cache_lib
 from tf_munet.data.audio_io import resample, to_channels
 from tf_munet.data.musdb_io import TrackRef, find_tracks, load_track, musdb_root, validation_split
 from tf_munet import run_dir
-from tf_munet.data.synthetic import STEMS
 from tf_munet.errors import UserError, atomic_path
-from tf_munet.presets import AudioConfig, Preset
+from tf_munet.presets import STEMS, AudioConfig, Preset
 
 ENERGY_DEFINITION = (
     "E_k = mean over the training split's full, non-overlapping chunks of chunk_samples samples "

@@ -22,8 +22,7 @@ import numpy as np
 
 from tf_munet.data.audio_io import write_audio
 from tf_munet.errors import UserError
-
-STEMS = ("vocals", "drums", "bass", "other")
+from tf_munet.presets import STEMS
 """MUSDB18 stems, in the order used everywhere in tf_munet.data."""
 
 _CHORDS = [(0, (0, 4, 7)), (5, (0, 4, 7)), (7, (0, 4, 7)), (9, (0, 3, 7)), (2, (0, 3, 7)),

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tf_munet.presets import AudioConfig
+from tf_munet.presets import SOURCE_STEMS, AudioConfig
 
 CALIBRATION_SEED = 2000
 VALIDATION_SEED = 1000
@@ -38,9 +38,7 @@ class Excerpt:
 
 def source_audio(stems: dict[str, np.ndarray], name: str) -> np.ndarray:
     """A source's audio from MUSDB's four stems (accompaniment = drums + bass + other)."""
-    if name == "accompaniment":
-        return stems["drums"] + stems["bass"] + stems["other"]
-    return stems[name]
+    return sum(stems[stem] for stem in SOURCE_STEMS[name])
 
 
 def _to_model(x: np.ndarray, rate: int, audio: AudioConfig) -> np.ndarray:

@@ -28,6 +28,7 @@ from tf_munet.errors import UserError, atomic_path
 from tf_munet.export import report as rpt
 from tf_munet.export.excerpts import calibration_chunks, validation_excerpt
 from tf_munet.export.tflite import QUANTIZE
+from tf_munet.models.conditions import one_hot_conditions
 from tf_munet.outputs import output_folder, replace_earlier
 from tf_munet.run_dir import write_json
 from tf_munet.separation import DEFAULT_OVERLAP
@@ -42,8 +43,7 @@ MANIFEST_FORMAT = "tf_munet-tflite/1"
 
 def _conditions(graphs) -> list[np.ndarray | None]:
     """One-hot conditions of a C-U-Net (one pass per source), [None] otherwise."""
-    k = len(graphs.sources)
-    return list(np.eye(k, dtype=np.float32)) if graphs.conditioned else [None]
+    return list(one_hot_conditions(len(graphs.sources))) if graphs.conditioned else [None]
 
 
 def _feed(kind: str, x: np.ndarray, cond: np.ndarray | None) -> dict[str, np.ndarray]:

@@ -26,7 +26,7 @@ import tensorflow as tf
 from tf_munet import spectral
 from tf_munet.export import dsp
 from tf_munet.models import is_conditioned
-from tf_munet.presets import AudioConfig
+from tf_munet.presets import AudioConfig, is_exhaustive
 
 NETWORK_SCOPE = "network"
 """Name scope of the network inside the waveform graph; the signal processing is outside it."""
@@ -64,14 +64,10 @@ def extend_mask(mask: tf.Tensor, n_bins: int, top: int = 8) -> tf.Tensor:
     return tf.concat([mask, tf.tile(top_mean, reps)], axis=1)
 
 
-EXHAUSTIVE_SETS = ({"vocals", "drums", "bass", "other"}, {"vocals", "accompaniment"})
-"""Source sets that add up to the mixture (as in `tf_munet.separation`)."""
-
-
 def default_normalization(sources: tuple[str, ...]) -> str | None:
     """The separator's default: "exhaustive" (masks divided by their sum) for source sets that
     add up to the mixture, None (raw masks) otherwise."""
-    return "exhaustive" if set(sources) in EXHAUSTIVE_SETS else None
+    return "exhaustive" if is_exhaustive(sources) else None
 
 
 def normalize_masks(mask, mode: str | None):

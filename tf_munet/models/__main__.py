@@ -17,7 +17,7 @@ def summarize(preset_name: str, sources: str = "4stems") -> list[dict]:
     for family in FAMILIES:
         model = build_model(preset, family, names)
         flops = count_flops(model)
-        passes = len(names) if family == "cunet" else 1
+        passes = len(names) if FAMILIES[family].conditioned else 1
         rows.append(
             {
                 "family": family,

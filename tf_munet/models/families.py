@@ -20,8 +20,7 @@ from keras import layers
 from tf_munet.layers import InputScaling, SourceMasks
 from tf_munet.models.backbones import build_backbone, encoder_widths
 from tf_munet.presets import FilmConfig, Preset
-
-FAMILIES = ("munet", "dedicated", "cunet")
+from tf_munet.registry import FAMILIES
 
 
 def _spectrogram_input(preset: Preset) -> keras.KerasTensor:
@@ -105,8 +104,3 @@ def build_model(preset: Preset, family: str, sources: tuple[str, ...]) -> keras.
             f"Unknown model family {family!r}; choose one of {', '.join(FAMILIES)}."
         ) from None
     return builder(preset, tuple(sources))
-
-
-def is_conditioned(model: keras.Model) -> bool:
-    """True for C-U-Net networks (they take a condition input)."""
-    return len(model.inputs) == 2

@@ -27,6 +27,7 @@ import keras
 import numpy as np
 
 from tf_munet.errors import atomic_path
+from tf_munet.models.conditions import all_source_masks
 from tf_munet.run_dir import CHECKPOINT, HISTORY, MODEL, json_default, save_network, write_json
 
 STATE_ENTRY = "tf_munet_state.json"
@@ -388,13 +389,7 @@ class ExcerptLogger(keras.callbacks.Callback):
 
     def _masks(self, mix_batch):
         """(1, bins, frames, C) -> (1, bins, frames, C, K) masks for any family."""
-        net = self.model.network
-        if len(net.inputs) == 2:
-            k = len(self.sources)
-            outs = [net([mix_batch, np.eye(k, dtype=np.float32)[i : i + 1]], training=False)
-                    for i in range(k)]
-            return np.concatenate([np.asarray(o, np.float32) for o in outs], axis=-1)
-        return np.asarray(net(mix_batch, training=False), np.float32)
+        return np.asarray(all_source_masks(self.model.network, mix_batch), np.float32)
 
     def on_epoch_end(self, epoch, logs=None):
         if epoch % self.every and epoch != 0:

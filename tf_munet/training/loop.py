@@ -29,6 +29,7 @@ from pathlib import Path
 
 from tf_munet.errors import UserError
 from tf_munet.presets import Preset, get_preset, resolve_sources
+from tf_munet.registry import FAMILIES
 from tf_munet.run_dir import CHECKPOINT, CONFIG, HISTORY, MODEL, RunConfig, load_run_config
 from tf_munet.training.options import INFO_KEYS, RUNTIME_KEYS, TrainOptions
 
@@ -100,7 +101,7 @@ def resolve(options: TrainOptions, run_dir: Path) -> tuple[TrainOptions, Preset,
 
 def passes_per_chunk(model: str, num_sources: int) -> int:
     """Iterations one chunk needs to train every output: K + 2 conditions for C-U-Net."""
-    return num_sources + 2 if model == "cunet" else 1
+    return num_sources + 2 if FAMILIES[model].conditioned else 1
 
 
 def run_config(options: TrainOptions, preset: Preset, sources, info: dict) -> RunConfig:
@@ -469,7 +470,7 @@ def describe_run(run_dir: str | os.PathLike) -> str:
         for src in [*history["sources"], "sum"]:
             tr, va = last["train"].get(src), last["val"].get(src)
             lines.append(f"    {src:<14} {_fmt(tr):>12} {_fmt(va):>8}")
-    if config.get("model") == "cunet":
+    if FAMILIES[config["model"]].conditioned:
         k = len(config["sources"])
         lines.append(f"  C-U-Net: {config['iterations_per_epoch']} iterations/epoch; seeing each "
                      f"chunk under all K+2={k + 2} conditions takes "

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from tf_munet.errors import UserError
+from tf_munet.presets import PRESETS
+from tf_munet.registry import FAMILIES, WEIGHTINGS
 
-PRESET_NAMES = ("paper", "cunet", "fullband", "tiny")
-MODELS = ("munet", "dedicated", "cunet")
-WEIGHTINGS = ("uw", "dwa", "ebw-p1", "ebw-p2", "ebw-inst", "oh", "uncertainty", "gradnorm")
+PRESET_NAMES = tuple(PRESETS)
+MODELS = tuple(FAMILIES)
 STRATEGIES = ("auto", "mirrored", "multiworker")
 OPTIMIZERS = ("adam", "sgd")
 
