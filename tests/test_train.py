@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -98,8 +99,18 @@ def test_bad_options_are_one_line_errors(tmp_path, capsys):
 
 
 @pytest.fixture(scope="module")
-def munet_run(tmp_path_factory):
-    """Two epochs of M-U-Net with the default synthetic data (generated in the run folder)."""
+def user_cache(tmp_path_factory):
+    """$TF_MUNET_CACHE for this module: where the default synthetic set is generated once."""
+    patch = pytest.MonkeyPatch()
+    path = tmp_path_factory.mktemp("user_cache")
+    patch.setenv("TF_MUNET_CACHE", str(path))
+    yield path
+    patch.undo()
+
+
+@pytest.fixture(scope="module")
+def munet_run(tmp_path_factory, user_cache):
+    """Two epochs of M-U-Net with the default synthetic data (generated in the user cache)."""
     run = tmp_path_factory.mktemp("munet") / "run"
     assert main(["--run-dir", str(run), "--epochs", "2", "--excerpt-every", "1", *SMALL]) == 0
     return run
@@ -144,7 +155,9 @@ def _check_run_folder(run: Path, sources: list[str], epochs: int) -> dict:
 def test_munet_run_folder_and_best_model(munet_run, capsys):
     history = _check_run_folder(munet_run, ["vocals", "drums", "bass", "other"], 2)
     cfg = _config(munet_run)
-    assert Path(cfg["data"]) == (munet_run / "synthetic").resolve()
+    from tf_munet.training.data import default_synthetic_dir
+
+    assert Path(cfg["data"]) == default_synthetic_dir(0).resolve()
     assert cfg["passes_per_chunk"] == 1 and cfg["effective_iterations_per_epoch"] == 2
     # model.keras is the best epoch's network: its validation losses are the recorded ones.
     from tf_munet.data.pipeline import validation_dataset
@@ -179,6 +192,31 @@ def test_resume_without_run_dir_takes_the_latest_run(munet_run, tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     assert main(["--resume"]) == 0
     assert "already trained (2 of 2 epochs done); nothing to do" in capsys.readouterr().out
+
+
+def test_the_same_bare_command_resumes_one_run_on_one_synthetic_set(munet_run, user_cache,
+                                                                    tmp_path, monkeypatch, capsys):
+    """No --run-dir: runs/<preset>-<model>-<weighting>, so re-running the command resumes it
+    (here: finds it finished); the synthetic set munet_run generated is reused, not rewritten."""
+    from tf_munet.training.data import default_synthetic_dir
+
+    synthetic = default_synthetic_dir(0)
+    stamp = synthetic.stat().st_mtime_ns
+    monkeypatch.chdir(tmp_path)
+    assert main(["--epochs", "1", *SMALL]) == 0
+    assert "Generating" not in capsys.readouterr().out
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["tiny-munet-uw"]
+    assert main(["--epochs", "1", *SMALL]) == 0
+    assert "nothing to do" in capsys.readouterr().out
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["tiny-munet-uw"]
+    assert synthetic.stat().st_mtime_ns == stamp
+
+
+def test_a_failed_start_leaves_no_folder(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["--run-dir", str(run), "--data", str(tmp_path / "nowhere"), *SMALL]) == 2
+    assert "nowhere" in capsys.readouterr().err
+    assert not run.exists()
 
 
 def test_run_config_is_a_config_file(munet_run, tmp_path):
@@ -283,6 +321,55 @@ def test_sigkill_mid_epoch_then_rerun_resumes(tiny_cache, tmp_path):
     trainer = load_trainer(ckpt)
     assert int(trainer.optimizer.iterations) == 3 * steps  # optimizer state carried on
     assert not [p for p in run.iterdir() if p.name.startswith(".")]
+
+
+def test_killed_in_its_first_seconds_the_same_command_or_resume_completes(tiny_cache, tmp_path):
+    """SIGKILL as soon as the run folder appears (before config.json or the first checkpoint):
+    neither the same command nor --resume is blocked by what is left; both start over."""
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "tf_munet.train", "--data", str(tiny_cache), "--run-dir",
+           str(run), "--epochs", "1", "--excerpt-every", "0", *SMALL]
+    for again in (cmd, [*cmd, "--resume"]):
+        if run.exists():
+            shutil.rmtree(run)
+        proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.time() + 120
+        while proc.poll() is None and not run.exists() and time.time() < deadline:
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+        assert proc.returncode == -signal.SIGKILL and run.is_dir()
+        assert not (run / "checkpoint.keras").exists()
+        done = subprocess.run(again, env=ENV, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert _history(run)["epochs_completed"] == 1
+        assert not [p for p in run.iterdir() if p.name.startswith(".")]
+    # what a kill can leave before config.json: temporaries only, cleared by the next run
+    shutil.rmtree(run)
+    run.mkdir()
+    (run / ".config.json.x1.json.tmp").write_text("{")
+    (run / ".synthetic.x2.tmp").mkdir()
+    assert main([*cmd[3:], "--resume"]) == 0
+    assert _history(run)["epochs_completed"] == 1 and (run / "checkpoint.keras").is_file()
+    assert not [p for p in run.iterdir() if p.name.startswith(".")]
+
+
+def test_ctrl_c_says_how_to_resume(tiny_cache, tmp_path):
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "tf_munet.train", "--data", str(tiny_cache), "--run-dir",
+           str(run), "--epochs", "50", "--steps-per-epoch", "4", "--batch-size", "2",
+           "--validation-steps", "1", "--excerpt-every", "0", "--verbose", "0"]
+    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 180
+    while proc.poll() is None and time.time() < deadline:
+        if (run / "history.json").exists() and _history(run)["epochs_completed"] >= 1:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    assert f"--resume --run-dir {run}" in err and "Traceback" not in err
+    assert "the same command resumes it" in err
 
 
 def test_nan_stops_with_clear_message_and_keeps_last_good_checkpoint(tiny_cache, tmp_path,

@@ -104,9 +104,14 @@ def default_cache_dir(root: str | os.PathLike, audio: AudioConfig) -> Path:
     root = Path(root).resolve()
     key = cache_key(audio)
     root_id = f"{re.sub(r'[^A-Za-z0-9_-]+', '_', root.name)[:40]}-{hashlib.sha1(str(root).encode()).hexdigest()[:8]}"
-    env = os.environ.get("TF_MUNET_CACHE")
-    if env:
-        return Path(env).expanduser() / f"{root_id}-{key}"
+    if os.environ.get("TF_MUNET_CACHE"):
+        return user_cache_dir() / f"{root_id}-{key}"
     if os.access(root, os.W_OK):
         return root / ".tf_munet_cache" / key
-    return Path.home() / ".cache" / "tf_munet" / f"{root_id}-{key}"
+    return user_cache_dir() / f"{root_id}-{key}"
+
+
+def user_cache_dir() -> Path:
+    """$TF_MUNET_CACHE, else ~/.cache/tf_munet: data shared by every run of this user."""
+    env = os.environ.get("TF_MUNET_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "tf_munet"

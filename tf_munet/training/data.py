@@ -38,6 +38,18 @@ class DataBundle:
     excerpt_wave: np.ndarray | None = None
 
 
+SYNTHETIC_VERSION = 1
+"""Bumped when `write_synthetic_musdb` changes what it writes (a new default set is generated)."""
+
+
+def default_synthetic_dir(seed: int = 0) -> Path:
+    """Where the default synthetic set of a seed lives: generated once, shared by every run
+    (and its prepared caches with it), in the user's tf_munet cache."""
+    from tf_munet.data.cache import user_cache_dir
+
+    return user_cache_dir() / f"synthetic-v{SYNTHETIC_VERSION}-seed{seed}"
+
+
 def ensure_synthetic(path: Path, seed: int = 0) -> Path:
     """Generate the default synthetic MUSDB-layout set at `path` once (atomically)."""
     path = Path(path)

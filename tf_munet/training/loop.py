@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -31,6 +32,7 @@ from tf_munet.errors import UserError
 from tf_munet.presets import Preset, get_preset, resolve_sources
 from tf_munet.registry import FAMILIES
 from tf_munet.run_dir import CHECKPOINT, CONFIG, HISTORY, MODEL, RunConfig, load_run_config
+from tf_munet.training.data import default_synthetic_dir
 from tf_munet.training.options import INFO_KEYS, RUNTIME_KEYS, TrainOptions
 
 RESUME_OVERRIDES = RUNTIME_KEYS | {"lr"}
@@ -47,9 +49,9 @@ class TrainingDiverged(UserError):
 
 
 def default_run_dir(options: TrainOptions) -> Path:
+    """runs/<preset>-<model>-<weighting>: no time stamp, so re-running a command resumes it."""
     preset = options.preset if isinstance(options.preset, str) else options.preset["name"]
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{preset}-{options.model}-{options.weighting}-{stamp}"
+    return Path("runs") / f"{preset}-{options.model}-{options.weighting}"
 
 
 def latest_run(root: Path = Path("runs")) -> Path:
@@ -71,7 +73,7 @@ def resolve_preset(options: TrainOptions) -> Preset:
 
 
 def resolve(options: TrainOptions, run_dir: Path) -> tuple[TrainOptions, Preset, tuple[str, ...]]:
-    """Fill every None option from the preset; the synthetic data path goes in the run folder."""
+    """Fill every None option from the preset; no --data means the shared synthetic set."""
     preset = resolve_preset(options)
     try:
         sources = resolve_sources(options.sources)
@@ -79,7 +81,7 @@ def resolve(options: TrainOptions, run_dir: Path) -> tuple[TrainOptions, Preset,
         raise UserError(f"--sources: {exc}") from None
     t = preset.train
     data = options.data
-    data = str(Path(data).resolve()) if data else str((run_dir / "synthetic").resolve())
+    data = str(Path(data or default_synthetic_dir(options.seed)).resolve())
     filled = options.replace(
         preset=preset.name,
         sources=",".join(sources),
@@ -162,12 +164,24 @@ def git_commit() -> str | None:
         return None
 
 
+def _is_temporary(path: Path) -> bool:
+    """A temporary of an atomic write (`.<name>.<random>.tmp...`), left by a killed run."""
+    return path.name.startswith(".") and ".tmp" in path.name
+
+
 def _clean_stale_temps(run_dir: Path) -> None:
     """Remove temporaries a killed run left beside its files (never the files themselves)."""
-    for name in (CHECKPOINT, MODEL, HISTORY, CONFIG):
-        for tmp in run_dir.glob(f".{name}.*"):
-            if tmp.is_file():
-                tmp.unlink(missing_ok=True)
+    for tmp in filter(_is_temporary, run_dir.iterdir()):
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+
+
+def _unstarted(run_dir: Path) -> bool:
+    """True for a folder that holds no run yet: empty, or only what a run killed before writing
+    config.json leaves (temporaries, a synthetic set of older versions)."""
+    return all(p.name == "synthetic" or _is_temporary(p) for p in run_dir.iterdir())
 
 
 # ------------------------------------------------------------------ building
@@ -276,7 +290,8 @@ def _load_data(options: TrainOptions, preset: Preset, sources):
     from tf_munet.training.data import ensure_synthetic, load_data
 
     run_dir = Path(options.run_dir)
-    synthetic = Path(options.data) == (run_dir / "synthetic").resolve()
+    synthetic = Path(options.data) in (default_synthetic_dir(options.seed).resolve(),
+                                       (run_dir / "synthetic").resolve())  # older runs' place
     if synthetic:
         ensure_synthetic(Path(options.data), seed=options.seed)
     elif not Path(options.data).exists():
@@ -326,16 +341,21 @@ def run_training(options: TrainOptions, strategy=None) -> Path:
     strategy = strategy or make_strategy(options.strategy)
     chief = is_chief(strategy)  # only the chief checks and writes the run folder
 
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"{run_dir}: exists and is not a folder; --run-dir takes a folder")
     saved = load_run_config(run_dir) if (run_dir / CONFIG).is_file() else None
-    if (chief and saved is None and run_dir.is_dir()
-            and any(p.name != "synthetic" for p in run_dir.iterdir())):
+    if chief and saved is None and run_dir.is_dir() and not _unstarted(run_dir):
         raise UserError(f"{run_dir}: exists and is not a tf_munet run folder (no {CONFIG}); "
                         "choose another --run-dir")
     if options.resume:
-        if saved is None or not checkpoint.is_file():
-            raise UserError(f"{run_dir}: nothing to resume (no {CHECKPOINT}); run without "
+        if saved is None and not run_dir.is_dir():
+            raise UserError(f"{run_dir}: nothing to resume (no such run folder); run without "
                             "--resume to start training there")
-        options = options_from_config(saved, options.replace(run_dir=str(run_dir)))
+        if saved is not None:
+            options = options_from_config(saved, options.replace(run_dir=str(run_dir)))
+        if not checkpoint.is_file():  # killed before its first epoch ended: start over
+            print(f"{run_dir}: no epoch was saved before it stopped; starting from the "
+                  "beginning.", flush=True)
     options, preset, sources = resolve(options, run_dir)
     k = len(sources)
     passes = passes_per_chunk(options.model, k)
@@ -366,14 +386,37 @@ def run_training(options: TrainOptions, strategy=None) -> Path:
         return run_dir
 
     import keras
-    import tensorflow as tf
 
     policy = set_mixed_precision(options.mixed_precision)
     keras.utils.set_random_seed(options.seed + 7919 * state.epochs_done)
+    created = chief and not run_dir.exists()
     if chief:
         run_dir.mkdir(parents=True, exist_ok=True)
         _clean_stale_temps(run_dir)
+    try:
+        return _train(options, preset, sources, run_dir, strategy, chief, saved, resuming,
+                      state, header, policy)
+    except KeyboardInterrupt:
+        if chief and (run_dir / CONFIG).is_file():
+            print(f"\nInterrupted after epoch {state.epochs_done} of {options.epochs}; the same "
+                  f"command resumes it (or: python -m tf_munet.train --resume --run-dir "
+                  f"{run_dir}).", file=sys.stderr, flush=True)
+        raise
+    finally:
+        if created and run_dir.is_dir() and _unstarted(run_dir):
+            shutil.rmtree(run_dir, ignore_errors=True)  # failed before writing anything
 
+
+def _train(options, preset, sources, run_dir, strategy, chief, saved, resuming, state, header,
+           policy) -> Path:
+    """The part of `run_training` after the run folder is settled: data, trainer, fit."""
+    import keras
+    import tensorflow as tf
+
+    from tf_munet.training import callbacks as cb
+
+    checkpoint = run_dir / CHECKPOINT
+    passes = passes_per_chunk(options.model, len(sources))
     bundle = _load_data(options, preset, sources)
     train, validation = bundle.train, bundle.validation
     multiworker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)

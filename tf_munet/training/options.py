@@ -48,10 +48,11 @@ class TrainOptions:
             or cunet (conditioned U-Net).
         weighting: task weighting of the multi-task loss (tf_munet.weighting).
         sources: "4stems", "2stems" or a comma list such as "vocals,drums".
-        data: MUSDB root (STEMS or HQ layout) or prepared cache; None generates a synthetic
-            set inside the run folder.
+        data: MUSDB root (STEMS or HQ layout) or prepared cache; None uses a synthetic set
+            generated once in the user's tf_munet cache (`training.data.default_synthetic_dir`).
         cache: where prepared data goes (None: the data pipeline's default).
-        run_dir: the run folder; None makes runs/<preset>-<model>-<weighting>-<time>.
+        run_dir: the run folder; None: runs/<preset>-<model>-<weighting> (so the same command
+            resumes it).
         epochs, steps_per_epoch, batch_size, lr, optimizer, plateau_patience,
             early_stopping_patience: None takes the preset's value.
         validation_steps: validation batches per epoch (None: the whole validation set).
@@ -190,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a separation U-Net (M-U-Net, dedicated U-Nets or C-U-Net) and write "
         "a run folder: config.json, history.json, model.keras (best on the unweighted sum of "
         "validation losses), checkpoint.keras (resume), logs/ (TensorBoard). With no "
-        "arguments: the tiny preset on a freshly generated synthetic set (about a minute).",
+        "arguments: the tiny preset on a synthetic set generated on first use (about a minute).",
         argument_default=argparse.SUPPRESS,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -202,10 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sources", help="4stems, 2stems or a comma list, e.g. vocals,drums "
                    "(default: 4stems)")
     p.add_argument("--data", help="MUSDB18 root (STEMS or HQ layout) or a prepared cache "
-                   "(default: generate a synthetic set in the run folder)")
+                   "(default: a synthetic set, generated once in $TF_MUNET_CACHE or "
+                   "~/.cache/tf_munet)")
     p.add_argument("--cache", help="folder for prepared data (default: the pipeline's)")
-    p.add_argument("--run-dir", help="run folder (default: runs/<preset>-<model>-<weighting>-"
-                   "<time>); re-running with an interrupted run's folder resumes it")
+    p.add_argument("--run-dir", help="run folder (default: runs/<preset>-<model>-<weighting>); "
+                   "re-running the same command resumes an interrupted run")
     p.add_argument("--epochs", type=int, help="epochs (default: the preset's)")
     p.add_argument("--steps-per-epoch", type=int, help="optimizer steps per epoch (preset's)")
     p.add_argument("--validation-steps", type=int, help="validation batches (default: all)")
