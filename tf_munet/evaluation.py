@@ -142,6 +142,10 @@ def build(spec: SeparatorSpec):
 
 
 def _references(stems: dict[str, np.ndarray], sources) -> dict[str, np.ndarray]:
+    missing = [s for s in sources if not SOURCE_STEMS[s]]
+    if missing:
+        raise UserError(f"sources {', '.join(missing)}: no MUSDB18 stem holds them alone; "
+                        "evaluate a run without them")
     return {s: sum(stems[stem] for stem in SOURCE_STEMS[s]) for s in sources}
 
 

@@ -69,3 +69,35 @@ class SourceMasks(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "channels": self.channels, "sources": self.sources}
+
+
+@keras.saving.register_keras_serializable(package="tf_munet")
+class RatioMasks(keras.layers.Layer):
+    """Spleeter's ratio masks: m_k = ((s_k|X|)^p + eps/K) / (sum_j (s_j|X|)^p + eps).
+
+    Inputs: [masks (batch, bins, frames, channels, K), magnitude (batch, bins, frames,
+    channels)]. The network's sigmoid masks s_k become masks that sum to 1 over the sources;
+    the formula, including where eps enters, is Spleeter's, so converted models give its masks.
+
+    Args:
+        exponent: p (Spleeter's `separation_exponent`, 2 in every released model).
+        eps: Spleeter's EPSILON.
+    """
+
+    def __init__(self, exponent: float = 2.0, eps: float = 1e-10, **kwargs):
+        super().__init__(**kwargs)
+        self.exponent = exponent
+        self.eps = eps
+
+    def call(self, inputs):
+        masks, magnitude = inputs
+        k = ops.shape(masks)[-1]
+        power = ops.power(masks * ops.expand_dims(magnitude, -1), self.exponent)
+        total = ops.sum(power, axis=-1, keepdims=True) + self.eps
+        return (power + self.eps / ops.cast(k, masks.dtype)) / total
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "exponent": self.exponent, "eps": self.eps}

@@ -16,8 +16,11 @@ STEMS: tuple[str, ...] = ("vocals", "drums", "bass", "other")
 SOURCE_STEMS: dict[str, tuple[str, ...]] = {
     **{stem: (stem,) for stem in STEMS},
     "accompaniment": ("drums", "bass", "other"),
+    "piano": (),
 }
-"""Every source a run may separate, as the stems it is the sum of."""
+"""Every source a run may separate, as the stems it is the sum of. Spleeter 5stems' `piano` is
+no MUSDB18 stem (MUSDB's `other` holds it): such runs separate, but train and evaluate only on
+data that has the stem."""
 
 SOURCE_SETS: dict[str, tuple[str, ...]] = {
     "4stems": STEMS,
@@ -80,6 +83,8 @@ class BackboneConfig:
         bn_momentum: BatchNorm moving-average momentum (Keras convention; 0.9 = PyTorch 0.1).
         input_scaling: "log" (log magnitude, paper), "max" (divide by the patch maximum) or "none".
         mask_activation: "relu" (unbounded masks, paper) or "sigmoid" (Jansson, C-U-Net).
+        ratio_exponent: when set, the masks of all sources become Spleeter's ratio masks
+            (m_k |X|)^p / sum_j (m_j |X|)^p with this p (`layers.RatioMasks`).
     """
 
     kind: str
@@ -89,6 +94,7 @@ class BackboneConfig:
     bn_momentum: float = 0.9
     input_scaling: str = "max"
     mask_activation: str = "sigmoid"
+    ratio_exponent: float | None = None
 
 
 @dataclass(frozen=True)
@@ -227,6 +233,21 @@ PRESETS: dict[str, Preset] = {
             train=TrainDefaults(optimizer="adam", learning_rate=1e-4, beta_1=0.9, batch_size=4),
         ),
         Preset(
+            name="spleeter",
+            description="Spleeter's 2/4/5stems models (Deezer): 44.1 kHz stereo, STFT 4096/1024, "
+            "1024 bins (11 kHz) x 512 frames, one Spleeter U-Net per source, ratio masks "
+            "(exponent 2). `python -m tf_munet.hub` converts the released checkpoints.",
+            audio=AudioConfig(
+                sample_rate=44100, channels=2, n_fft=4096, hop=1024, freq_bins=1024, frames=512,
+            ),
+            backbone=BackboneConfig(
+                kind="spleeter", widths=(16, 32, 64, 128, 256, 512), dropout=0.5,
+                leaky_slope=0.2, bn_momentum=0.99, input_scaling="none",
+                mask_activation="sigmoid", ratio_exponent=2.0,
+            ),
+            train=TrainDefaults(optimizer="adam", learning_rate=1e-4, beta_1=0.9, batch_size=4),
+        ),
+        Preset(
             name="tiny",
             description="For tests and the default demo: 8192 Hz mono, STFT 256/64, 128x64 "
             "patches, 4 strided levels of width 8-64. Trains in seconds.",
@@ -245,6 +266,11 @@ PRESETS: dict[str, Preset] = {
         ),
     ]
 }
+
+PRESETS["spleeter-16kHz"] = PRESETS["spleeter"].replace(
+    name="spleeter-16kHz", audio={"freq_bins": 1536},
+    description="Spleeter's -16kHz models: the spleeter preset with 1536 bins (16.5 kHz).",
+)
 
 
 def get_preset(name: str) -> Preset:

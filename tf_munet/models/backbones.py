@@ -94,7 +94,46 @@ def double_conv_unet(
     return layers.Conv2D(out_channels, 1, name=f"{prefix}mask_head")(x)
 
 
-BACKBONES = {"strided": strided_unet, "double_conv": double_conv_unet}
+def spleeter_unet(
+    x, cfg: BackboneConfig, out_channels: int, film: FilmParams = None, prefix: str = ""
+):
+    """Spleeter's U-Net (Deezer 2019, `spleeter/model/functions/unet.py`), layer for layer.
+
+    Jansson's strided U-Net with Spleeter's differences, so released checkpoints load exactly:
+    skips (and the bottleneck) are the raw convolutions before BN; decoder blocks are
+    Conv2DTranspose - ReLU - BN (dropout on the first three); the last transposed conv has one
+    channel and is followed by ReLU - BN and a 4x4 convolution dilated by 2 that gives
+    `out_channels`. Spleeter's frequency/time axes are swapped here; every kernel is square
+    and every stride equal, so the graph is the same with its kernels transposed. A C-U-Net
+    FiLM goes after each encoder BN (on the raw bottleneck convolution at the last level).
+    """
+    init = "he_uniform"
+    convs = []
+    for i, width in enumerate(cfg.widths):
+        name = f"{prefix}enc{i}"
+        conv = layers.Conv2D(width, 5, strides=2, padding="same", kernel_initializer=init,
+                             name=f"{name}_conv")(x)
+        convs.append(conv)
+        if i < len(cfg.widths) - 1:  # Spleeter's last encoder BN/activation feed nothing
+            x = layers.BatchNormalization(momentum=cfg.bn_momentum, name=f"{name}_bn")(conv)
+            x = _film(x, film, i, name)
+            x = layers.LeakyReLU(cfg.leaky_slope, name=f"{name}_act")(x)
+    x = _film(convs.pop(), film, len(cfg.widths) - 1, f"{prefix}enc{len(cfg.widths) - 1}")
+    for j, width in enumerate([*reversed(cfg.widths[:-1]), 1]):
+        name = f"{prefix}dec{j}"
+        x = layers.Conv2DTranspose(width, 5, strides=2, padding="same", kernel_initializer=init,
+                                   name=f"{name}_deconv")(x)
+        x = layers.ReLU(name=f"{name}_act")(x)
+        x = layers.BatchNormalization(momentum=cfg.bn_momentum, name=f"{name}_bn")(x)
+        if j < 3 and cfg.dropout > 0:
+            x = layers.Dropout(cfg.dropout, name=f"{name}_dropout")(x)
+        if convs:
+            x = layers.Concatenate(name=f"{name}_skip")([convs.pop(), x])
+    return layers.Conv2D(out_channels, 4, dilation_rate=2, padding="same",
+                         kernel_initializer=init, name=f"{prefix}mask_head")(x)
+
+
+BACKBONES = {"strided": strided_unet, "double_conv": double_conv_unet, "spleeter": spleeter_unet}
 
 
 def encoder_widths(cfg: BackboneConfig) -> tuple[int, ...]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from tf_munet.layers import InputScaling, SourceMasks
+from tf_munet.layers import InputScaling, RatioMasks, SourceMasks
 from tf_munet.models.backbones import build_backbone, encoder_widths
 from tf_munet.presets import FilmConfig, Preset
 from tf_munet.registry import FAMILIES
@@ -33,12 +33,19 @@ def _head(x, preset: Preset, sources: int, name: str):
     return SourceMasks(preset.audio.channels, sources, name=name)(x)
 
 
+def _ratio(masks, inp, preset: Preset):
+    """Spleeter's ratio masks across sources when the preset asks for them."""
+    p = preset.backbone.ratio_exponent
+    return masks if p is None else RatioMasks(p, name="ratio_masks")([masks, inp])
+
+
 def build_munet(preset: Preset, sources: tuple[str, ...]) -> keras.Model:
     """M-U-Net: one backbone, one mask per source and channel."""
     inp = _spectrogram_input(preset)
     x = InputScaling(preset.backbone.input_scaling, name="input_scaling")(inp)
     x = build_backbone(x, preset.backbone, preset.audio.channels * len(sources))
-    return keras.Model(inp, _head(x, preset, len(sources), "masks"), name="munet")
+    out = _ratio(_head(x, preset, len(sources), "masks"), inp, preset)
+    return keras.Model(inp, out, name="munet")
 
 
 def build_dedicated(preset: Preset, sources: tuple[str, ...]) -> keras.Model:
@@ -50,7 +57,7 @@ def build_dedicated(preset: Preset, sources: tuple[str, ...]) -> keras.Model:
         y = build_backbone(x, preset.backbone, preset.audio.channels, prefix=f"{src}_")
         masks.append(_head(y, preset, 1, f"{src}_mask"))
     out = layers.Concatenate(axis=-1, name="masks")(masks) if len(masks) > 1 else masks[0]
-    return keras.Model(inp, out, name="dedicated")
+    return keras.Model(inp, _ratio(out, inp, preset), name="dedicated")
 
 
 def control_generator(cond, film: FilmConfig, level_widths: tuple[int, ...]):
