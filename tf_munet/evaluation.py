@@ -142,7 +142,7 @@ def build(spec: SeparatorSpec):
 
 
 def _references(stems: dict[str, np.ndarray], sources) -> dict[str, np.ndarray]:
-    missing = [s for s in sources if not SOURCE_STEMS[s]]
+    missing = [s for s in sources if s not in SOURCE_STEMS]
     if missing:
         raise UserError(f"sources {', '.join(missing)}: no MUSDB18 stem holds them alone; "
                         "evaluate a run without them")

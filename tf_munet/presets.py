@@ -16,11 +16,12 @@ STEMS: tuple[str, ...] = ("vocals", "drums", "bass", "other")
 SOURCE_STEMS: dict[str, tuple[str, ...]] = {
     **{stem: (stem,) for stem in STEMS},
     "accompaniment": ("drums", "bass", "other"),
-    "piano": (),
 }
-"""Every source a run may separate, as the stems it is the sum of. Spleeter 5stems' `piano` is
-no MUSDB18 stem (MUSDB's `other` holds it): such runs separate, but train and evaluate only on
-data that has the stem."""
+"""Every source a run may train and evaluate on, as the MUSDB18 stems it is the sum of."""
+
+PART_SOURCES: dict[str, str] = {"piano": "other"}
+"""Sources no MUSDB18 stem holds alone, with the stem that holds them (Spleeter 5stems' piano
+is part of `other`): runs with them separate and export, but cannot train or evaluate on MUSDB."""
 
 SOURCE_SETS: dict[str, tuple[str, ...]] = {
     "4stems": STEMS,
@@ -30,8 +31,13 @@ SOURCE_SETS: dict[str, tuple[str, ...]] = {
 
 
 def is_exhaustive(sources) -> bool:
-    """True when the sources add up to the mixture: together they hold every stem exactly once."""
-    return sorted(stem for s in sources for stem in SOURCE_STEMS[s]) == sorted(STEMS)
+    """True when the sources add up to the mixture: together they hold every stem exactly once
+    (a part source such as piano counts when the stem holding the rest of it is there too)."""
+    parts = [s for s in sources if s in PART_SOURCES]
+    if any(PART_SOURCES[s] not in sources for s in parts):
+        return False
+    whole = [s for s in sources if s not in PART_SOURCES]
+    return sorted(stem for s in whole for stem in SOURCE_STEMS[s]) == sorted(STEMS)
 
 
 @dataclass(frozen=True)
@@ -290,7 +296,7 @@ def resolve_sources(sources: str | tuple[str, ...] | list[str]) -> tuple[str, ..
             return SOURCE_SETS[sources]
         sources = [s.strip() for s in sources.split(",") if s.strip()]
     sources = tuple(sources)
-    bad = [s for s in sources if s not in SOURCE_STEMS]
+    bad = [s for s in sources if s not in SOURCE_STEMS and s not in PART_SOURCES]
     if bad or not sources:
-        raise ValueError(f"Unknown sources {bad or sources!r}; use names from {sorted(SOURCE_STEMS)}.")
+        raise ValueError(f"Unknown sources {bad or sources!r}; use names from {sorted({*SOURCE_STEMS, *PART_SOURCES})}.")
     return sources
