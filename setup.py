@@ -26,6 +26,9 @@ setup(
         "norbert",
         "scipy",
         "matplotlib",
+        "pyfluidsynth",
+        "pretty_midi",
+        "pyworld",
     ],
     extras_require={
         "dev": ["pytest", "pytest-xdist", "nbclient", "nbformat", "ipykernel", "ruff"],

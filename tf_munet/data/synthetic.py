@@ -173,8 +173,21 @@ def synthetic_stems(seed: int, seconds: float = 6.0, rate: int = 44100, channels
     for k in stems:
         rms = np.sqrt(np.mean(stems[k] ** 2)) + 1e-12
         stems[k] *= 10 ** ((levels_db[k] + rng.uniform(-3, 3)) / 20) / rms
-    peak = np.abs(sum(stems.values())).max()
-    scale = min(1.0, 0.95 / peak)
+    return exact_sum_mix(stems)
+
+
+def exact_sum_mix(stems: dict[str, np.ndarray], peak: float = 0.95) -> dict[str, np.ndarray]:
+    """Stems scaled so the mixture peaks at most at `peak`, on the 16-bit grid, plus their exact sum.
+
+    Args:
+        stems: {stem: float (samples, channels)} for every name in STEMS.
+        peak: largest mixture magnitude after scaling (quieter mixtures are left as they are).
+
+    Returns:
+        {stem: float32} and "mixture", all multiples of 1/32768, mixture == sum of the stems.
+    """
+    loudest = float(np.abs(sum(stems[k] for k in STEMS)).max())
+    scale = min(1.0, peak / loudest) if loudest > 0 else 1.0
     q = {k: np.clip(np.round(stems[k] * scale * 32768), -32768, 32767).astype(np.int16) for k in STEMS}
     mix = np.sum([q[k].astype(np.int32) for k in STEMS], axis=0)
     out = {k: (q[k] / 32768.0).astype(np.float32) for k in STEMS}
@@ -209,17 +222,28 @@ def write_synthetic_musdb(
     if train < 0 or test < 0 or train + test == 0:
         raise UserError(f"need at least one track; received train={train}, test={test}")
     root = Path(out)
-    for subset, count, salt in (("train", train, 0), ("test", test, 1)):
-        for i in range(count):
-            name = f"Synthetic {subset.title()} - Track {i + 1:02d}"
-            track_seed = int(np.random.SeedSequence([seed, salt, i]).generate_state(1)[0])
-            data = synthetic_stems(track_seed, seconds, rate, channels)
-            folder = root / subset / name
-            for stem, audio in data.items():
-                pcm = np.round(audio * 32768).astype(np.int16)
-                write_audio(folder / f"{stem}.wav", pcm, rate, subtype="PCM_16")
-            if stems:
-                from tf_munet.data.musdb_io import write_stems_file
-
-                write_stems_file(root / subset / f"{name}.stem.mp4", data, rate)
+    for subset, i, track_seed in track_seeds(train, test, seed):
+        name = f"Synthetic {subset.title()} - Track {i + 1:02d}"
+        write_track(root, subset, name, synthetic_stems(track_seed, seconds, rate, channels), rate, stems)
     return root
+
+
+def track_seeds(train: int, test: int, seed: int) -> list[tuple[str, int, int]]:
+    """(subset, index, seed) of every track of a set: each track's seed derives from (seed, subset, index)."""
+    return [(subset, i, int(np.random.SeedSequence([seed, salt, i]).generate_state(1)[0]))
+            for subset, count, salt in (("train", train, 0), ("test", test, 1)) for i in range(count)]
+
+
+def write_track(root: Path, subset: str, name: str, data: dict[str, np.ndarray], rate: int, stems: bool = False) -> None:
+    """Write one track of exact_sum_mix output as <root>/<subset>/<name>/<stem>.wav (16-bit, lossless).
+
+    With `stems`, also <root>/<subset>/<name>.stem.mp4 (MUSDB18 STEMS).
+    """
+    folder = root / subset / name
+    for stem, audio in data.items():
+        pcm = np.round(audio * 32768).astype(np.int16)
+        write_audio(folder / f"{stem}.wav", pcm, rate, subtype="PCM_16")
+    if stems:
+        from tf_munet.data.musdb_io import write_stems_file
+
+        write_stems_file(root / subset / f"{name}.stem.mp4", data, rate)
