@@ -8,7 +8,7 @@ setup(
     description="Multi-channel U-Net (M-U-Net) music source separation in TensorFlow/Keras 3",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
-    packages=find_packages(include=["tf_munet", "tf_munet.*"]),
+    packages=find_packages(include=["tf_munet", "tf_munet.*", "tf_munet_core"]),
     python_requires=">=3.10",
     install_requires=[
         "tensorflow>=2.21",
@@ -40,6 +40,7 @@ setup(
             "tf-munet-separate=tf_munet.separate:main",
             "tf-munet-evaluate=tf_munet.evaluate:main",
             "tf-munet-export=tf_munet.export:main",
+            "tf-munet-edge=tf_munet_core.edge:main",
         ]
     },
 )

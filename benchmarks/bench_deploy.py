@@ -5,10 +5,10 @@ Per family, an untrained run (speed does not depend on the weights) is exported 
 time is reported). Then, on the same synthetic 44.1 kHz stereo clips as the inference section:
 
 - "keras": `Separator.load(run, batch_size=8).separate(clip, 44100)`;
-- "savedmodel": the same pipeline with the network call replaced by the exported SavedModel's
-  `separate_spectrogram` signature (`tf.saved_model.load`), batches of 8 patches as Keras';
-- "tflite <variant>": the edge runner (`export/run_tflite.py`, numpy + LiteRT, no TensorFlow),
-  spectrogram-in model, one patch per interpreter call, 2 LiteRT threads;
+- "savedmodel": the same inference core with the exported SavedModel's `separate_spectrogram`
+  signature as its network (`SavedModelSeparator`), batches of 8 patches as Keras';
+- "tflite <variant>": the edge runner's separator (`tf_munet_core.litert`, numpy + LiteRT, no
+  TensorFlow), spectrogram-in model, batches of 8 patches per interpreter call, 2 LiteRT threads;
 - "tflite waveform float32": the runner's waveform-in model (STFT and inverse STFT inside the
   .tflite file) on fixed chunks at the model's rate. Its stems only reach the model's bandwidth
   (half its sample rate), so its difference to Keras' stems is not a round-off error.
@@ -26,8 +26,6 @@ needs one call per source (condition), a dedicated set one call per source's fil
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import json
 import math
 import tempfile
@@ -46,69 +44,22 @@ VARIANTS = ("float32", "float16", "dynamic", "int8")
 KINDS = ("spectrogram", "waveform")
 TARGET = 1.3
 """TF-Lite float32 waveform model within 1.3x of the Keras graph (the benchmark issue's goal)."""
-RUNNER = Path(__file__).resolve().parents[1] / "export" / "run_tflite.py"
-
-
-@functools.cache
-def edge_runner():
-    """The edge runner module (export/run_tflite.py; not a package), loaded by path."""
-    spec = importlib.util.spec_from_file_location("run_tflite", RUNNER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _separator_classes():
-    from tf_munet.separation import Separator
-
-    class SavedModelSeparator(Separator):
-        """`Separator` whose network is an exported SavedModel's `separate_spectrogram`."""
-
-        def __init__(self, *args, savedmodel: Path, **options):
-            import tensorflow as tf
-
-            from tf_munet.export.savedmodel import SPECTROGRAM
-
-            super().__init__(*args, **options)
-            self.loaded = tf.saved_model.load(str(savedmodel))  # owns the signature's variables
-            self.signature = self.loaded.signatures[SPECTROGRAM]
-            self._saved_call = None
-
-        def _network_fn(self):
-            if self._saved_call is None:
-                import tensorflow as tf
-
-                a, k, fn = self.audio, len(self.sources), self.signature
-                spec = tf.TensorSpec((None, a.model_bins, a.frames, a.channels), tf.float32)
-
-                @tf.function(input_signature=[spec])
-                def call(mag):
-                    if not self.conditioned:
-                        return self.front.mask_to_linear(fn(magnitude=mag)["masks"])
-                    batch = tf.shape(mag)[0]
-                    masks = [fn(magnitude=mag, condition=tf.tile(tf.one_hot([i], k), [batch, 1]))
-                             ["masks"][..., 0] for i in range(k)]
-                    return self.front.mask_to_linear(tf.stack(masks, axis=-1))
-
-                self._saved_call = call
-            return self._saved_call
-
-    return Separator, SavedModelSeparator
 
 
 def _runtimes(run: Path, out: Path) -> dict:
     """{label: object with .separate(clip, rate)} for one exported run."""
-    separator, saved = _separator_classes()
-    edge = edge_runner()
+    from tf_munet.export.savedmodel import SavedModelSeparator
+    from tf_munet.separation import Separator
+    from tf_munet_core.litert import load_separator
+
     runtimes = {
-        "keras": separator.load(run, batch_size=8),
-        "savedmodel": saved.load(run, batch_size=8, savedmodel=out / "savedmodel"),
+        "keras": Separator.load(run, batch_size=8),
+        "savedmodel": SavedModelSeparator.load(out, batch_size=8),
     }
     for v in VARIANTS:
-        runtimes[f"tflite {v}"] = edge.SpectrogramSeparator(
-            edge.Export(out, f"spectrogram-{v}", threads=THREADS))
-    runtimes["tflite waveform float32"] = edge.WaveformSeparator(
-        edge.Export(out, "waveform-float32", threads=THREADS))
+        runtimes[f"tflite {v}"] = load_separator(out, variant=v, litert_threads=THREADS)
+    runtimes["tflite waveform float32"] = load_separator(out, kind="waveform",
+                                                         litert_threads=THREADS)
     return runtimes
 
 
@@ -281,7 +232,7 @@ def render(data: dict) -> str:
         "End to end, all 4 sources of a 44.1 kHz stereo clip (resampling, STFTs, network, mask "
         "mapping, inverse STFTs): `savedmodel` = the Keras separator with its network call "
         "replaced by the SavedModel's signature; `tflite` rows = the edge runner "
-        "`export/run_tflite.py` (numpy + LiteRT, one patch per call); the waveform row's stems "
+        "`tf-munet-edge` (the inference core + LiteRT, batches of 8 patches); the waveform row's stems "
         "stop at the model's bandwidth (half its sample rate), so its difference to Keras' stems "
         "is not round-off."
     )

@@ -7,7 +7,7 @@ for C-U-Net). Networks are untrained (speed does not depend on the weights). Rea
 audio seconds / wall seconds. Besides each family's default separator (patch overlap 0.25,
 float32), M-U-Net runs with the speed options (`SPEED_OPTIONS`; their SDR cost is in the
 quality section). "Stages" splits one more end-to-end run with
-`Separator.timings` (`tf_munet.separation.STAGES` says what each stage holds; "other" is the
+a `tf_munet_core.profiler.Profiler` (`STAGES` says what each stage holds; "other" is the
 rest of the wall time: Python, block bookkeeping).
 """
 
@@ -85,7 +85,8 @@ def _floor(sep, clip: np.ndarray, peak_flops: float) -> dict[str, float]:
 
     from benchmarks.common import best_time
     from tf_munet.models.flops import count_flops
-    from tf_munet.separation import _fft_workers, input_stft
+    from tf_munet_core.mapping import fft_workers as _fft_workers
+    from tf_munet_core.mapping import input_stft
 
     n_fft, hop = input_stft(sep.audio, 44100, sep.fast_fft)
     channels, k_out = clip.shape[1], len(sep.sources) - 1
@@ -108,14 +109,13 @@ def _floor(sep, clip: np.ndarray, peak_flops: float) -> dict[str, float]:
 
 def _stage_times(sep, clip: np.ndarray) -> dict[str, float]:
     """Seconds per stage of one end-to-end run (plus "other" and "total")."""
-    from tf_munet.separation import STAGES
+    from tf_munet_core.profiler import STAGES, Profiler
 
-    sep.timings = {}
+    profiler = Profiler()
     t0 = time.perf_counter()
-    sep.separate(clip, 44100)
+    sep.separate(clip, 44100, profiler=profiler)
     total = time.perf_counter() - t0
-    stages = {name: sep.timings.get(name, 0.0) for name in STAGES}
-    sep.timings = None
+    stages = {name: profiler.seconds.get(name, 0.0) for name in STAGES}
     stages["other"] = max(0.0, total - sum(stages.values()))
     stages["total"] = total
     return stages

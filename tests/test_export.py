@@ -4,7 +4,6 @@ Every run here is a tiny model trained for a few dozen steps (tests/_tiny_run.py
 converted once per module (the conversions are the slow part).
 """
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -16,6 +15,8 @@ import soundfile as sf
 
 from _tiny_run import FOUR, train_tiny_run
 from tf_munet.presets import get_preset
+from tf_munet_core import edge, litert
+from tf_munet_core.errors import UserError
 
 RUNNER = Path(__file__).resolve().parents[1] / "export" / "run_tflite.py"
 TINY = get_preset("tiny")
@@ -67,13 +68,6 @@ def paper_tiny(tmp_path_factory):
 def stereo_tiny(tmp_path_factory):
     return _export(tmp_path_factory.mktemp("stereo"), "munet", STEREO_TINY, steps=10,
                    quantize=("none",), formats=("tflite",))
-
-
-def _runner_module():
-    spec = importlib.util.spec_from_file_location("run_tflite", RUNNER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _snr(ref, est):
@@ -320,8 +314,9 @@ def test_edge_runner_matches_the_separator(munet, song, tmp_path):
     path, track = song
     # 2 s blocks: the file is streamed in several blocks with crossfades
     ref = Separator.load(run, block_seconds=2.0).separate(track["mixture"], 22050)
-    proc = _run_edge(export_dir, path, tmp_path / "out", "--block-seconds", "2")
+    proc = _run_edge(export_dir, path, tmp_path / "out", "--block-seconds", "2", "--variant", "none")
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"{path}: 4.0 s in " in proc.stdout  # a summary line per file
     for s in FOUR:
         got, rate = sf.read(tmp_path / "out" / "song" / f"{s}.wav", always_2d=True)
         assert rate == 22050 and got.shape == ref[s].shape
@@ -350,35 +345,21 @@ def test_edge_runner_other_families(which, request, song):
     run, export_dir, _ = request.getfixturevalue(which)
     path, track = song
     ref = Separator.load(run).separate(track["mixture"], 22050)
-    edge = _runner_module()
-    export = edge.Export(export_dir, "spectrogram-float32")
-    got = edge.SpectrogramSeparator(export).separate(track["mixture"], 22050)
+    got = litert.load_separator(export_dir).separate(track["mixture"], 22050)
     for s in FOUR:
         assert np.abs(got[s] - ref[s]).max() < 1e-4, s
-    wave = edge.WaveformSeparator(edge.Export(export_dir, "waveform-float32")).separate(track["mixture"], 22050)
+    wave = litert.load_separator(export_dir, kind="waveform").separate(track["mixture"], 22050)
     assert all(wave[s].shape == ref[s].shape and np.all(np.isfinite(wave[s])) for s in FOUR)
-
-
-def test_numpy_resampler():
-    edge = _runner_module()
-    t = np.arange(44100) / 44100
-    x = np.sin(2 * np.pi * 440 * t)[:, None].astype(np.float32)
-    y = edge.resample_numpy(x, 44100, 8192)
-    assert len(y) == 8192
-    expect = np.sin(2 * np.pi * 440 * np.arange(8192) / 8192)
-    assert np.abs(y[200:-200, 0] - expect[200:-200]).max() < 2e-3
-    up = edge.resample_numpy(y, 8192, 22050)
-    assert len(up) == 22050
-    assert np.abs(up[500:-500, 0] - np.sin(2 * np.pi * 440 * np.arange(22050) / 22050)[500:-500]).max() < 2e-3
 
 
 def test_edge_runner_errors(munet, tmp_path):
     _, export_dir, _ = munet
-    edge = _runner_module()
-    assert edge.main([str(tmp_path), "x.wav", "-o", str(tmp_path / "o")]) == 2
+    wav = tmp_path / "x.wav"
+    sf.write(wav, np.zeros((9000, 1)), 8000)
+    assert edge.main([str(tmp_path), str(wav), "-o", str(tmp_path / "o")]) == 2
     assert edge.main([str(export_dir), str(tmp_path / "missing.wav"), "-o", str(tmp_path / "o")]) == 2
-    with pytest.raises(edge.RunnerError, match="no variant 'waveform-int4'.*waveform-int8"):
-        edge.Export(export_dir, "waveform-int4")
+    with pytest.raises(UserError, match="no variant 'waveform-int4'.*waveform-int8"):
+        litert.LiteRTExport(export_dir, "int4", "waveform")
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"not audio")
     assert edge.main([str(export_dir), str(bad), "-o", str(tmp_path / "o")]) == 2

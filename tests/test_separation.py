@@ -13,14 +13,16 @@ from tf_munet.separate import main as separate_main
 from tf_munet.separation import (
     DEFAULT_OVERLAP,
     STAGES,
-    MaskSeparator,
     MixtureSeparator,
     OracleSeparator,
     Separator,
-    _InputGrid,
     frequency_map,
     input_stft,
 )
+from tf_munet_core.mapping import InputGrid
+from tf_munet_core.masks import normalize_masks
+from tf_munet_core.profiler import Profiler
+from tf_munet_core.separator import MaskSeparator
 
 TINY = get_preset("tiny")
 
@@ -98,7 +100,7 @@ def test_gathers_apply_the_frequency_map(preset):
     a = get_preset(preset).audio
     masks = np.random.default_rng(3).random((a.freq_bins, 7, 4)).astype(np.float32)
     for rate in (44100, 22050, 16000, a.sample_rate, 4000):
-        grid = _InputGrid.build(a, rate)
+        grid = InputGrid.build(a, rate)
         low, top = grid.gains(grid.extend(masks))  # (K, T, n_low), (K, T)
         got = grid.full_gains(low, top)  # (K, T, F)
         want = (frequency_map(a, rate, grid.n_fft) @ masks.reshape(a.freq_bins, -1)).reshape(-1, 7, 4)
@@ -109,7 +111,7 @@ def test_gathers_apply_the_frequency_map(preset):
 class FixedMasks(MaskSeparator):
     """Random masks that already sum to 1 over sources (no network)."""
 
-    def _view_masks(self, view, index, start, stop):
+    def masks_for_view(self, view, index, start, stop, profiler):
         a = self.audio
         rng = np.random.default_rng(start)
         m = rng.random((a.freq_bins, 1 + len(view) // a.hop, a.channels, len(self.sources)))
@@ -120,8 +122,8 @@ def test_last_source_as_residual_equals_its_own_inverse_stft(track):
     """Normalised exhaustive masks: the last stem is mixture - others (one iSTFT fewer), which
     is what its own inverse STFT gives (normalize=False computes every source's)."""
     mix = track["mixture"][:3 * 44100]
-    by_residual = FixedMasks(TINY, FOUR, block_seconds=1.5, fade=0.5).separate(mix, 44100)
-    every = FixedMasks(TINY, FOUR, block_seconds=1.5, fade=0.5, normalize=False).separate(mix, 44100)
+    by_residual = FixedMasks(TINY.audio, FOUR, exhaustive=True, block_seconds=1.5, fade=0.5).separate(mix, 44100)
+    every = FixedMasks(TINY.audio, FOUR, exhaustive=True, block_seconds=1.5, fade=0.5, normalize=False).separate(mix, 44100)
     for s in FOUR:
         np.testing.assert_allclose(by_residual[s], every[s], atol=1e-5)
     np.testing.assert_allclose(sum(every.values()), mix, atol=1e-5)
@@ -138,19 +140,18 @@ def test_progress_counts_every_block(track, block_seconds):
 
     progress = Progress()
     mix = track["mixture"][: 2 * 44100]
-    FixedMasks(TINY, FOUR, block_seconds=block_seconds, fade=0.4).separate(mix, 44100, progress=progress)
+    FixedMasks(TINY.audio, FOUR, exhaustive=True, block_seconds=block_seconds, fade=0.4).separate(mix, 44100, progress=progress)
     assert progress.seconds == pytest.approx(2.0)
 
 
 def test_stage_timings(track):
     sep = untrained("munet")
-    assert sep.timings is None
-    sep.timings = {}
+    profiler = Profiler()
     t0 = time.perf_counter()
-    sep.separate(track["mixture"][:44100], 44100)
+    sep.separate(track["mixture"][:44100], 44100, profiler=profiler)
     wall = time.perf_counter() - t0
-    assert set(sep.timings) == set(STAGES)
-    assert all(v > 0 for v in sep.timings.values()) and sum(sep.timings.values()) <= wall
+    assert set(profiler.seconds) == set(STAGES)
+    assert all(v > 0 for v in profiler.seconds.values()) and sum(profiler.seconds.values()) <= wall
 
 
 def test_oracle_mapping_keeps_the_high_band_and_beats_upsampled_stems(track):
@@ -209,9 +210,9 @@ def test_blocks_match_one_pass_and_reads_stay_bounded(separator, track):
     reads = []
     orig = blocked._separate_segment
 
-    def spy(x, rate, start, stop):
+    def spy(x, rate, start, stop, profiler):
         reads.append(stop - start)
-        return orig(x, rate, start, stop)
+        return orig(x, rate, start, stop, profiler)
 
     blocked._separate_segment = spy
     est = blocked.separate(mix, 44100, stems=("vocals", "bass"))
@@ -347,10 +348,10 @@ def test_partial_source_sets_are_not_forced_to_the_mixture():
     from tf_munet.models import build_model
 
     sep = Separator(build_model(TINY, "munet", sources), TINY, sources)
-    assert sep.normalize and not sep.exhaustive
-    masks = sep._normalise(np.full((4, 3, 1, 2), 0.8, np.float32))
+    assert sep.normalization == "partial"
+    masks = normalize_masks(np.full((4, 3, 1, 2), 0.8, np.float32), sep.normalization)
     np.testing.assert_allclose(masks, 0.5)  # scaled down only where the sum exceeds 1
-    masks = sep._normalise(np.full((4, 3, 1, 2), 0.2, np.float32))
+    masks = normalize_masks(np.full((4, 3, 1, 2), 0.2, np.float32), sep.normalization)
     np.testing.assert_allclose(masks, 0.2)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from tf_munet_core.config import AudioConfig
+
 STEMS: tuple[str, ...] = ("vocals", "drums", "bass", "other")
 """MUSDB18's four stems, in the order caches and pipelines store them; they sum to the mixture."""
 
@@ -38,41 +40,6 @@ def is_exhaustive(sources) -> bool:
         return False
     whole = [s for s in sources if s not in PART_SOURCES]
     return sorted(stem for s in whole for stem in SOURCE_STEMS[s]) == sorted(STEMS)
-
-
-@dataclass(frozen=True)
-class AudioConfig:
-    """Sample rate, channels and STFT of a preset's model domain.
-
-    Attributes:
-        sample_rate: rate the model works at (Hz).
-        channels: 1 (mono downmix) or 2 (stereo, channels as input channels).
-        n_fft: STFT size; `n_fft // 2 + 1` bins, of which the first `freq_bins` are modelled.
-        hop: STFT hop in samples. STFTs are centred (reflect padding of n_fft // 2).
-        freq_bins: linear-frequency bins given to the model (bins above are extended at
-            separation time, see `spectral.extend_mask`).
-        frames: STFT frames per training patch; a chunk is `(frames - 1) * hop` samples.
-        warp_bins: when set, magnitudes are resampled to this many log-spaced bins (the paper's
-            Sound-of-Pixels grid) before the network, and masks are unwarped after it.
-    """
-
-    sample_rate: int
-    channels: int
-    n_fft: int
-    hop: int
-    freq_bins: int
-    frames: int
-    warp_bins: int | None = None
-
-    @property
-    def chunk_samples(self) -> int:
-        """Samples of one training chunk (centred STFT gives exactly `frames` frames)."""
-        return (self.frames - 1) * self.hop
-
-    @property
-    def model_bins(self) -> int:
-        """Frequency rows the network sees (after the optional warp)."""
-        return self.warp_bins or self.freq_bins
 
 
 @dataclass(frozen=True)

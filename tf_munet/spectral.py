@@ -1,7 +1,7 @@
 """STFT, the paper's log-frequency warp, and mask mapping, in TensorFlow ops.
 
 The forward path converts to TF-Lite builtins (no Flex ops): the STFT is `tf.signal.stft`
-(RFFT), the warp and unwarp are constant matrices applied with 2-D matmuls (rank-4 matmuls crash
+(RFFT), the warp and unwarp are the core's constant matrices (`tf_munet_core.spectra`) applied with 2-D matmuls (rank-4 matmuls crash
 oneDNN, see STACK.md). `istft` here is for Python use; exported graphs use
 `tf_munet.export.dsp.istft`, which avoids the complex tensors that become Flex ops.
 
@@ -15,11 +15,12 @@ import numpy as np
 import tensorflow as tf
 
 from tf_munet.presets import AudioConfig
-
-
-def _hann(n_fft: int) -> np.ndarray:
-    """Periodic Hann window (torch.hann_window / scipy 'hann' with sym=False)."""
-    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
+from tf_munet_core.spectra import (  # noqa: F401 (extend_mask, warp matrices: re-exported)
+    extend_mask,
+    hann,
+    unwarp_matrix,
+    warp_matrix,
+)
 
 
 def stft(wave: tf.Tensor, audio: AudioConfig) -> tf.Tensor:
@@ -30,7 +31,7 @@ def stft(wave: tf.Tensor, audio: AudioConfig) -> tf.Tensor:
     """
     pad = audio.n_fft // 2
     wave = tf.pad(wave, [[0, 0], [pad, pad]], mode="REFLECT")
-    window = tf.constant(_hann(audio.n_fft))
+    window = tf.constant(hann(audio.n_fft))
     spec = tf.signal.stft(
         wave, frame_length=audio.n_fft, frame_step=audio.hop, fft_length=audio.n_fft,
         window_fn=lambda n, dtype: window, pad_end=False,
@@ -44,7 +45,7 @@ def window_envelope(audio: AudioConfig, frames: int) -> np.ndarray:
     Dividing by the actual envelope (not its steady-state value, as
     `tf.signal.inverse_stft_window_fn` assumes) makes the round trip exact at the edges too.
     """
-    win2 = _hann(audio.n_fft) ** 2
+    win2 = hann(audio.n_fft) ** 2
     total = (frames - 1) * audio.hop + audio.n_fft
     env = np.zeros(total, np.float32)
     for f in range(frames):
@@ -55,46 +56,13 @@ def window_envelope(audio: AudioConfig, frames: int) -> np.ndarray:
 def istft(spec: tf.Tensor, audio: AudioConfig, length: int) -> tf.Tensor:
     """Inverse of `stft`: complex (batch, n_fft//2+1, frames) -> (batch, length) float32."""
     frames = spec.shape[-1] or tf.shape(spec)[-1]
-    window = tf.constant(_hann(audio.n_fft))
+    window = tf.constant(hann(audio.n_fft))
     chunks = tf.signal.irfft(tf.transpose(spec, [0, 2, 1]), fft_length=[audio.n_fft]) * window
     wave = tf.signal.overlap_and_add(chunks, audio.hop)
     env = tf.constant(window_envelope(audio, int(frames)))
     wave = wave / tf.maximum(env, 1e-8)
     pad = audio.n_fft // 2
     return wave[:, pad : pad + length]
-
-
-def _interp_matrix(positions: np.ndarray, n_in: int) -> np.ndarray:
-    """Rows of linear-interpolation weights sampling a length-n_in axis at `positions`."""
-    positions = np.clip(positions, 0, n_in - 1)
-    lo = np.floor(positions).astype(int)
-    hi = np.minimum(lo + 1, n_in - 1)
-    frac = positions - lo
-    m = np.zeros((len(positions), n_in), np.float32)
-    m[np.arange(len(positions)), lo] += 1 - frac
-    m[np.arange(len(positions)), hi] += frac
-    return m
-
-
-def warp_matrix(n_in: int, n_out: int) -> np.ndarray:
-    """(n_out, n_in) matrix: linear bins -> the paper's log-spaced bins.
-
-    Sound-of-Pixels grid: output row y in [-1, 1] samples input position
-    y' = (21^((y+1)/2) - 11) / 10, bilinear (align_corners=True).
-    """
-    y = np.linspace(-1, 1, n_out)
-    y_src = (np.power(21.0, (y + 1) / 2) - 11) / 10
-    return _interp_matrix((y_src + 1) / 2 * (n_in - 1), n_in)
-
-
-def unwarp_matrix(n_warped: int, n_linear: int) -> np.ndarray:
-    """(n_linear, n_warped) matrix: log-spaced bins back to linear bins (the inverse grid).
-
-    Linear row y' in [-1, 1] samples the warped axis at y = 2 log_21(10 y' + 11) - 1.
-    """
-    y_lin = np.linspace(-1, 1, n_linear)
-    y = 2 * np.log(10 * y_lin + 11) / np.log(21.0) - 1
-    return _interp_matrix((y + 1) / 2 * (n_warped - 1), n_warped)
 
 
 def apply_freq_matrix(x: tf.Tensor, matrix: np.ndarray) -> tf.Tensor:
@@ -148,21 +116,3 @@ class SpectralFrontEnd:
     def mask_to_linear(self, mask: tf.Tensor) -> tf.Tensor:
         """Masks on the network's grid -> (batch, freq_bins, ...) linear bins."""
         return apply_freq_matrix(mask, self._unwarp) if self._unwarp is not None else mask
-
-
-def extend_mask(mask: np.ndarray, n_bins: int, axis: int = 0, top: int = 8) -> np.ndarray:
-    """Extend masks above the modelled band to `n_bins` along `axis`.
-
-    The documented rule: every bin above the model's band takes the mean of the top `top`
-    modelled bins of the same frame. Sources keep their share of the high band (hi-hats stay
-    with drums, sibilants with vocals) instead of losing it, and the masks still sum to about 1.
-    """
-    have = mask.shape[axis]
-    if have >= n_bins:
-        return np.take(mask, np.arange(n_bins), axis=axis)
-    top_mean = np.take(mask, np.arange(max(0, have - top), have), axis=axis).mean(
-        axis=axis, keepdims=True
-    )
-    reps = [1] * mask.ndim
-    reps[axis] = n_bins - have
-    return np.concatenate([mask, np.tile(top_mean, reps)], axis=axis)

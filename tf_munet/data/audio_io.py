@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from tf_munet.errors import UserError, atomic_path, one_line
+from tf_munet_core.files import check_complete, check_input_file  # noqa: F401 (re-exported)
 
 BACKENDS = ("soundfile", "tfio")
 """Decoding/resampling backends: soundfile + ffmpeg + soxr (default), or tensorflow-io."""
@@ -53,52 +54,6 @@ def read_audio(path: str | os.PathLike, backend: str = "soundfile") -> tuple[np.
     if data.size and not np.isfinite(data).all():
         raise UserError(f"{path}: audio contains NaN or infinite samples")
     return data, rate
-
-
-def check_input_file(path: str | os.PathLike) -> Path:
-    """`path` if it is a non-empty regular file, else a UserError saying what it is instead."""
-    path = Path(path)
-    if path.is_dir():
-        raise UserError(f"{path}: is a folder, not an audio file")
-    if not path.is_file():
-        raise UserError(f"{path}: file not found")
-    if path.stat().st_size == 0:
-        raise UserError(f"{path}: empty file (0 bytes)")
-    return path
-
-
-def check_complete(path: str | os.PathLike, info=None) -> None:
-    """Refuse a WAV/AIFF whose audio data stops before its header says it ends.
-
-    libsndfile reads such a file without complaint (as far as the data goes) and notes
-    "data : <announced> (should be <present>)" in its chunk log; a cut download or a copy to a
-    full disk looks like this. Streaming writers' placeholder sizes (0, 0xFFFFFFFF) are allowed.
-
-    Args:
-        path: the file.
-        info: its `soundfile.info` (read here when None).
-    """
-    import re
-
-    import soundfile as sf
-
-    if info is None:
-        try:
-            info = sf.info(str(path))
-        except (sf.LibsndfileError, RuntimeError, TypeError):
-            return
-    match = re.search(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", info.extra_info or "", re.M)
-    if not match:
-        return
-    announced, present = int(match[1]), int(match[2])
-    if 0 < announced < 0xFFFFFFF0 and present + 8 < announced:
-        rate = max(int(info.samplerate), 1)
-        if info.frames > 0:
-            whole = f"{announced / (present / info.frames) / rate:.2f} s"  # bytes per frame from the rest
-        else:
-            whole = f"{announced} bytes"
-        raise UserError(f"{path}: truncated file (its header announces {whole} of audio, the file "
-                        f"holds {info.frames / rate:.2f} s)")
 
 
 def _read_soundfile(path: Path) -> tuple[np.ndarray | None, int]:
@@ -199,12 +154,9 @@ def resample(data: np.ndarray, from_rate: int, to_rate: int, backend: str = "sou
         from tf_munet.data import tfio_backend
 
         return tfio_backend.resample(data, from_rate, to_rate)
-    import soxr
+    from tf_munet_core.files import resample as soxr_resample
 
-    squeeze = data.ndim == 1
-    out = soxr.resample(data[:, None] if squeeze else data, int(from_rate), int(to_rate), quality="HQ")
-    out = np.asarray(out, np.float32)
-    return out[:, 0] if squeeze else out
+    return soxr_resample(data, from_rate, to_rate)
 
 
 def to_channels(data: np.ndarray, channels: int) -> np.ndarray:

@@ -31,7 +31,8 @@ from tf_munet.export.tflite import QUANTIZE
 from tf_munet.models.conditions import one_hot_conditions
 from tf_munet.outputs import output_folder, replace_earlier
 from tf_munet.run_dir import write_json
-from tf_munet.separation import DEFAULT_OVERLAP
+from tf_munet_core.masks import DEFAULT_OVERLAP
+from tf_munet_core.spectra import EXTEND_TOP
 
 FORMATS = ("savedmodel", "tflite")
 KINDS = ("spectrogram", "waveform")
@@ -251,7 +252,7 @@ def export_run(
     if "tflite" in formats:
         manifest = {
             "format": MANIFEST_FORMAT, "family": config.model, "sources": list(config.sources),
-            "audio": report["audio"], "normalize": graphs.normalize, "extend_top": 8,
+            "audio": report["audio"], "normalize": graphs.normalize, "extend_top": EXTEND_TOP,
             "overlap": DEFAULT_OVERLAP, "grids": None, "variants": {},
         }
         if audio.warp_bins:
@@ -268,7 +269,8 @@ def export_run(
                 archives = {}
                 for unit in units:
                     archives[unit.suffix] = Path(tmp) / f"{kind}-{unit.suffix or 'all'}"
-                    savedmodel.write_archive(graphs, archives[unit.suffix], batch=1, kinds=(kind,),
+                    batch = None if kind == "spectrogram" else 1  # patches go in batches
+                    savedmodel.write_archive(graphs, archives[unit.suffix], batch=batch, kinds=(kind,),
                                              units=[unit])
                 rep = _representative(graphs, kind, cal) if cal is not None else None
                 for q in quantize:

@@ -27,6 +27,9 @@ from tf_munet import spectral
 from tf_munet.export import dsp
 from tf_munet.models import is_conditioned
 from tf_munet.presets import AudioConfig, is_exhaustive
+from tf_munet_core.masks import normalize_masks as core_normalize
+from tf_munet_core.masks import resolve_normalization
+from tf_munet_core.spectra import EXTEND_TOP
 
 NETWORK_SCOPE = "network"
 """Name scope of the network inside the waveform graph; the signal processing is outside it."""
@@ -52,7 +55,7 @@ class Unit:
     conditioned: bool
 
 
-def extend_mask(mask: tf.Tensor, n_bins: int, top: int = 8) -> tf.Tensor:
+def extend_mask(mask: tf.Tensor, n_bins: int, top: int = EXTEND_TOP) -> tf.Tensor:
     """TF version of `spectral.extend_mask` along axis 1: bins above the model band take the mean
     of the top `top` modelled bins of the same frame."""
     have = mask.shape[1]
@@ -64,32 +67,26 @@ def extend_mask(mask: tf.Tensor, n_bins: int, top: int = 8) -> tf.Tensor:
     return tf.concat([mask, tf.tile(top_mean, reps)], axis=1)
 
 
-def default_normalization(sources: tuple[str, ...]) -> str | None:
-    """The separator's default: "exhaustive" (masks divided by their sum) for source sets that
-    add up to the mixture, None (raw masks) otherwise."""
-    return "exhaustive" if is_exhaustive(sources) else None
+def default_normalization(sources: tuple[str, ...]) -> str:
+    """The separator's default (`tf_munet_core.masks.resolve_normalization`): "exhaustive" for
+    source sets that add up to the mixture, "partial" otherwise."""
+    return resolve_normalization("auto", is_exhaustive(sources))
 
 
 def normalize_masks(mask, mode: str | None):
-    """`Separator`'s mask normalisation over the last (sources) axis, in TF or numpy.
+    """The core's mask normalisation (`tf_munet_core.masks.normalize_masks`) in TF or numpy.
 
-    None: clip at 0. "exhaustive": masks / their sum (an all-zero bin is shared equally).
-    "partial": scaled down only where the sum exceeds 1.
+    "raw" (or None): clip at 0. "exhaustive": masks / their sum (an all-zero bin is shared
+    equally). "partial": scaled down only where the sum exceeds 1.
     """
-    if mode not in (None, "exhaustive", "partial"):
-        raise ValueError(f"normalize must be None, 'exhaustive' or 'partial'. Received: {mode!r}")
-    k = mask.shape[-1]
+    mode = "raw" if mode is None else mode
+    if mode not in ("raw", "exhaustive", "partial"):
+        raise ValueError(f"normalize must be 'raw', 'exhaustive' or 'partial'. Received: {mode!r}")
     if isinstance(mask, np.ndarray):
-        mask = np.maximum(mask, 0.0)
-        if mode is None:
-            return mask
-        total = mask.sum(axis=-1, keepdims=True)
-        if mode == "partial":
-            return (mask / np.maximum(total, 1.0)).astype(np.float32)
-        shared = np.where(total > 1e-8, mask / np.maximum(total, 1e-8), 1.0 / k)
-        return shared.astype(np.float32)
+        return core_normalize(mask, mode)
+    k = mask.shape[-1]
     mask = tf.maximum(mask, 0.0)
-    if mode is None:
+    if mode == "raw":
         return mask
     total = tf.reduce_sum(mask, axis=-1, keepdims=True)
     if mode == "partial":
@@ -106,9 +103,10 @@ class ExportGraphs:
         family: "munet", "dedicated" or "cunet".
         sources: source names in mask order.
         stft_mode: "auto" (RFFT for power-of-two n_fft, DFT matmul otherwise), "fft" or "dft".
-        normalize: mask normalisation of the waveform graphs ("auto": the separator's default
-            for the source set; None, "exhaustive" or "partial"). It needs every source's mask,
-            so units that see one source (C-U-Net, dedicated per-source files) only clip at 0.
+        normalize: mask normalisation of the waveform graphs and the manifest ("auto": the
+            separator's default for the source set; "raw" (None), "exhaustive" or "partial"). It
+            needs every source's mask, so units that see one source (C-U-Net, dedicated
+            per-source files) only clip at 0 in their waveform graphs.
     """
 
     def __init__(
@@ -127,11 +125,12 @@ class ExportGraphs:
         self.stft_mode = dsp.resolve_mode(stft_mode, audio.n_fft)
         self.conditioned = is_conditioned(network)
         self.front = spectral.SpectralFrontEnd(audio)
-        self.normalize = default_normalization(self.sources) if normalize == "auto" else normalize
+        self.normalize = resolve_normalization("raw" if normalize is None else normalize,
+                                               is_exhaustive(self.sources))
 
-    def unit_normalization(self, unit: "Unit") -> str | None:
-        """The normalisation a unit's waveform graph applies (None when it sees one source)."""
-        return self.normalize if len(unit.outputs) == len(self.sources) else None
+    def unit_normalization(self, unit: "Unit") -> str:
+        """The normalisation a unit's waveform graph applies ("raw" when it sees one source)."""
+        return self.normalize if len(unit.outputs) == len(self.sources) else "raw"
 
     # ------------------------------------------------------------------ units
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tf_munet.errors import atomic_path
 from tf_munet.export.graphs import ExportGraphs, Unit
+from tf_munet_core.separator import NetworkSeparator
 
 SPECTROGRAM = "separate_spectrogram"
 WAVEFORM = "separate_waveform"
@@ -74,3 +75,48 @@ def write_savedmodel(
     """The deliverable SavedModel: `separate_spectrogram` (magnitude -> masks) and
     `separate_waveform` (chunk -> stems), any batch size, all sources in one network."""
     return write_archive(graphs, path, batch=None, kinds=kinds, split_dedicated=False)
+
+
+class SavedModelSeparator(NetworkSeparator):
+    """The inference core with an exported SavedModel's `separate_spectrogram` as its network:
+    the same stems as the Keras `Separator` (and the edge runner) without the Keras model.
+
+    Args:
+        path: the SavedModel folder (EXPORT_DIR/savedmodel).
+        audio, sources: the run's (see `load`).
+        **options: `NetworkSeparator` options (overlap, batch_size, normalize, ...).
+    """
+
+    def __init__(self, path: str | os.PathLike, audio, sources, **options):
+        import tensorflow as tf
+
+        options.setdefault("name", Path(path).resolve().parent.name)
+        super().__init__(audio, tuple(sources), self._masks, **options)
+        self.loaded = tf.saved_model.load(str(path))  # owns the signature's variables
+        self.signature = self.loaded.signatures[SPECTROGRAM]
+        self.conditioned = "condition" in self.signature.structured_input_signature[1]
+
+    @classmethod
+    def load(cls, export_dir: str | os.PathLike, **options) -> "SavedModelSeparator":
+        """EXPORT_DIR/savedmodel with the audio settings and sources of EXPORT_DIR/report.json."""
+        import json
+
+        from tf_munet_core.config import AudioConfig
+
+        export_dir = Path(export_dir)
+        report = json.loads((export_dir / "report.json").read_text())
+        options.setdefault("normalize", report.get("normalize") or "partial")  # as the manifest's
+        return cls(export_dir / "savedmodel", AudioConfig.from_dict(report["audio"]),
+                   report["sources"], **options)
+
+    def _masks(self, patches):
+        import tensorflow as tf
+
+        mag = tf.constant(patches)
+        if not self.conditioned:
+            return self.signature(magnitude=mag)["masks"].numpy()
+        k = len(self.sources)
+        eye = tf.eye(k, batch_shape=None)
+        return tf.stack([
+            self.signature(magnitude=mag, condition=tf.tile(eye[i : i + 1], [len(patches), 1]))
+            ["masks"][..., 0] for i in range(k)], axis=-1).numpy()

@@ -1,0 +1,373 @@
+"""Separators: a waveform at any rate and channel count -> stems at the same rate and channels.
+
+Every separator has `sources`, `name`, `separate(waveform, rate, *, stems, progress, profiler)`
+and `settings()` (what changes the stems). `MaskSeparator` holds everything but where masks come
+from: `NetworkSeparator` gets them from a mask function (a network in any runtime),
+tf_munet's `OracleSeparator` from the true sources.
+
+The path of one block (see `masks`, `mapping` and `streaming` for each step):
+
+1. The model's views of the block (`masks.channel_views`) are resampled to its rate; masks on
+   the model's linear bins come from `masks_for_view` (for a network: magnitude patches,
+   network, unwarp, overlap average), then are normalised (`masks.normalize_masks`).
+2. Each input channel's STFT at the input's rate (`mapping.input_stft`) gets its masks
+   mapped by Hz and seconds (`mapping.InputGrid`), in float32 batches of 32 frames shared out
+   between the cores (threads: numpy and scipy.fft release the GIL). Inverse STFTs by
+   overlap-add. When the masks sum to 1 (exhaustive normalisation, no Wiener) the last source
+   is the mixture minus the others: exact by linearity, and one inverse STFT fewer.
+3. `wiener=True` refines the estimates with norbert's multichannel Wiener filter (EM iterations
+   on batches of input frames; norbert is then needed).
+
+`normalize="raw"` with `overlap=0` and model-rate input gives the network's own masks applied on
+its own grid (the paper's evaluation protocol): the input grid is then the model's grid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from tf_munet_core.config import AudioConfig
+from tf_munet_core.errors import UserError
+from tf_munet_core.files import resample
+from tf_munet_core.mapping import InputGrid, OverlapAdd, fft_workers, input_stft, linear_weights
+from tf_munet_core.masks import (
+    DEFAULT_OVERLAP,
+    MaskFunction,
+    channel_views,
+    masks_per_channel,
+    network_masks,
+    normalize_masks,
+    resolve_normalization,
+)
+from tf_munet_core.profiler import NO_PROFILER, Profiler
+from tf_munet_core.spectra import ModelGrid
+from tf_munet_core.streaming import Blocks
+
+
+class MaskSeparator:
+    """Everything between a waveform and its stems except where the masks come from.
+
+    Subclasses implement `masks_for_view`.
+
+    Args:
+        audio: the model's audio domain (rate, channels, STFT) the masks live on.
+        sources: source names, in the order of the masks' last axis.
+        normalize: "auto" (True, None), "exhaustive", "partial" or "raw" (False); see
+            `tf_munet_core.masks`.
+        exhaustive: whether the sources add up to the mixture (what "auto" chooses by).
+        wiener: refine estimates with norbert's multichannel Wiener filter.
+        wiener_iterations: EM iterations of the Wiener filter.
+        block_seconds, fade, margin: block processing of long inputs (seconds).
+        frame_batch: input STFT frames processed at once with Wiener (its statistics are per
+            batch); without Wiener at most 32 at a time (a batch's spectra stay in cache).
+        fast_fft: input-rate STFTs of an FFT-friendly length within 0.1 % of the model's window
+            (see `mapping.input_stft`): faster inverse STFTs for a few hundredths of a dB.
+        threads: threads for the input-rate work (None: `mapping.fft_workers`).
+    """
+
+    name = "model"
+
+    def __init__(
+        self,
+        audio: AudioConfig,
+        sources: tuple[str, ...],
+        *,
+        normalize: str | bool | None = "auto",
+        exhaustive: bool | None = None,
+        wiener: bool = False,
+        wiener_iterations: int = 1,
+        block_seconds: float = 30.0,
+        fade: float = 1.0,
+        margin: float = 0.5,
+        frame_batch: int = 128,
+        fast_fft: bool = False,
+        threads: int | None = None,
+    ):
+        self.audio = audio
+        self.sources = tuple(sources)
+        self.normalization = resolve_normalization(normalize, exhaustive)
+        self.exhaustive = exhaustive
+        self.normalize = self.normalization != "raw"
+        self.wiener = wiener
+        self.wiener_iterations = wiener_iterations
+        self.blocks = Blocks(block_seconds, fade, margin)
+        self.block_seconds, self.fade, self.margin = block_seconds, fade, margin
+        self.frame_batch = frame_batch
+        self.fast_fft = fast_fft
+        self.threads = threads
+        self._grids: dict[int, InputGrid] = {}
+
+    # ------------------------------------------------------------------ subclass hook
+
+    def masks_for_view(self, view: np.ndarray, index: int, start: int, stop: int,
+                       profiler: Profiler) -> np.ndarray:
+        """Masks (freq_bins, frames, model channels, K) for a model-rate view (samples, Cm).
+
+        `index` numbers the views of the segment [start, stop) (input samples), see
+        `masks.channel_views`.
+        """
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ public API
+
+    def settings(self) -> dict:
+        """What changes the stems (used to key cached evaluations)."""
+        normalize = {"exhaustive": True, "partial": True, "raw": False}[self.normalization]
+        default = None if self.exhaustive is None else resolve_normalization("auto", self.exhaustive)
+        if normalize and self.normalization != default:
+            normalize = self.normalization  # an explicit choice other than the default
+        return {
+            "audio": dataclasses.asdict(self.audio), "sources": list(self.sources),
+            "normalize": normalize, "wiener": self.wiener,
+            "wiener_iterations": self.wiener_iterations if self.wiener else 0,
+            "block_seconds": self.block_seconds, "fade": self.fade, "margin": self.margin,
+            **({"fast_fft": True} if self.fast_fft else {}),
+        }
+
+    def separate(
+        self,
+        waveform: np.ndarray,
+        rate: int,
+        *,
+        stems: tuple[str, ...] | None = None,
+        progress=None,
+        profiler: Profiler | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Separate a waveform (samples, channels) or (samples,) at `rate`.
+
+        Returns:
+            {source: (samples, channels) float32} at the input's rate and channel count
+            ((samples,) in, (samples, 1) out). `stems` picks a subset of the sources.
+        """
+        profiler = profiler or NO_PROFILER
+        x = np.asarray(waveform, np.float32)
+        if x.ndim == 1:
+            x = x[:, None]
+        if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
+            raise ValueError(f"waveform must be (samples, channels) and non-empty. Received: "
+                             f"shape={np.shape(waveform)}")
+        picks = self.stem_indices(stems)
+        n = len(x)
+        if n < self.min_samples(int(rate)):  # (np.pad would copy long inputs for nothing)
+            x = np.pad(x, ((0, self.min_samples(int(rate)) - n), (0, 0)))
+        whole = out = None
+        for start, block in self.stream(lambda a, b: x[a:b], len(x), x.shape[1], int(rate),
+                                        progress=progress, profiler=profiler):
+            if start == 0 and block.shape[1] == len(x):  # one block: its stems are the result
+                whole = block
+                continue
+            if out is None:
+                out = np.empty((len(picks), *x.shape), np.float32)
+            with profiler.stage("output"):
+                for i, k in enumerate(picks):
+                    out[i, start : start + block.shape[1]] = block[k]
+        if whole is not None:
+            return {self.sources[k]: whole[k, :n] for k in picks}
+        return {self.sources[k]: out[i, :n] for i, k in enumerate(picks)}
+
+    def separate_file(self, path, out_dir, *, stems=None, fmt: str = "wav", float32: bool = False,
+                      progress=None, profiler: Profiler | None = None, decode=None) -> dict:
+        """Separate one audio file into `out_dir/<source>.<fmt>` (see `files.separate_file`)."""
+        from tf_munet_core.files import separate_file
+
+        return separate_file(self, path, out_dir, stems=stems, fmt=fmt, float32=float32,
+                             progress=progress, profiler=profiler, decode=decode)
+
+    def stream(self, read, total: int, channels: int, rate: int, *, progress=None,
+               profiler: Profiler | None = None):
+        """Yield (start, stems (K, n, channels)) of an input served by `read(start, stop)`."""
+        profiler = profiler or NO_PROFILER
+
+        def segment(x, start, stop):
+            return self._separate_segment(x, rate, start, stop, profiler)
+
+        return self.blocks.stream(read, total, rate, segment, progress, profiler)
+
+    def min_samples(self, rate: int) -> int:
+        """Shortest input the STFTs take (reflect padding needs over half a window, at the
+        model's rate and at the input's); shorter inputs are zero-padded, their stems cut back."""
+        n_fft, _ = input_stft(self.audio, rate, self.fast_fft)
+        return max(n_fft, math.ceil(self.audio.n_fft * rate / self.audio.sample_rate)) + 2
+
+    def stem_indices(self, stems) -> list[int]:
+        """Indices of `stems` (None: all) in `sources`; a UserError names unknown ones."""
+        if not stems:
+            return list(range(len(self.sources)))
+        bad = [s for s in stems if s not in self.sources]
+        if bad:
+            raise UserError(
+                f"--stems {','.join(bad)}: not separated by this model "
+                f"(it separates {', '.join(self.sources)})"
+            )
+        return [self.sources.index(s) for s in stems]
+
+    # ------------------------------------------------------------------ one segment
+
+    def _segment_masks(self, x, rate, start, stop, profiler) -> list[np.ndarray]:
+        """Per input channel: normalised masks (freq_bins, model frames, K) on the model grid."""
+        views, mode = channel_views(x, self.audio.channels)
+        masks = []
+        for i, v in enumerate(views):
+            with profiler.stage("resample"):
+                v = resample(v, rate, self.audio.sample_rate)
+            m = self.masks_for_view(v, i, start, stop, profiler)
+            with profiler.stage("masks"):
+                masks.append(normalize_masks(m, self.normalization))
+        with profiler.stage("masks"):
+            return masks_per_channel(masks, mode, x.shape[1])
+
+    def _input_grid(self, rate: int) -> InputGrid:
+        if rate not in self._grids:
+            self._grids[rate] = InputGrid.build(self.audio, rate, self.fast_fft)
+        return self._grids[rate]
+
+    def _separate_segment(self, x: np.ndarray, rate: int, start: int, stop: int,
+                          profiler: Profiler) -> np.ndarray:
+        """Stems (K, n, C) of one segment: masks mapped onto each channel's STFT at `rate`.
+
+        Works in float32/complex64 on batches of input frames, laid out (channel, source,
+        frame, bin) so every FFT runs on contiguous rows.
+        """
+        import scipy.fft
+
+        n, channels = x.shape
+        k = len(self.sources)
+        masks = self._segment_masks(x, rate, start, stop, profiler)
+        grid = self._input_grid(rate)
+        n_fft, hop, window = grid.n_fft, grid.hop, grid.window
+        pad = n_fft // 2
+        frames = 1 + n // hop
+        by_residual = self.normalization == "exhaustive" and not self.wiener and k > 1
+        k_out = k - 1 if by_residual else k
+        with profiler.stage("mapping"):
+            # one extended (K, model frames, bins + 1) array per distinct mask (mono: one)
+            keys = list({id(m): None for m in masks})
+            ext = {id(m): grid.extend(m) for m in masks}
+            which = [keys.index(id(m)) for m in masks]
+            # input frame u is centred at u * hop / rate s; model frame t at t * hop_m / r_m
+            pos = np.arange(frames) * (hop / rate) * (self.audio.sample_rate / self.audio.hop)
+            t_lo, t_hi, t_frac = linear_weights(pos, masks[0].shape[1])
+            same_frames = not t_frac.any() and np.array_equal(t_lo, np.arange(frames))
+        with profiler.stage("input_stft"):
+            xp = np.ascontiguousarray(np.pad(x, ((pad, pad), (0, 0)), mode="reflect").T)
+            framed = np.lib.stride_tricks.sliding_window_view(xp, n_fft, axis=1)[:, ::hop]
+        batch = self.frame_batch if self.wiener else min(self.frame_batch, 32)
+        workers = self.threads or fft_workers()
+        threads = max(1, min(workers, -(-frames // batch)))
+        olas = [OverlapAdd((channels, k_out), frames, n_fft, hop) for _ in range(threads)]
+        spent = [{"input_stft": 0.0, "mapping": 0.0, "istft": 0.0} for _ in range(threads)]
+
+        def run(t: int) -> None:
+            """Batches t, t + threads, ... into olas[t]: a fixed order, so sums are the same
+            from run to run. numpy and scipy.fft release the GIL: threads use the cores."""
+            clock, times = time.perf_counter, spent[t]
+            for u0 in range(t * batch, frames, threads * batch):
+                u = slice(u0, min(frames, u0 + batch))
+                t0 = clock()
+                spec = scipy.fft.rfft(framed[:, u] * window, axis=-1)  # (C, nb, F)
+                t1 = clock()
+                gains = []
+                for key in keys:  # by time (linear), then by Hz (two gathers), then extended
+                    e, f = ext[key], t_frac[u][None, :, None]
+                    mt = e[:, u] if same_frames else e[:, t_lo[u]] * (1 - f) + e[:, t_hi[u]] * f
+                    gains.append(grid.gains(mt))
+                if self.wiener:
+                    est = self._wiener_batch(gains, which, spec, grid)  # (C, K, nb, F)
+                else:
+                    est = np.empty((channels, k_out, *spec.shape[1:]), np.complex64)
+                    low = grid.n_low
+                    for c in range(channels):
+                        g_low, g_top = gains[which[c]]
+                        np.multiply(spec[c, None, :, :low], g_low[:k_out], out=est[c, :, :, :low])
+                        np.multiply(spec[c, None, :, low:], g_top[:k_out, :, None],
+                                    out=est[c, :, :, low:])
+                t2 = clock()
+                y = scipy.fft.irfft(est, n=n_fft, axis=-1, overwrite_x=True)
+                y *= window
+                olas[t].add(y, u0)
+                times["input_stft"] += t1 - t0
+                times["mapping"] += t2 - t1
+                times["istft"] += clock() - t2
+
+        t0 = time.perf_counter()
+        if threads == 1:
+            run(0)
+        else:
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(run, range(threads)))
+        profiler.add_threads(spent, time.perf_counter() - t0)
+        ola = olas[0]
+        with profiler.stage("istft"):
+            for other in olas[1:]:
+                ola.buf += other.buf
+            stems = np.empty((k, n, channels), np.float32)
+            ola.result(window, pad, n, out=stems[:k_out].transpose(2, 0, 1))
+        if by_residual:
+            with profiler.stage("output"):
+                np.subtract(x, stems[0], out=stems[-1])
+                for j in range(1, k_out):
+                    stems[-1] -= stems[j]
+        return stems
+
+    def _wiener_batch(self, gains, which, spec, grid) -> np.ndarray:
+        """Wiener estimates (C, K, nb, F) of a batch from the mapped gains and spec (C, nb, F)."""
+        full = np.stack([grid.full_gains(*gains[w]) for w in which])  # (C, K, nb, F)
+        est = self._wiener(full.transpose(2, 3, 0, 1), spec.transpose(1, 2, 0))  # (nb, F, C, K)
+        return np.ascontiguousarray(est.transpose(2, 3, 0, 1), dtype=np.complex64)
+
+    def _wiener(self, gains: np.ndarray, spec: np.ndarray) -> np.ndarray:
+        """Multichannel Wiener refinement (norbert) of mask estimates on a batch of frames."""
+        try:
+            import norbert
+        except ImportError:
+            raise UserError("--wiener needs norbert (pip install norbert)") from None
+
+        mag = gains * np.abs(spec)[..., None]
+        if self.normalization != "exhaustive":  # the residual keeps what the sources don't explain
+            rest = np.maximum(1.0 - gains.sum(axis=-1, keepdims=True), 0.0) * np.abs(spec)[..., None]
+            mag = np.concatenate([mag, rest], axis=-1)
+        est = norbert.wiener(mag.astype(np.float64), spec.astype(np.complex128),
+                             iterations=self.wiener_iterations, use_softmask=False)
+        return est[..., : gains.shape[-1]]
+
+
+class NetworkSeparator(MaskSeparator):
+    """A separator whose masks come from a network in any runtime (a `masks.MaskFunction`).
+
+    Args:
+        audio, sources: the model's audio domain and source order.
+        mask_fn: magnitude patches -> masks on the network's grid (see `masks.MaskFunction`).
+        overlap: fraction of a patch shared with the next one (0 = back to back).
+        batch_size: patches per `mask_fn` call.
+        name: label in tables and logs.
+        **options: `MaskSeparator` options.
+    """
+
+    def __init__(self, audio: AudioConfig, sources, mask_fn: MaskFunction, *,
+                 overlap: float = DEFAULT_OVERLAP, batch_size: int = 8, name: str = "model",
+                 **options):
+        super().__init__(audio, tuple(sources), **options)
+        if not 0 <= overlap < 1:
+            raise ValueError(f"overlap must be in [0, 1). Received: overlap={overlap}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1. Received: batch_size={batch_size}")
+        self.mask_fn = mask_fn
+        self.overlap = overlap
+        self.batch_size = batch_size
+        self.name = name
+        self.grid = ModelGrid(audio)
+
+    def masks_for_view(self, view, index, start, stop, profiler):
+        with profiler.stage("model_stft"):
+            mag = self.grid.magnitude(view)
+        return network_masks(mag, self.audio, self.mask_fn, len(self.sources), self.overlap,
+                             self.batch_size, self.grid.to_linear, profiler)
+
+    def settings(self) -> dict:
+        extra = {"overlap": self.overlap} if self.overlap != 0.5 else {}  # old cache keys hold
+        return {**super().settings(), "name": self.name, **extra}
