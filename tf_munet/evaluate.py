@@ -25,7 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("run_dir", metavar="RUN_DIR", nargs="?",
                    help="trained run folder, or 'oracle' / 'mixture'")
-    p.add_argument("--root", help="MUSDB18 root (HQ folders or .stem.mp4; default $MUSDB_PATH)")
+    p.add_argument("--root", help="MUSDB18 root (HQ folders or .stem.mp4; musdb-sample: the MUSDB18 "
+                   "7-second sample, downloaded by musdb on first use; default $MUSDB_PATH)")
     p.add_argument("--subset", default="test", choices=("train", "test"),
                    help="which MUSDB subset to score (default: test)")
     p.add_argument("--protocol", default=None,

@@ -20,7 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
         "TFRecord shards with per-track metadata and per-source chunk energies (for EBW). "
         "Parallel, resumable: finished tracks are skipped.",
     )
-    p.add_argument("--root", default=None, help="MUSDB root (default: $MUSDB_PATH)")
+    p.add_argument("--root", default=None, help="MUSDB root, or musdb-sample (the MUSDB18 7-second "
+                   "sample, downloaded by musdb on first use; default: $MUSDB_PATH)")
     p.add_argument("--preset", required=True, help="preset name (paper, cunet, fullband, tiny)")
     p.add_argument("--out", required=True, help="cache folder")
     p.add_argument("--subsets", default="train", help="comma-separated subsets (default: train)")

@@ -74,10 +74,15 @@ class TrackRef:
 
 
 def musdb_root(root: str | os.PathLike | None) -> Path:
-    """The data root: `root`, or MUSDB_PATH when `root` is None."""
+    """The data root: `root`, or MUSDB_PATH when `root` is None; "musdb-sample" is the MUSDB18
+    7-second sample, downloaded by musdb on first use (`tf_munet.data.musdb_sample`)."""
     root = root if root is not None else os.environ.get("MUSDB_PATH")
     if not root:
         raise UserError("no data root given: pass --root DIR or set MUSDB_PATH")
+    from tf_munet.data.musdb_sample import is_musdb_sample, musdb_sample_root
+
+    if is_musdb_sample(root):
+        return musdb_sample_root()
     root = Path(root).expanduser()
     if not root.is_dir():
         raise UserError(f"{root}: data root is not a folder")

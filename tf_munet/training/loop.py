@@ -28,6 +28,7 @@ import time
 import warnings
 from pathlib import Path
 
+from tf_munet.data.musdb_sample import is_musdb_sample, musdb_sample_root
 from tf_munet.errors import UserError
 from tf_munet.presets import Preset, get_preset, resolve_sources
 from tf_munet.registry import FAMILIES
@@ -81,6 +82,8 @@ def resolve(options: TrainOptions, run_dir: Path) -> tuple[TrainOptions, Preset,
         raise UserError(f"--sources: {exc}") from None
     t = preset.train
     data = options.data
+    if is_musdb_sample(data):
+        data = musdb_sample_root()
     data = str(Path(data or default_synthetic_dir(options.seed)).resolve())
     filled = options.replace(
         preset=preset.name,

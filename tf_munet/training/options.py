@@ -202,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weighting", choices=WEIGHTINGS, help="task weighting (default: uw)")
     p.add_argument("--sources", help="4stems, 2stems or a comma list, e.g. vocals,drums "
                    "(default: 4stems)")
-    p.add_argument("--data", help="MUSDB18 root (STEMS or HQ layout) or a prepared cache "
+    p.add_argument("--data", help="MUSDB18 root (STEMS or HQ layout), musdb-sample (the MUSDB18 "
+                   "7-second sample, downloaded by musdb on first use) or a prepared cache "
                    "(default: a synthetic set, generated once in $TF_MUNET_CACHE or "
                    "~/.cache/tf_munet)")
     p.add_argument("--cache", help="folder for prepared data (default: the pipeline's)")
