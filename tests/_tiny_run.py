@@ -15,7 +15,8 @@ FOUR = ("vocals", "drums", "bass", "other")
 
 
 def train_tiny_run(run_dir: Path, family: str = "munet", steps: int = 200, seed: int = 0,
-                   preset=None) -> Path:
+                   preset=None, sources: tuple[str, ...] = FOUR) -> Path:
+    """A run separating `sources` (any subset of the four; the mixture always holds all four)."""
     import keras
     import tensorflow as tf
 
@@ -43,18 +44,19 @@ def train_tiny_run(run_dir: Path, family: str = "munet", steps: int = 200, seed:
                     src[i, j] = t[o : o + n] * rng.uniform(0.5, 1.5)
             mags = front.magnitude(tf.constant(src.reshape(b * k, n, a.channels)))
             mags = tf.reshape(mags, (b, k, a.model_bins, a.frames, a.channels))
+            mags = tf.gather(mags, [FOUR.index(s) for s in sources], axis=1)
             yield front.magnitude(tf.constant(src.sum(1))), tf.transpose(mags, (0, 2, 3, 4, 1))
 
     spec = (tf.TensorSpec((b, a.model_bins, a.frames, a.channels)),
-            tf.TensorSpec((b, a.model_bins, a.frames, a.channels, k)))
+            tf.TensorSpec((b, a.model_bins, a.frames, a.channels, len(sources))))
     ds = tf.data.Dataset.from_generator(batches, output_signature=spec)
     keras.utils.set_random_seed(seed)
-    net = build_model(p, family, FOUR)
-    trainer = SeparatorTrainer(net, FOUR)
+    net = build_model(p, family, sources)
+    trainer = SeparatorTrainer(net, sources)
     trainer.compile(optimizer=keras.optimizers.Adam(2e-3))
     if steps:
         trainer.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
     run_dir = Path(run_dir)
-    save_run_config(run_dir, RunConfig(p, family, FOUR))
+    save_run_config(run_dir, RunConfig(p, family, tuple(sources)))
     save_network(run_dir / "model.keras", net)
     return run_dir
