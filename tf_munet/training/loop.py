@@ -29,8 +29,9 @@ import warnings
 from pathlib import Path
 
 from tf_munet.data.musdb_sample import is_musdb_sample, musdb_sample_root
+from tf_munet.distill import TEACHER_STEMS
 from tf_munet.errors import UserError
-from tf_munet.presets import Preset, get_preset, resolve_sources
+from tf_munet.presets import SOURCE_STEMS, Preset, get_preset, resolve_sources
 from tf_munet.registry import FAMILIES
 from tf_munet.run_dir import CHECKPOINT, CONFIG, HISTORY, MODEL, RunConfig, load_run_config
 from tf_munet.training.data import default_synthetic_dir
@@ -80,6 +81,11 @@ def resolve(options: TrainOptions, run_dir: Path) -> tuple[TrainOptions, Preset,
         sources = resolve_sources(options.sources)
     except ValueError as exc:
         raise UserError(f"--sources: {exc}") from None
+    if options.teacher:
+        sources = _teacher_sources(options, sources)
+    parts = [s for s in sources if s not in SOURCE_STEMS]
+    if parts:
+        raise UserError(f"--sources: {', '.join(parts)} is no MUSDB18 stem; cannot train on it")
     t = preset.train
     data = options.data
     if is_musdb_sample(data):
@@ -100,8 +106,20 @@ def resolve(options: TrainOptions, run_dir: Path) -> tuple[TrainOptions, Preset,
                                  if options.early_stopping_patience is None
                                  else options.early_stopping_patience),
         run_dir=str(run_dir),
+        teacher=str(Path(options.teacher).resolve()) if options.teacher else None,
     )
     return filled, preset, sources
+
+
+def _teacher_sources(options: TrainOptions, sources: tuple[str, ...]) -> tuple[str, ...]:
+    """A student separates its teacher's sources; distillation needs --data."""
+    teacher = load_run_config(options.teacher)
+    if "sources" in options.given() and tuple(sources) != tuple(teacher.sources):
+        raise UserError(f"--sources {','.join(sources)}: the teacher {options.teacher} separates "
+                        f"{','.join(teacher.sources)}; leave --sources out to distil")
+    if not options.data:
+        raise UserError("--teacher: give --data, a folder of audio files to distil on")
+    return tuple(teacher.sources)
 
 
 def passes_per_chunk(model: str, num_sources: int) -> int:
@@ -183,8 +201,10 @@ def _clean_stale_temps(run_dir: Path) -> None:
 
 def _unstarted(run_dir: Path) -> bool:
     """True for a folder that holds no run yet: empty, or only what a run killed before writing
-    config.json leaves (temporaries, a synthetic set of older versions)."""
-    return all(p.name == "synthetic" or _is_temporary(p) for p in run_dir.iterdir())
+    config.json leaves (temporaries, a synthetic set of older versions, a distillation's
+    teacher stems, which a rerun reuses)."""
+    return all(p.name in ("synthetic", TEACHER_STEMS) or _is_temporary(p)
+               for p in run_dir.iterdir())
 
 
 # ------------------------------------------------------------------ building
@@ -299,8 +319,14 @@ def _load_data(options: TrainOptions, preset: Preset, sources):
         ensure_synthetic(Path(options.data), seed=options.seed)
     elif not Path(options.data).exists():
         raise UserError(f"{options.data}: data folder not found (--data)")
+    data = options.data
+    if options.teacher:
+        from tf_munet.distill import label_with_teacher
+
+        data = str(label_with_teacher(options.teacher, options.data, run_dir / TEACHER_STEMS,
+                                      progress=options.verbose > 0))
     need = options.weighting in ("ebw-p1", "ebw-p2", "oh")
-    return load_data(options.data, preset, sources, options.batch_size, options.seed,
+    return load_data(data, preset, sources, options.batch_size, options.seed,
                      options.augment, need_energies=need, cache=options.cache,
                      validation_steps=options.validation_steps,
                      prepare_workers=1 if synthetic else None)

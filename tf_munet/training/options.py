@@ -68,6 +68,8 @@ class TrainOptions:
         verbose: Keras verbosity: 1 progress bar, 2 one line per epoch, 0 silent.
         preset_overrides: nested fields replaced in the preset, e.g.
             {"backbone": {"dropout": 0.0}} (config files only).
+        teacher: a run folder whose stems are the targets (distillation, `tf_munet.distill`):
+            `data` is then a folder of plain audio files and the sources are the teacher's.
         explicit: names given on the command line or in the config file (not saved).
     """
 
@@ -96,6 +98,7 @@ class TrainOptions:
     time_budget: float | None = None
     verbose: int = 1
     preset_overrides: dict = field(default_factory=dict)
+    teacher: str | None = None
     explicit: frozenset | None = field(default=None, repr=False, compare=False)
 
     def given(self) -> frozenset:
@@ -206,6 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "7-second sample, downloaded by musdb on first use) or a prepared cache "
                    "(default: a synthetic set, generated once in $TF_MUNET_CACHE or "
                    "~/.cache/tf_munet)")
+    p.add_argument("--teacher", metavar="RUN_DIR",
+                   help="distil this run: --data is then a folder of plain audio files (wav, "
+                   "flac, mp3, ogg), labelled once with the teacher's stems inside the run "
+                   "folder; the sources are the teacher's")
     p.add_argument("--cache", help="folder for prepared data (default: the pipeline's)")
     p.add_argument("--run-dir", help="run folder (default: runs/<preset>-<model>-<weighting>); "
                    "re-running the same command resumes an interrupted run")
