@@ -4,6 +4,10 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from tf_munet.quiet import quiet_tensorflow  # noqa: E402
+
+quiet_tensorflow()  # no TensorFlow banner in captured output
+
 
 # --- data (tests/test_data.py; usable by every area) -------------------------------------------
 import pytest  # noqa: E402

@@ -7,6 +7,7 @@ TensorFlow is imported lazily by the submodules that need it, so `--help` stays 
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if os.environ.get("TF_MUNET_DEBUG") != "1":  # see tf_munet.quiet
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 __version__ = "0.1.0"

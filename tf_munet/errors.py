@@ -15,7 +15,8 @@ __all__ = ["UserError", "atomic_path", "cli_main", "one_line", "safe_child"]
 def cli_main(fn: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
     """Decorate a `main(argv)` so UserError/OSError/ValueError print one line and exit 2.
 
-    `--debug` anywhere in argv (or TF_MUNET_DEBUG=1) re-raises with the full traceback.
+    `--debug` anywhere in argv (or TF_MUNET_DEBUG=1) re-raises with the full traceback and
+    keeps TensorFlow's logs; otherwise they are quietened (`tf_munet.quiet`).
     """
 
     @functools.wraps(fn)
@@ -23,6 +24,13 @@ def cli_main(fn: Callable[[list[str] | None], int]) -> Callable[[list[str] | Non
         argv = list(sys.argv[1:] if argv is None else argv)
         debug = "--debug" in argv or os.environ.get("TF_MUNET_DEBUG") == "1"
         argv = [a for a in argv if a != "--debug"]
+        if debug:
+            os.environ["TF_MUNET_DEBUG"] = "1"  # worker processes too
+            os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+        else:
+            from tf_munet.quiet import quiet_tensorflow
+
+            quiet_tensorflow()
         try:
             return fn(argv)
         except KeyboardInterrupt:

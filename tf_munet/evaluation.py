@@ -310,6 +310,9 @@ def _claim(out: Path, specs: list[SeparatorSpec], root, subset: str, overwrite: 
 
 def _init_worker(specs: list[SeparatorSpec], threads: int) -> None:
     """Worker process: limit TF threads to its share of the cores, then build the separators."""
+    from tf_munet.quiet import quiet_tensorflow
+
+    quiet_tensorflow()
     if any(s.kind != "mixture" for s in specs):
         import tensorflow as tf
 

@@ -26,6 +26,7 @@ from tf_munet.data.musdb_io import TrackRef, find_tracks, load_track, musdb_root
 from tf_munet import run_dir
 from tf_munet.errors import UserError, atomic_path
 from tf_munet.presets import STEMS, AudioConfig, Preset
+from tf_munet.quiet import quiet_tensorflow
 
 ENERGY_DEFINITION = (
     "E_k = mean over the training split's full, non-overlapping chunks of chunk_samples samples "
@@ -240,7 +241,7 @@ def _run(todo, settings, cache, backend, workers, skip_bad, progress) -> dict[Tr
                 handle(ref, _prepare_track(ref, settings, str(cache), backend))
         else:
             ctx = multiprocessing.get_context("spawn")  # TF may be loaded here: never fork
-            with cf.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=quiet_tensorflow) as pool:
                 futures = {pool.submit(_prepare_track, ref, settings, str(cache), backend): ref for ref in todo}
                 try:
                     for fut in cf.as_completed(futures):

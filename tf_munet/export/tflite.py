@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tf_munet.quiet import LITE_CHATTER, native_lines_dropped
+
 QUANTIZE = {"none": "float32", "fp16": "float16", "dynamic": "dynamic", "int8": "int8"}
 """CLI name -> variant name (used in file names)."""
 
@@ -80,9 +82,10 @@ def convert(
         ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
     converter.target_spec.supported_ops = ops
     try:
-        if quantize == "int8":
-            return _quantize_network_only(converter)
-        return converter.convert()
+        with native_lines_dropped(LITE_CHATTER):
+            if quantize == "int8":
+                return _quantize_network_only(converter)
+            return converter.convert()
     except Exception as exc:  # converter errors are long MLIR dumps: keep the first line
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ExportError(f"TF-Lite conversion of {signature} ({quantize}) failed: {first}") from exc
@@ -117,9 +120,11 @@ def interpreter(model: bytes | str | os.PathLike, threads: int | None = None, de
     kwargs = {"num_threads": threads}
     if not delegates:  # the op list as converted, not XNNPACK's fused DELEGATE nodes
         kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-    if isinstance(model, bytes):
-        return Interpreter(model_content=model, **kwargs)
-    return Interpreter(model_path=str(model), **kwargs)
+    source = {"model_content": model} if isinstance(model, bytes) else {"model_path": str(model)}
+    with native_lines_dropped(LITE_CHATTER):  # XNNPACK announces itself on allocation
+        it = Interpreter(**source, **kwargs)
+        it.allocate_tensors()
+    return it
 
 
 def op_names(model: bytes | str | os.PathLike) -> list[str]:

@@ -1,10 +1,24 @@
-"""Model families (M-U-Net, dedicated U-Nets, C-U-Net), their backbones and cost counters."""
+"""Model families (M-U-Net, dedicated U-Nets, C-U-Net), their backbones and cost counters.
 
-from tf_munet.models.conditions import all_source_masks, is_conditioned, one_hot_conditions
-from tf_munet.models.families import FAMILIES, build_model
-from tf_munet.models.flops import count_flops, count_params
+The names below load on first use (PEP 562), so `python -m tf_munet.models --help` answers
+without importing TensorFlow.
+"""
+
+from importlib import import_module
+
+_HOMES = {
+    "all_source_masks": "conditions", "is_conditioned": "conditions",
+    "one_hot_conditions": "conditions", "FAMILIES": "families", "build_model": "families",
+    "count_flops": "flops", "count_params": "flops",
+}
 
 __all__ = [
     "FAMILIES", "build_model", "is_conditioned", "one_hot_conditions", "all_source_masks",
     "count_flops", "count_params",
 ]
+
+
+def __getattr__(name: str):
+    if name in _HOMES:
+        return getattr(import_module(f"tf_munet.models.{_HOMES[name]}"), name)
+    raise AttributeError(f"module 'tf_munet.models' has no attribute {name!r}")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from tf_munet.errors import cli_main
+from tf_munet.presets import PRESETS
+
 
 def summarize(preset_name: str, sources: str = "4stems") -> list[dict]:
     """One row per family: parameters, control-generator share, FLOPs per patch and per
@@ -30,10 +33,13 @@ def summarize(preset_name: str, sources: str = "4stems") -> list[dict]:
     return rows
 
 
+@cli_main
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tf_munet.models", description=__doc__)
-    parser.add_argument("--preset", default="cunet")
-    parser.add_argument("--sources", default="4stems")
+    parser.add_argument("--preset", default="cunet", choices=sorted(PRESETS),
+                        help="preset whose network sizes are counted (default: cunet)")
+    parser.add_argument("--sources", default="4stems",
+                        help="4stems, 2stems or a comma list such as vocals,drums (default: 4stems)")
     args = parser.parse_args(argv)
     rows = summarize(args.preset, args.sources)
     print(f"preset {args.preset}, sources {args.sources}: cost of one patch")
