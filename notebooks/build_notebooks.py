@@ -23,8 +23,9 @@ REPO_URL = "https://github.com/YOUR_ORG/tf_munet"
 COMMON_PARAMETERS = f'''\
 REPO_URL = "{REPO_URL}"  # Colab installs tf_munet from here (git+REPO_URL)
 WORK_DIR = "tf_munet_work"  # everything this notebook writes goes here
-MUSDB_ROOT = None  # your MUSDB18 / MUSDB18-HQ root (e.g. "/data/musdb18hq"); None: a synthetic set
-SYNTHETIC_TRAIN = 8  # synthetic set (used when MUSDB_ROOT is None): training tracks,
+MUSDB_ROOT = None  # your MUSDB18 / MUSDB18-HQ root, "musdb-sample" (MUSDB18's 7-s sample, downloaded once), None: a generated set
+SYNTHETIC_STYLE = "rendered"  # generated set: "rendered" (sampled instruments, sung vocals) or "procedural" (toy sounds)
+SYNTHETIC_TRAIN = 8  # generated set (used when MUSDB_ROOT is None): training tracks,
 SYNTHETIC_TEST = 1  # test tracks
 SYNTHETIC_SECONDS = 8.0  # and seconds per track
 PRESET = "tiny"  # tiny (seconds on a CPU), cunet (C-U-Net size), paper (124 M params), fullband
@@ -41,7 +42,8 @@ import sys
 
 if "google.colab" in sys.modules:
     if shutil.which("ffmpeg") is None:
-        subprocess.run("apt-get update -qq && apt-get install -y -qq ffmpeg", shell=True, check=True)
+        subprocess.run("apt-get update -qq && apt-get install -y -qq ffmpeg fluidsynth fluid-soundfont-gm "
+                       "espeak-ng", shell=True, check=True)
     if importlib.util.find_spec("tf_munet") is None:
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{REPO_URL}"], check=True)
 elif importlib.util.find_spec("tf_munet") is None:
@@ -62,18 +64,27 @@ work.mkdir(parents=True, exist_ok=True)'''
 DATA_MD = '''\
 ## Data
 
-With `MUSDB_ROOT` set, the notebook uses your MUSDB18 copy (STEMS `.stem.mp4` or HQ WAV folders).
-Otherwise it writes a small synthetic set in the same layout (`train/` and `test/` folders with
-`mixture.wav` and the four stems per track): procedurally generated vocals, drums, bass and
-"other" that a model can learn to separate in minutes. Training prepares the data once into a
-cache of TFRecord shards under `WORK_DIR/cache/`.'''
+With `MUSDB_ROOT` set, the notebook uses your MUSDB18 copy (STEMS `.stem.mp4` or HQ WAV folders),
+or with `MUSDB_ROOT = "musdb-sample"` the MUSDB18 7-second sample (144 real tracks, downloaded
+once by musdb). Otherwise it writes a small generated set in the same layout (`train/` and
+`test/` folders with `mixture.wav` and the four stems per track): by default *rendered* songs —
+drums, bass and other instruments played by FluidSynth with a General MIDI SoundFont and a sung
+vocal line, with sections where stems drop in and out — or, with `SYNTHETIC_STYLE =
+"procedural"`, toy sine/noise stems that a model learns in minutes. Training prepares the data
+once into a cache of TFRecord shards under `WORK_DIR/cache/`.'''
 
 DATA = '''\
-from tf_munet.data.musdb_io import find_tracks, load_track
+from tf_munet.data.musdb_io import find_tracks, load_track, musdb_root
+from tf_munet.data.render import write_rendered_musdb
 from tf_munet.data.synthetic import write_synthetic_musdb
 
 if MUSDB_ROOT:
-    data = Path(MUSDB_ROOT)
+    data = musdb_root(MUSDB_ROOT)
+elif SYNTHETIC_STYLE == "rendered":  # one folder per setting: a re-run reuses it, never mixes sets
+    data = work / f"rendered-{SYNTHETIC_TRAIN}-{SYNTHETIC_TEST}-{SYNTHETIC_SECONDS:g}s-seed{SEED}"
+    if not data.is_dir():
+        write_rendered_musdb(data, train=SYNTHETIC_TRAIN, test=SYNTHETIC_TEST,
+                             seconds=SYNTHETIC_SECONDS, seed=SEED)
 else:
     data = write_synthetic_musdb(work / "synthetic", train=SYNTHETIC_TRAIN, test=SYNTHETIC_TEST,
                                  seconds=SYNTHETIC_SECONDS, seed=SEED)
@@ -105,14 +116,15 @@ predicts a mask per source (vocals, drums, bass, other), trained with a weighted
 per-source losses.
 
 This notebook trains a small model (the `tiny` preset trains in about a minute on 2 CPU cores),
-separates a song into stems, plays them and plots their spectrograms.'''),
+separates a real song into stems, plays them and plots their spectrograms next to the song's true
+stems.'''),
     ("markdown", install_md()),
     ("parameters", parameters('''\
 MODEL = "munet"  # munet (one U-Net, K masks), dedicated (one U-Net per source), cunet (C-U-Net)
 WEIGHTING = "uw"  # uw, dwa, ebw-p1, ebw-p2, ... (see 02_multitask_weighting)
 EPOCHS = 10  # tiny preset: about a minute on 2 CPU cores
 STEPS_PER_EPOCH = 50
-INPUT_FILE = None  # a song to separate (any format ffmpeg reads); None: the first test track
+INPUT_FILE = None  # a song to separate (any format ffmpeg reads); None: the real MUSDB18 song inside stempeg
 LISTEN_SECONDS = 20.0  # seconds played and plotted'''
     )),
     ("code", INSTALL),
@@ -151,19 +163,31 @@ plt.show()'''),
 
 `Separator.load(run_dir)` rebuilds the trained network; `separate_file` reads any audio file
 (any rate, mono or stereo, any length, in blocks) and writes one file per source at the input's
-rate and channel count. `separate(waveform, rate)` does the same for an array. From a shell:
+rate and channel count. `separate(waveform, rate)` does the same for an array. Without
+`INPUT_FILE` the song is a real one: 6 s of "The Easton Ellises - Falcon 69" from the MUSDB18
+test set, which ships (mixture and true stems) inside the `stempeg` package that musdb installs
+(research use only; it is read from there). From a shell:
 
 ```
 python -m tf_munet.separate RUN_DIR song.wav -o separated/
 ```'''),
     ("code", '''\
-from tf_munet.data.audio_io import read_audio
+from tf_munet.data.audio_io import read_audio, write_audio
+from tf_munet.data.musdb_io import example_track
 from tf_munet.separation import Separator
 
-test_track = find_tracks(data, "test")[0]
-input_file = Path(INPUT_FILE) if INPUT_FILE else test_track.files()["mixture"]
 separator = Separator.load(run_dir)
-stem_files = separator.separate_file(input_file, work / "separated" / input_file.stem)
+if INPUT_FILE:
+    input_file, references = Path(INPUT_FILE), None
+    stem_files = separator.separate_file(input_file, work / "separated" / input_file.stem)
+else:
+    song = load_track(example_track())
+    input_file, references = work / "separated" / "real_song_mixture.wav", song.stems
+    write_audio(input_file, song.mixture, song.rate)
+    stem_files = {}
+    for source, audio in separator.separate(song.mixture, song.rate).items():
+        stem_files[source] = work / "separated" / f"real_song_{source}.wav"
+        write_audio(stem_files[source], audio, song.rate)
 for source, path in stem_files.items():
     print(f"{source:>13}: {path}")'''),
     ("markdown", "## Listen"),
@@ -176,12 +200,11 @@ for name, audio in {"mixture": mixture, **stems}.items():
     ("markdown", '''\
 ## Look
 
-Spectrograms of the mixture and of each separated stem, next to the true stems when the input
-is a test track. All panels share one colour scale, so a quiet stem looks quiet.'''),
+Spectrograms of the mixture and of each separated stem, next to the true stems of the real song
+(when no `INPUT_FILE` is given). All panels share one colour scale, so a quiet stem looks quiet.'''),
     ("code", '''\
 from tf_munet.plotting import plot_spectrograms
 
-references = None if INPUT_FILE else load_track(test_track).stems
 fig = plot_spectrograms({"mixture": mixture, **stems}, rate, references=references,
                         seconds=LISTEN_SECONDS, max_hz=8000)
 plt.show()'''),

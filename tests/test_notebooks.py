@@ -33,7 +33,7 @@ TINY = {
     "EPOCHS": 2,
     "STEPS_PER_EPOCH": 2,
 }
-"""Overrides shared by every notebook (1 + 1 synthetic tracks of 2.5 s, 2 epochs of 2 steps)."""
+"""Overrides shared by every notebook (1 + 1 generated (rendered) tracks of 2.5 s, 2 epochs of 2 steps)."""
 
 
 def _builder():
@@ -136,15 +136,16 @@ def test_quickstart_trains_separates_and_plots(quickstart):
     run = work / "runs" / "tiny-munet-uw"
     history = json.loads((run / "history.json").read_text())
     assert history["epochs_completed"] == 2 and (run / "model.keras").is_file()
-    separated = work / "separated" / "mixture"
     import soundfile as sf
 
-    mixture = sf.info(next((work / "synthetic" / "test").iterdir()) / "mixture.wav")
+    assert [p.name for p in work.glob("rendered-*/test/*")] == ["Rendered Test - Song 01"]
+    mixture = sf.info(work / "separated" / "real_song_mixture.wav")  # the real song inside stempeg
+    assert (mixture.frames, mixture.samplerate, mixture.channels) == (268288, 44100, 2)
     for source in SOURCES:
-        info = sf.info(separated / f"{source}.wav")
+        info = sf.info(work / "separated" / f"real_song_{source}.wav")
         assert (info.frames, info.samplerate, info.channels) == (mixture.frames, 44100, 2)
     text = "".join(outputs(nb, "stdout"))
-    assert "Run folder:" in text and all(f"{s}.wav" in text for s in SOURCES)
+    assert "Run folder:" in text and all(f"real_song_{s}.wav" in text for s in SOURCES)
     assert len(outputs(nb, "text/html")) >= 5  # mixture + 4 stems as audio players
     assert len(outputs(nb, "image/png")) == 2  # loss curves, spectrograms
     print(f"01_quickstart: {nb.metadata['test_seconds']:.1f} s")

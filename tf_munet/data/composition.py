@@ -86,7 +86,10 @@ def _instrument(stem: str, program: int, *, drum: bool = False, pan: float = 0.0
 
 
 def _arrangement(rng: np.random.Generator, count: int) -> list[frozenset[str]]:
-    """Active stems per section: each stem plays in some sections and rests in others."""
+    """Active stems per section: with three sections or more, each stem plays in some and rests
+    in others; shorter songs have no arrangement (every stem plays throughout)."""
+    if count < 3:
+        return [frozenset(STEM_NAMES)] * count
     kinds = [_SECTION_KINDS[min(i, len(_SECTION_KINDS) - 2)] for i in range(count)]
     if count >= 3:
         kinds[-1] = "outro"

@@ -140,6 +140,18 @@ def find_tracks(
     return tracks
 
 
+def example_track() -> TrackRef:
+    """The real MUSDB18 song that ships inside stempeg (6 s, STEMS: mixture and four stems).
+
+    "The Easton Ellises - Falcon 69" from the MUSDB18 test set, research-only licence: it is read
+    from the installed stempeg package, never copied.
+    """
+    import stempeg
+
+    path = Path(stempeg.example_stem_path())
+    return TrackRef(path.name[: -len(".stem.mp4")], "test", "stems", path)
+
+
 @dataclass
 class LoadedTrack:
     """A track's audio at its file rate.
