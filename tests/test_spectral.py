@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_munet.errors import UserError, atomic_path, safe_child
+from tf_munet.errors import UserError, atomic_path, cli_main, safe_child
 from tf_munet.presets import get_preset
 from tf_munet.spectral import (
     SpectralFrontEnd,
@@ -93,4 +93,39 @@ def test_safe_child_never_escapes(tmp_path):
     assert safe_child(tmp_path, "/abs/name") == tmp_path / "name"
     assert safe_child(tmp_path, "..") == tmp_path / "unnamed"
     assert safe_child(tmp_path, "ünï cödé song") == tmp_path / "ünï cödé song"
-    assert issubclass(UserError, Exception)
+
+
+def test_cli_main_prints_user_errors_in_one_line_and_keeps_bugs_as_tracebacks(tmp_path, capsys,
+                                                                              monkeypatch):
+    monkeypatch.setenv("TF_MUNET_DEBUG", "0")  # --debug below sets both; restored after
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
+
+    @cli_main
+    def main(argv):
+        if argv[0] == "user":
+            raise UserError("song.wav: not an audio file\n  (header unreadable)")
+        if argv[0] == "os":
+            (tmp_path / "missing.wav").read_bytes()
+        if argv[0] == "bug":
+            return int((np.zeros(2) + np.zeros(3)).sum())  # numpy's ValueError: a bug
+        return 0
+
+    assert main(["user"]) == 2
+    assert capsys.readouterr().err == "error: song.wav: not an audio file (header unreadable)\n"
+    assert main(["os"]) == 2
+    assert "missing.wav" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="broadcast"):
+        main(["bug"])
+    with pytest.raises(UserError):
+        main(["user", "--debug"])
+    assert main(["fine"]) == 0
+
+
+def test_bad_names_are_user_errors():
+    from tf_munet.presets import resolve_sources
+    from tf_munet.weighting import make_weighting
+
+    for bad in (lambda: get_preset("huge"), lambda: resolve_sources("vocals,piano"),
+                lambda: make_weighting("magic", ("vocals",))):
+        with pytest.raises(UserError):
+            bad()

@@ -13,10 +13,11 @@ __all__ = ["UserError", "atomic_path", "cli_main", "one_line", "safe_child"]
 
 
 def cli_main(fn: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
-    """Decorate a `main(argv)` so UserError/OSError/ValueError print one line and exit 2.
+    """Decorate a `main(argv)` so UserError and OSError print one line and exit 2.
 
-    `--debug` anywhere in argv (or TF_MUNET_DEBUG=1) re-raises with the full traceback and
-    keeps TensorFlow's logs; otherwise they are quietened (`tf_munet.quiet`).
+    Any other exception is a bug and keeps its traceback. `--debug` anywhere in argv (or
+    TF_MUNET_DEBUG=1) re-raises user errors with the full traceback too and keeps
+    TensorFlow's logs; otherwise they are quietened (`tf_munet.quiet`).
     """
 
     @functools.wraps(fn)
@@ -36,7 +37,7 @@ def cli_main(fn: Callable[[list[str] | None], int]) -> Callable[[list[str] | Non
         except KeyboardInterrupt:
             print("error: interrupted", file=sys.stderr)
             return 130
-        except (UserError, OSError, ValueError) as exc:
+        except (UserError, OSError) as exc:
             if debug:
                 raise
             print(f"error: {one_line(exc)}", file=sys.stderr)

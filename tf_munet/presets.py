@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from tf_munet.errors import UserError
 from tf_munet_core.config import AudioConfig
 
 STEMS: tuple[str, ...] = ("vocals", "drums", "bass", "other")
@@ -251,7 +252,7 @@ def get_preset(name: str) -> Preset:
     try:
         return PRESETS[name]
     except KeyError:
-        raise ValueError(
+        raise UserError(
             f"Unknown preset {name!r}. Known presets: {', '.join(sorted(PRESETS))}."
         ) from None
 
@@ -265,5 +266,5 @@ def resolve_sources(sources: str | tuple[str, ...] | list[str]) -> tuple[str, ..
     sources = tuple(sources)
     bad = [s for s in sources if s not in SOURCE_STEMS and s not in PART_SOURCES]
     if bad or not sources:
-        raise ValueError(f"Unknown sources {bad or sources!r}; use names from {sorted({*SOURCE_STEMS, *PART_SOURCES})}.")
+        raise UserError(f"Unknown sources {bad or sources!r}; use names from {sorted({*SOURCE_STEMS, *PART_SOURCES})}.")
     return sources

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 import keras
 import numpy as np
 
+from tf_munet.errors import UserError
 from tf_munet.registry import WEIGHTINGS
 
 REFERENCE_SOURCE = {4: "bass", 2: "accompaniment"}
@@ -115,7 +116,7 @@ class EnergyBasedWeighting(TaskWeighting):
         self.reference = reference or REFERENCE_SOURCE.get(len(self.sources), self.sources[-1])
         missing = [s for s in [*self.sources, self.reference] if s not in self.energies]
         if missing:
-            raise ValueError(f"EBW needs the energy of every source; missing: {missing}")
+            raise UserError(f"EBW needs the energy of every source; missing: {missing}")
 
     def initial(self, num_sources):
         e = np.array([max(self.energies[s], self.eps) for s in self.sources])
@@ -222,7 +223,7 @@ def make_weighting(
     """
     sources = list(sources)
     if name in ("ebw-p1", "ebw-p2", "oh") and not energies:
-        raise ValueError(f"Weighting {name!r} needs per-source energies of the training data.")
+        raise UserError(f"Weighting {name!r} needs per-source energies of the training data.")
     if name == "uw":
         return UnitWeighting()
     if name == "dwa":
@@ -238,4 +239,4 @@ def make_weighting(
         return UncertaintyWeighting()
     if name == "gradnorm":
         return GradNormWeighting()
-    raise ValueError(f"Unknown weighting {name!r}; choose one of {', '.join(WEIGHTINGS)}.")
+    raise UserError(f"Unknown weighting {name!r}; choose one of {', '.join(WEIGHTINGS)}.")

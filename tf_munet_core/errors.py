@@ -8,10 +8,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-class UserError(Exception):
-    """An error caused by the user's input (file, option, data): printed as one line.
+class UserError(ValueError):
+    """A bad value given by the user (file, option, data): a command prints it as one line.
 
-    The message should name the file or option and what is wrong with it.
+    The message should name the file or option and what is wrong with it. It is a ValueError,
+    so library callers catch it as one; other ValueErrors (numpy's, Keras', ours) are bugs.
     """
 
 

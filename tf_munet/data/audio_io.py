@@ -50,7 +50,7 @@ def read_audio(path: str | os.PathLike, backend: str = "soundfile") -> tuple[np.
         if data is None:
             data, rate = _read_ffmpeg(path)
     else:
-        raise ValueError(f"Unknown audio backend {backend!r}; use one of {BACKENDS}.")
+        raise UserError(f"Unknown audio backend {backend!r}; use one of {BACKENDS}.")
     if data.size and not np.isfinite(data).all():
         raise UserError(f"{path}: audio contains NaN or infinite samples")
     return data, rate
@@ -162,7 +162,7 @@ def resample(data: np.ndarray, from_rate: int, to_rate: int, backend: str = "sou
 def to_channels(data: np.ndarray, channels: int) -> np.ndarray:
     """Downmix (mean of channels) to mono, or copy mono to every channel.
 
-    Raises ValueError for other conversions (e.g. 6 channels to stereo).
+    Raises UserError for other conversions (e.g. 6 channels to stereo).
     """
     have = data.shape[1]
     if have == channels:
@@ -171,4 +171,4 @@ def to_channels(data: np.ndarray, channels: int) -> np.ndarray:
         return data.mean(axis=1, keepdims=True).astype(np.float32)
     if have == 1:
         return np.repeat(data, channels, axis=1)
-    raise ValueError(f"cannot convert {have}-channel audio to {channels} channels")
+    raise UserError(f"cannot convert {have}-channel audio to {channels} channels")

@@ -155,7 +155,7 @@ def synthetic_stems(seed: int, seconds: float = 6.0, rate: int = 44100, channels
     Values lie on the 16-bit grid (k / 32768), so writing them as PCM_16 is lossless.
     """
     if seconds <= 0:
-        raise ValueError(f"seconds must be positive; received seconds={seconds}")
+        raise UserError(f"seconds must be positive; received seconds={seconds}")
     rng = np.random.default_rng(seed)
     n = int(round(seconds * rate))
     key = int(rng.integers(38, 46))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tf_munet.errors import cli_main
+from tf_munet.errors import UserError, cli_main
 
 QUANTIZE_CHOICES = ("none", "fp16", "dynamic", "int8")
 
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     from tf_munet.export.report import format_table
 
     if args.calibration < 1 or args.excerpt_chunks < 1:
-        raise ValueError("--calibration and --excerpt-chunks must be at least 1")
+        raise UserError("--calibration and --excerpt-chunks must be at least 1")
     log = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     report = export_run(
         args.run_dir, args.out, formats=args.formats, quantize=args.quantize, inputs=args.inputs,

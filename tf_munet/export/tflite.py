@@ -27,13 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
+from tf_munet.errors import UserError
 from tf_munet.quiet import LITE_CHATTER, native_lines_dropped
 
 QUANTIZE = {"none": "float32", "fp16": "float16", "dynamic": "dynamic", "int8": "int8"}
 """CLI name -> variant name (used in file names)."""
 
 
-class ExportError(ValueError):
+class ExportError(UserError):
     """An exported file that fails a check (non-finite outputs, Flex ops, conversion failure)."""
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from tf_munet.errors import UserError
 from tf_munet.layers import InputScaling, RatioMasks, SourceMasks
 from tf_munet.models.backbones import build_backbone, encoder_widths
 from tf_munet.presets import FilmConfig, Preset
@@ -107,7 +108,7 @@ def build_model(preset: Preset, family: str, sources: tuple[str, ...]) -> keras.
     try:
         builder = BUILDERS[family]
     except KeyError:
-        raise ValueError(
+        raise UserError(
             f"Unknown model family {family!r}; choose one of {', '.join(FAMILIES)}."
         ) from None
     return builder(preset, tuple(sources))

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import keras
 
+from tf_munet.errors import UserError
+
 PRECISIONS = ("float32", "bfloat16")
 _FLOAT32_LAYERS = ("InputLayer", "InputScaling", "Activation", "SourceMasks")
 
@@ -19,7 +21,7 @@ def with_precision(network: keras.Model, precision: str) -> keras.Model:
     """`network` itself for "float32"; for "bfloat16" a copy with the same weights whose
     layers compute in bfloat16 (Keras' "mixed_bfloat16" policy)."""
     if precision not in PRECISIONS:
-        raise ValueError(f"Unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}.")
+        raise UserError(f"Unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}.")
     if precision == "float32":
         return network
     import tf_munet.layers  # noqa: F401 - registers the custom layers for from_config

@@ -6,7 +6,7 @@ checkpoint.keras (an extra JSON entry in the .keras zip) in the same atomic rena
 trainer's weights and optimizer state, so a checkpoint and the state it resumes with can never
 disagree. Order matters; `loop.make_callbacks` lists them as:
 
-    NanGuard, TaskWeightCallback, ReduceLROnPlateau, EarlyStopping, EpochRecorder,
+    NanGuard, TaskWeightCallback, LearningRateOnPlateau, StopOnPlateau, EpochRecorder,
     AtomicCheckpoint, HistoryWriter, TensorBoard, ExcerptLogger
 
 so the checkpoint holds the task weights and learning rate the next epoch will use.
@@ -144,28 +144,6 @@ class TaskWeightCallback(keras.callbacks.Callback):
             self.model.set_task_weights(new)
 
 
-class _Resumable:
-    """Mixin: `saved_state()` goes into RunState; restored after Keras' on_train_begin reset."""
-
-    state_name = ""
-    state_keys: tuple[str, ...] = ()
-    _run_state: RunState
-
-    def saved_state(self) -> dict:
-        return {k: _jsonable(getattr(self, k)) for k in self.state_keys}
-
-    def on_train_begin(self, logs=None):
-        super().on_train_begin(logs)
-        for k, v in self._run_state.callbacks.get(self.state_name, {}).items():
-            setattr(self, k, v)
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self._run_state.nan_at:
-            return
-        super().on_epoch_end(epoch, logs)
-        self._run_state.callbacks[self.state_name] = self.saved_state()
-
-
 def _jsonable(v):
     if hasattr(v, "numpy"):
         v = v.numpy()
@@ -176,39 +154,79 @@ def _jsonable(v):
     return v
 
 
-class ResumableReduceLROnPlateau(_Resumable, keras.callbacks.ReduceLROnPlateau):
-    """ReduceLROnPlateau (factor 0.1) on val_sum_loss with PyTorch's relative threshold, as
-    the authors used it: an epoch improves when loss < best * (1 - threshold)."""
+class _Plateau(keras.callbacks.Callback):
+    """Counts epochs since val_sum_loss last improved; the counters live in RunState (saved
+    with each checkpoint), so patience survives a resume. Epochs that ended in NaN are skipped.
 
-    state_name = "reduce_lr_on_plateau"
-    state_keys = ("wait", "best", "cooldown_counter")
+    An epoch improves when loss < best * (1 - threshold) (PyTorch's relative threshold).
+    Subclasses act in `on_plateau` once `patience` epochs in a row did not improve.
+    """
 
-    def __init__(self, state: RunState, patience: int, threshold: float, verbose: int = 1):
-        super().__init__(monitor="val_sum_loss", mode="min", patience=patience, factor=0.1,
-                         verbose=verbose)
-        self._run_state = state
+    monitor = "val_sum_loss"
+    state_name = ""
+
+    def __init__(self, state: RunState, patience: int, threshold: float = 0.0, verbose: int = 1):
+        super().__init__()
+        self.run_state = state
+        self.patience = patience
         self.threshold = threshold
+        self.verbose = verbose
 
-    def _is_improvement(self, monitor_value, reference_value):
-        if reference_value is None:
-            return True
-        return bool(monitor_value < reference_value * (1.0 - self.threshold))
-
-
-class ResumableEarlyStopping(_Resumable, keras.callbacks.EarlyStopping):
-    """EarlyStopping on val_sum_loss whose patience counter survives a resume."""
-
-    state_name = "early_stopping"
-    state_keys = ("wait", "best", "best_epoch")
-
-    def __init__(self, state: RunState, patience: int, verbose: int = 1):
-        super().__init__(monitor="val_sum_loss", mode="min", patience=patience, verbose=verbose)
-        self._run_state = state
+    @property
+    def counters(self) -> dict:
+        """{"best": best loss so far or None, "wait": epochs since it improved}."""
+        counters = self.run_state.callbacks.setdefault(self.state_name, {})
+        counters.setdefault("best", None)
+        counters.setdefault("wait", 0)
+        return counters
 
     def on_epoch_end(self, epoch, logs=None):
-        super().on_epoch_end(epoch, logs)
-        if self.model.stop_training and not self._run_state.nan_at:
-            self._run_state.stop_reason = "early_stopping"
+        loss = (logs or {}).get(self.monitor)
+        if self.run_state.nan_at or loss is None or not math.isfinite(float(loss)):
+            return
+        c = self.counters
+        if c["best"] is None or float(loss) < c["best"] * (1.0 - self.threshold):
+            c.update(best=float(loss), wait=0, best_epoch=epoch)
+            return
+        c["wait"] += 1
+        if c["wait"] >= self.patience:
+            self.on_plateau(epoch)
+
+    def on_plateau(self, epoch: int) -> None:
+        raise NotImplementedError
+
+
+class LearningRateOnPlateau(_Plateau):
+    """Learning rate x `factor` after `patience` epochs without improvement of val_sum_loss,
+    with the relative threshold the authors used (PyTorch's ReduceLROnPlateau, no cooldown)."""
+
+    state_name = "reduce_lr_on_plateau"
+
+    def __init__(self, state: RunState, patience: int, threshold: float, factor: float = 0.1,
+                 verbose: int = 1):
+        super().__init__(state, patience, threshold, verbose)
+        self.factor = factor
+
+    def on_plateau(self, epoch):
+        optimizer = self.model.optimizer
+        new = float(keras.ops.convert_to_numpy(optimizer.learning_rate)) * self.factor
+        optimizer.learning_rate = new
+        self.counters["wait"] = 0
+        if self.verbose:
+            print(f"\nEpoch {epoch + 1}: learning rate reduced to {new:.4g}", flush=True)
+
+
+class StopOnPlateau(_Plateau):
+    """Early stopping: ends training after `patience` epochs without a lower val_sum_loss."""
+
+    state_name = "early_stopping"
+
+    def on_plateau(self, epoch):
+        self.model.stop_training = True
+        self.run_state.stop_reason = "early_stopping"
+        if self.verbose:
+            print(f"\nEpoch {epoch + 1}: early stopping ({self.patience} epochs without a "
+                  f"lower {self.monitor})", flush=True)
 
 
 class EpochRecorder(keras.callbacks.Callback):
@@ -421,15 +439,41 @@ class ExcerptLogger(keras.callbacks.Callback):
         self._writer.flush()
 
 
-class CompactProgbar(keras.callbacks.ProgbarLogger):
-    """Keras' progress bar without the task-weight columns during the epoch (they are shown
-    at its end, training side only) so a line fits a terminal."""
+class ProgressBar(keras.callbacks.Callback):
+    """The training progress (`keras.utils.Progbar`) without the task-weight columns during
+    the epoch (they are shown at its end, training side only), so a line fits a terminal.
+    `fit` runs with verbose=0 and this prints instead.
 
-    def _update_progbar(self, batch, logs=None):
-        super()._update_progbar(batch, _without(logs, ("weight_", "val_weight_")))
+    Args:
+        verbose: 1 a bar updated every step, 2 one line per epoch, 0 nothing.
+        epochs: the last epoch of the run.
+        steps: steps per epoch.
+    """
 
-    def _finalize_progbar(self, logs):
-        super()._finalize_progbar(_without(logs, ("val_weight_",)))
+    def __init__(self, verbose: int, epochs: int, steps: int):
+        super().__init__()
+        self.verbose, self.epochs, self.steps = verbose, epochs, steps
+        self.bar = None
+
+    def _update(self, step: int, logs, hidden: tuple[str, ...], finalize: bool):
+        values = _without(logs, hidden) or {}
+        if self.bar is None:  # every value is already an epoch average: show it as it is
+            shown = {*values, *(f"val_{k}" for k in values)}
+            self.bar = keras.utils.Progbar(self.steps, verbose=self.verbose, stateful_metrics=shown)
+        self.bar.update(step, [(k, float(v)) for k, v in values.items()], finalize=finalize)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.bar = None
+        if self.verbose:
+            print(f"Epoch {epoch + 1}/{self.epochs}", flush=True)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.verbose == 1:
+            self._update(batch + 1, logs, ("weight_", "val_weight_"), finalize=False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.verbose:
+            self._update(self.steps, logs, ("val_weight_",), finalize=True)
 
 
 def _without(logs, prefixes):

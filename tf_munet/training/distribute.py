@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 
 
 def tf_config_tasks() -> int:
@@ -45,6 +46,7 @@ def make_strategy(name: str):
     import tensorflow as tf
 
     if name == "multiworker" or (name == "auto" and tf_config_tasks() > 1):
+        check_patched_keras()  # before any work: fit needs `multiworker_keras_patch`
         return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
     if name == "mirrored":
@@ -81,23 +83,55 @@ def set_mixed_precision(enabled: bool) -> str:
     return name
 
 
-def patch_keras_for_multiworker(trainer) -> None:
-    """Let Keras 3 `fit`/`evaluate` run under MultiWorkerMirroredStrategy (two workarounds).
+KERAS_PATCHED = ("3.10", "3.15")
+"""Keras minor versions, first and last, whose internals `multiworker_keras_patch` is known to
+need and to fit. tests/test_distribute.py fails when the installed Keras runs multi-worker
+`fit` without the patch (then delete it) or is outside this range (then re-check and widen)."""
 
-    Keras 3.15 fails there in two places (tensorflow#72388): (1) before the first step it
-    builds the model from a sample batch fetched with `strategy.reduce("MEAN", (mix, sources))`,
-    and MultiWorkerMirroredStrategy cannot reduce a tuple ("Attempt to convert a value
+
+def _minor(version: str) -> tuple[int, int]:
+    major, minor = version.split(".")[:2]
+    return int(major), int(minor)
+
+
+def check_patched_keras() -> None:
+    """Raise UserError when the installed Keras is outside `KERAS_PATCHED`."""
+    import keras
+
+    from tf_munet.errors import UserError
+
+    low, high = KERAS_PATCHED
+    if not _minor(low) <= _minor(keras.__version__) <= _minor(high):
+        raise UserError(
+            f"--strategy multiworker: Keras {keras.__version__} is installed, but the workaround "
+            f"it needs is checked for Keras {low} to {high} only; install one of those "
+            f"(pip install 'keras>={low},<{_minor(high)[0]}.{_minor(high)[1] + 1}')"
+        )
+
+
+@contextmanager
+def multiworker_keras_patch(trainer):
+    """Let Keras 3 `fit`/`evaluate` run under MultiWorkerMirroredStrategy, inside the block only.
+
+    Keras fails there in two places (tensorflow#72388): (1) before the first step it builds the
+    model from a sample batch fetched with `strategy.reduce("MEAN", (mix, sources))`, and
+    MultiWorkerMirroredStrategy cannot reduce a tuple ("Attempt to convert a value
     (PerReplica ...)"); (2) each step's scalar metrics are reduced with
     `strategy.reduce("MEAN", v, axis=0)`, which fails on scalars ("Invalid reduction dimension
     0 for input with 0 dimensions"). (1) is replaced on this trainer by a build from the first
     local replica's batch (the sample only gives shapes); (2) by a cross-worker mean with
-    axis=None, patched into Keras' TF trainer module for MultiWorkerMirroredStrategy only.
+    axis=None in Keras' TF trainer module. Both are undone on leaving the block. Other
+    strategies are left alone; an unchecked Keras version is an error (`KERAS_PATCHED`).
     """
     import tensorflow as tf
-    from keras import tree
-    from keras.src.backend.tensorflow import trainer as tf_trainer
 
     strategy = trainer.distribute_strategy
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        yield
+        return
+    check_patched_keras()
+    from keras import tree
+    from keras.src.backend.tensorflow import trainer as tf_trainer
 
     def local(x):
         if isinstance(x, tf.distribute.DistributedValues):
@@ -112,11 +146,7 @@ def patch_keras_for_multiworker(trainer) -> None:
         with strategy.scope():
             trainer._symbolic_build(data_batch=data_batch)
 
-    trainer._maybe_symbolic_build = build
-
     original = tf_trainer.reduce_per_replica
-    if getattr(original, "_tf_munet_patched", False):
-        return
 
     def reduce_per_replica(values, strategy, reduction="auto"):
         if reduction in ("auto", "mean") and isinstance(
@@ -125,5 +155,10 @@ def patch_keras_for_multiworker(trainer) -> None:
             return tree.map_structure(lambda v: strategy.reduce("MEAN", v, axis=None), values)
         return original(values, strategy, reduction)
 
-    reduce_per_replica._tf_munet_patched = True
+    trainer._maybe_symbolic_build = build
     tf_trainer.reduce_per_replica = reduce_per_replica
+    try:
+        yield
+    finally:
+        tf_trainer.reduce_per_replica = original
+        del trainer._maybe_symbolic_build

@@ -259,16 +259,16 @@ def make_callbacks(options, preset, sources, trainer, state, run_dir: Path, chie
 
     verbose = 1 if options.verbose else 0
     out = [
-        cb.CompactProgbar(),
+        cb.ProgressBar(options.verbose, options.epochs, options.steps_per_epoch),
         cb.NanGuard(state),
         *([cb.TimeBudget(options.time_budget)] if options.time_budget else []),
         cb.TaskWeightCallback(trainer.weighting, sources, state),
     ]
     if options.plateau_patience:
-        out.append(cb.ResumableReduceLROnPlateau(state, options.plateau_patience,
-                                                 preset.train.plateau_threshold, verbose))
+        out.append(cb.LearningRateOnPlateau(state, options.plateau_patience,
+                                            preset.train.plateau_threshold, verbose=verbose))
     if options.early_stopping_patience:
-        out.append(cb.ResumableEarlyStopping(state, options.early_stopping_patience, verbose))
+        out.append(cb.StopOnPlateau(state, options.early_stopping_patience, verbose=verbose))
     out += [
         cb.EpochRecorder(state, sources, options.steps_per_epoch,
                          passes_per_chunk(options.model, len(sources))),
@@ -459,10 +459,6 @@ def _train(options, preset, sources, run_dir, strategy, chief, saved, resuming, 
                 trainer.optimizer.learning_rate.assign(options.lr)
         else:
             trainer = build_trainer(options, preset, sources, bundle.energies)
-    if multiworker:
-        from tf_munet.training.distribute import patch_keras_for_multiworker
-
-        patch_keras_for_multiworker(trainer)
 
     from tf_munet.models import count_params
 
@@ -498,12 +494,14 @@ def _train(options, preset, sources, run_dir, strategy, chief, saved, resuming, 
     state.stop_reason = None
     callbacks = make_callbacks(options, preset, sources, trainer, state, run_dir, chief, header,
                                bundle)
-    with warnings.catch_warnings():
+    from tf_munet.training.distribute import multiworker_keras_patch
+
+    with warnings.catch_warnings(), multiworker_keras_patch(trainer):
         # The validation set's length is unknown until its first pass; Keras warns then.
         warnings.filterwarnings("ignore", message="Your input ran out of data")
         trainer.fit(train, steps_per_epoch=options.steps_per_epoch, epochs=options.epochs,
                     initial_epoch=state.epochs_done, validation_data=validation,
-                    callbacks=callbacks, verbose=options.verbose, shuffle=False)
+                    callbacks=callbacks, verbose=0, shuffle=False)
     if state.nan_at:
         if chief:
             cb.write_history(run_dir / HISTORY, state, header)

@@ -1,0 +1,93 @@
+"""Training callbacks: the plateau learning-rate schedule, early stopping and the progress
+line, alone on a real model and wired into a real run."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import pytest
+
+from tf_munet.training.callbacks import LearningRateOnPlateau, ProgressBar, RunState, StopOnPlateau
+
+
+def _model(lr: float = 0.1) -> keras.Model:
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(lr), "mse")
+    return model
+
+
+def _lr(model) -> float:
+    return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+
+
+def _epochs(callback, model, losses):
+    callback.set_model(model)
+    seen = []
+    for epoch, loss in enumerate(losses):
+        callback.on_epoch_end(epoch, {"val_sum_loss": loss})
+        seen.append((_lr(model), model.stop_training))
+    return seen
+
+
+def test_plateau_reduces_lr_after_patience_with_the_relative_threshold():
+    state, model = RunState(), _model(0.1)
+    cb = LearningRateOnPlateau(state, patience=2, threshold=0.01, verbose=0)
+    # 0.995 is lower than 1.0 but not by 1 %: no improvement; 0.98 is one.
+    lrs = [lr for lr, _ in _epochs(cb, model, [1.0, 0.995, 0.98, 0.975, 0.971, 0.5])]
+    assert lrs == pytest.approx([0.1, 0.1, 0.1, 0.1, 0.01, 0.01])
+    assert state.callbacks["reduce_lr_on_plateau"] == {"best": 0.5, "wait": 0, "best_epoch": 5}
+
+
+def test_plateau_counters_survive_a_resume_through_run_state():
+    state, model = RunState(), _model(0.1)
+    _epochs(LearningRateOnPlateau(state, patience=2, threshold=0.0, verbose=0), model, [1.0, 1.0])
+    resumed = RunState.from_dict(json.loads(json.dumps(state.to_dict())))
+    cb = LearningRateOnPlateau(resumed, patience=2, threshold=0.0, verbose=0)
+    assert [lr for lr, _ in _epochs(cb, model, [1.0])] == pytest.approx([0.01])
+
+
+def test_early_stopping_waits_patience_epochs_without_a_lower_loss():
+    state, model = RunState(), _model()
+    cb = StopOnPlateau(state, patience=3, verbose=0)
+    stops = [stop for _, stop in _epochs(cb, model, [1.0, 0.9, 0.95, 0.9, 0.91])]
+    assert stops == [False, False, False, False, True]
+    assert state.stop_reason == "early_stopping"
+    assert state.callbacks["early_stopping"]["best_epoch"] == 1
+
+
+def test_nan_epochs_do_not_count():
+    state, model = RunState(), _model(0.1)
+    cb = LearningRateOnPlateau(state, patience=1, threshold=0.0, verbose=0)
+    _epochs(cb, model, [1.0, float("nan")])
+    assert _lr(model) == pytest.approx(0.1)
+
+
+def test_progress_line_hides_task_weights_until_the_epoch_ends(capsys):
+    bar = ProgressBar(verbose=2, epochs=1, steps=2)
+    bar.on_epoch_begin(0)
+    bar.on_train_batch_end(0, {"loss": 1.0, "weight_vocals": 2.0})
+    bar.on_epoch_end(0, {"loss": 0.5, "weight_vocals": 2.0, "val_loss": 0.25,
+                         "val_weight_vocals": 2.0})
+    out = capsys.readouterr().out
+    assert "Epoch 1/1" in out and "weight_vocals: 2.0000" in out and "val_loss: 0.2500" in out
+    assert "val_weight" not in out and "loss: 0.5000" in out
+
+
+def test_plateau_and_early_stopping_options_reach_a_run(tiny_cache, tmp_path):
+    """A run that cannot improve (learning rate far below float32 resolution, frozen BatchNorm
+    statistics, no dropout): the learning rate drops x0.1 after `plateau_patience` epochs and
+    training ends after `early_stopping_patience`."""
+    from tf_munet.training.loop import run_training
+    from tf_munet.training.options import TrainOptions
+
+    run = run_training(TrainOptions(
+        data=str(tiny_cache), run_dir=str(tmp_path / "run"), epochs=6, steps_per_epoch=1,
+        batch_size=2, validation_steps=1, lr=1e-12, plateau_patience=1,
+        early_stopping_patience=2, excerpt_every=0, verbose=0,
+        preset_overrides={"backbone": {"bn_momentum": 1.0, "dropout": 0.0}},
+    ))
+    history = json.loads((run / "history.json").read_text())
+    assert [e["lr"] for e in history["epochs"]] == pytest.approx([1e-12, 1e-12, 1e-13], rel=1e-3, abs=0)
+    assert history["stop_reason"] == "early_stopping"
+    assert history["epochs_completed"] == 3
