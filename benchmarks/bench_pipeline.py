@@ -6,7 +6,8 @@ One run measures, on the same machine and in the same process:
 - pipeline: batches/s of `training_dataset` (random crops, silence filter, gains, channel swap,
   remix, STFT magnitudes; batch 16) consumed alone;
 - train step: M-U-Net (cunet preset, 4 sources) train-step time on constant tensors;
-- fed training: the same train step fed by the pipeline (both sharing the CPU).
+- fed training: the same train step fed by the pipeline (both sharing the CPU);
+- rendering: seconds to render rendered-style songs (FluidSynth, sung vocals) per minute of audio.
 
 The headline is the ratio pipeline batches/s / train steps/s (> 1: the pipeline is not the
 bottleneck) and the fed step time against the constant-data step time.
@@ -40,6 +41,7 @@ def run(quick: bool = False) -> dict:
 
     from tf_munet.data.pipeline import training_dataset
     from tf_munet.data.prepare import prepare
+    from tf_munet.data.render import write_rendered_musdb
     from tf_munet.data.synthetic import write_synthetic_musdb
     from tf_munet.models import build_model
     from tf_munet.presets import get_preset, resolve_sources
@@ -55,6 +57,10 @@ def run(quick: bool = False) -> dict:
         t0 = time.perf_counter()
         root = write_synthetic_musdb(tmp / "root", train=tracks, test=0, seconds=seconds, seed=0)
         t_synth = time.perf_counter() - t0
+        render_tracks, render_seconds = (1, 6.0) if quick else (2, 30.0)
+        t0 = time.perf_counter()
+        write_rendered_musdb(tmp / "rendered", train=render_tracks, test=0, seconds=render_seconds, seed=0)
+        t_render = (time.perf_counter() - t0) * 60 / (render_tracks * render_seconds)
         t0 = time.perf_counter()
         cache = prepare(root, preset, tmp / "cache", progress=False)
         t_prepare = time.perf_counter() - t0
@@ -94,6 +100,7 @@ def run(quick: bool = False) -> dict:
         "tracks": tracks,
         "track_seconds": seconds,
         "synthetic_s": round(t_synth, 2),
+        "render_s_per_audio_minute": round(t_render, 2),
         "prepare_s": round(t_prepare, 2),
         "prepare_audio_s_per_s": round(tracks * seconds / t_prepare, 1),
         "pipeline_batches_per_s": round(pipe_rate, 2),
@@ -109,7 +116,8 @@ def run(quick: bool = False) -> dict:
         f"consumes**. Fed by the pipeline (sharing the CPU) a step takes {t_fed * 1e3:.0f} ms "
         f"({100 * (t_fed / t_step - 1):+.0f}%). Preparing {tracks} synthetic 44.1 kHz stereo tracks of "
         f"{seconds:.0f} s into the cache took {t_prepare:.1f} s ({tracks * seconds / t_prepare:.0f}× real time, "
-        f"worker start-up included)."
+        f"worker start-up included). Rendering songs of the rendered style (`--style rendered`) "
+        f"took {t_render:.1f} s per minute of audio."
     )
     return data
 
