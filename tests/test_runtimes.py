@@ -76,3 +76,35 @@ def test_partial_sets_are_normalised_alike(exported):
     case, run, export = exported
     manifest = json.loads((export / "manifest.json").read_text())
     assert manifest["normalize"] == ("exhaustive" if case.endswith("-4") else "partial")
+
+
+def test_separate_takes_an_export_folder_and_skips_tensorflow(tiny_run, tiny_export, clip, tmp_path):
+    """`python -m tf_munet.separate EXPORT_DIR ...`: the LiteRT path from the main command, with
+    the run's stems and without importing TensorFlow or Keras (it starts in about a second)."""
+    import subprocess
+    import sys
+
+    import soundfile as sf
+
+    from tf_munet.separate import main as separate
+
+    song = tmp_path / "song.wav"
+    sf.write(song, clip, 22050, subtype="FLOAT")
+    assert separate([str(tiny_run), str(song), "-o", str(tmp_path / "keras"), "--float32",
+                     "--no-progress"]) == 0
+    code = (
+        "import runpy, sys\n"
+        "sys.argv = ['separate', *sys.argv[1:]]\n"
+        "try:\n    runpy.run_module('tf_munet.separate', run_name='__main__')\n"
+        "except SystemExit as e:\n    assert not e.code, e.code\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')]\n"
+        "assert not bad, bad[:5]\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(tiny_export), str(song), "-o",
+                           str(tmp_path / "litert"), "--float32", "--no-progress"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for s in FOUR:
+        want = sf.read(tmp_path / "keras" / "song" / f"{s}.wav")[0]
+        got = sf.read(tmp_path / "litert" / "song" / f"{s}.wav")[0]
+        assert np.abs(got - want).max() < 1e-4, s

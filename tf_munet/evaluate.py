@@ -16,6 +16,7 @@ import argparse
 from pathlib import Path
 
 from tf_munet.errors import UserError, cli_main
+from tf_munet_core.options import add_separator_flags, separator_options  # noqa: F401 (API)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,20 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="grid of a reference-only evaluation (oracle/mixture as RUN_DIR)")
     p.add_argument("--sources", default="4stems",
                    help="sources of a reference-only evaluation (4stems, 2stems, vocals,drums...)")
-    p.add_argument("--wiener", action="store_true", help="separate with the Wiener filter")
-    p.add_argument("--batch-size", type=int, default=8, help="patches per network call")
-    p.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
-                   help="network arithmetic (see python -m tf_munet.separate --help)")
-    p.add_argument("--fast-fft", action="store_true",
-                   help="FFT-friendly input STFT length (see python -m tf_munet.separate --help)")
-    p.add_argument("--overlap", type=float, default=None,
-                   help="network patch overlap (default: the separator's, 0.25)")
     p.add_argument("--compare", nargs="+", metavar="DIR",
                    help="compare finished evaluation folders: one table and one box plot")
     p.add_argument("--overwrite", action="store_true",
                    help="replace another evaluation held in --out (by default it is refused; the "
                    "same evaluation resumes from its cache)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_separator_flags(p, precision=True)
     return p
 
 
@@ -70,23 +64,6 @@ def _protocols(text: str) -> tuple[str, ...]:
     if bad or not out:
         raise UserError(f"--protocol {text!r}: use museval, paper or both")
     return out
-
-
-def separator_options(args: argparse.Namespace) -> dict:
-    """The trained run's separator options from the flags (only those off their defaults, so
-    cache keys of plain evaluations stay put)."""
-    options = {"batch_size": args.batch_size} if args.batch_size != 8 else {}
-    if args.wiener:
-        options["wiener"] = True
-    if args.fast_fft:
-        options["fast_fft"] = True
-    if args.precision != "float32":
-        options["precision"] = args.precision
-    if args.overlap is not None:
-        if not 0 <= args.overlap < 1:
-            raise UserError(f"--overlap {args.overlap}: must be in [0, 1)")
-        options["overlap"] = args.overlap
-    return options
 
 
 @cli_main
@@ -120,8 +97,10 @@ def main(argv: list[str] | None = None) -> int:
             preset, sources = ev.default_preset(args.preset), resolve_sources(args.sources)
         except ValueError as exc:
             raise UserError(str(exc)) from None
+        network_only = ("overlap", "batch_size", "precision")  # references have no network
         specs = [ev.reference_spec(args.run_dir, preset, sources,
-                                   {"wiener": True} if args.wiener else None)]
+                                   {k: v for k, v in options.items() if k not in network_only}
+                                   or None)]
     if not args.no_references:
         for kind in ev.REFERENCES:
             if all(s.kind != kind for s in specs):

@@ -12,45 +12,46 @@ from pathlib import Path
 
 from tf_munet.errors import UserError, cli_main, safe_child
 from tf_munet.outputs import output_folder, replace_earlier
-from tf_munet.separation import DEFAULT_OVERLAP, FORMATS
+from tf_munet_core.files import FORMATS
+from tf_munet_core.options import parse_stems
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from tf_munet_core.options import add_output_flags, add_separator_flags
+
     p = argparse.ArgumentParser(
         prog="python -m tf_munet.separate", description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("run_dir", metavar="RUN_DIR", help="trained run folder (config.json, model.keras)")
+    p.add_argument("run_dir", metavar="RUN_DIR",
+                   help="trained run folder (config.json, model.keras), or an export folder "
+                   "(manifest.json, python -m tf_munet.export): its TF-Lite model then runs in "
+                   "LiteRT without TensorFlow, with the same stems")
     p.add_argument("inputs", metavar="INPUT", nargs="+", help="audio files to separate")
-    p.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="output folder")
-    p.add_argument("--stems", default=None,
-                   help="comma-separated subset of the run's sources to write (default: all)")
-    p.add_argument("--format", default="wav", choices=("wav", "flac"), help="output format")
-    p.add_argument("--float32", action="store_true",
-                   help="write 32-bit float WAV (default 16-bit PCM, clipped to +-1)")
-    p.add_argument("--wiener", action="store_true",
-                   help="refine with norbert's multichannel Wiener filter")
-    p.add_argument("--wiener-iterations", type=int, default=1, help="Wiener EM iterations")
-    p.add_argument("--no-normalize", action="store_true",
-                   help="keep raw network masks (by default masks of a 4stems/2stems run are "
-                   "normalised to sum to 1, so stems sum to the mixture)")
-    p.add_argument("--block-seconds", type=float, default=30.0,
-                   help="process long files in blocks of this length (bounds memory)")
-    p.add_argument("--batch-size", type=int, default=8, help="patches per network call")
-    p.add_argument("--overlap", type=float, default=DEFAULT_OVERLAP,
-                   help="fraction of a network patch shared with the next (default 0.25; 0 is "
-                   "the fastest, 0.5 sees every frame twice)")
-    p.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
-                   help="network arithmetic: bfloat16 is ~1.8x faster on CPUs with AMX or "
-                   "AVX512-BF16 (masks within ~1e-3 of float32), slower on others")
-    p.add_argument("--fast-fft", action="store_true",
-                   help="input-rate STFTs of an FFT-friendly length within 0.1%% of the model's "
-                   "window: faster, a few hundredths of a dB lower")
+    add_output_flags(p)
     p.add_argument("--overwrite", action="store_true",
                    help="replace stems an earlier run left in OUTDIR/<input name>/ (by default "
                    "they are refused)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--variant", default="float32",
+                   help="export folders: the TF-Lite variant (none, fp16, dynamic or int8, as "
+                   "export's --quantize names them; default none)")
+    add_separator_flags(p, precision=True)
     return p
+
+
+def load_separator(run_dir: str, args: argparse.Namespace):
+    """The separator of a run folder (Keras) or an export folder (LiteRT, no TensorFlow)."""
+    from tf_munet_core.options import separator_options
+
+    options = separator_options(args)
+    if (Path(run_dir) / "manifest.json").is_file():
+        from tf_munet_core.litert import load_separator as load_export
+
+        if options.pop("precision", None):
+            raise UserError("--precision: an export folder runs its TF-Lite --variant instead")
+        return load_export(run_dir, variant=args.variant, **options)
+    from tf_munet.separation import Separator
+
+    return Separator.load(run_dir, **options)
 
 
 def _input_list(inputs: list[str], out: Path) -> list[tuple[Path, Path]]:
@@ -85,23 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = Path(args.out)
     pairs = _input_list(args.inputs, out)
-    stems = tuple(s.strip() for s in args.stems.split(",") if s.strip()) if args.stems else None
-    if args.batch_size < 1 or args.block_seconds < 2.0:
-        raise UserError("--batch-size must be >= 1 and --block-seconds >= 2")
-    if not 0 <= args.overlap < 1:
-        raise UserError(f"--overlap {args.overlap}: must be in [0, 1)")
+    stems = parse_stems(args.stems)
+    separator = load_separator(args.run_dir, args)
 
     import soundfile as sf
     from tqdm import tqdm
 
-    from tf_munet.separation import Separator
-
-    separator = Separator.load(
-        args.run_dir, batch_size=args.batch_size, overlap=args.overlap, precision=args.precision,
-        fast_fft=args.fast_fft, wiener=args.wiener,
-        wiener_iterations=args.wiener_iterations, block_seconds=args.block_seconds,
-        normalize=False if args.no_normalize else None,
-    )
     separator.stem_indices(stems)  # fail on a bad --stems before any work
     _clear_earlier_stems(pairs, args.overwrite)
     total = 0.0
