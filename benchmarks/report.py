@@ -36,7 +36,7 @@ def _cost(c: dict) -> list[str]:
 
 
 TITLES = {"pipeline": "Pipeline", "inference": "Inference", "deploy": "Deployment",
-          "quality": "Quality", "memory": "Memory"}
+          "quality": "Quality", "memory": "Memory", "distill": "Distillation"}
 """Sections rendered from their own markdown, in README order, and their headings."""
 
 

@@ -20,6 +20,7 @@ SECTIONS = {
     "deploy": "benchmarks.bench_deploy",
     "quality": "benchmarks.bench_quality",
     "memory": "benchmarks.bench_memory",
+    "distill": "benchmarks.bench_distill",
 }
 
 

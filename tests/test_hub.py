@@ -212,3 +212,23 @@ def test_existing_run_folder_is_never_overwritten(seeded_checkpoint, tmp_path, c
 def test_unknown_model_is_one_line(tmp_path, capsys):
     assert hub_main(["spleeter:3stems", "--run-dir", str(tmp_path / "r")]) == 2
     assert "unknown model" in capsys.readouterr().err
+
+
+def test_spleeter_graph_exports_to_builtins_only_litert(tmp_path):
+    """The spleeter backbone and its ratio masks (narrowed) through export: LiteRT = Keras."""
+    from _tiny_run import train_tiny_run
+
+    from tf_munet.export import export_run
+    from tf_munet.presets import get_preset
+
+    narrow = get_preset("spleeter").replace(
+        backbone={"widths": (4, 8, 16)},
+        audio={"sample_rate": 8192, "n_fft": 256, "hop": 64, "freq_bins": 96, "frames": 64},
+    )
+    run = train_tiny_run(tmp_path / "run", family="dedicated", steps=8, preset=narrow,
+                         sources=("vocals", "drums"))
+    report = export_run(run, tmp_path / "export", formats=("tflite",), quantize=("none",),
+                        inputs=("spectrogram", "waveform"), excerpt_chunks=2, latency_repeats=1)
+    for name, v in report["tflite"].items():
+        assert not [op for op in v["ops"] if op.startswith("Flex") or op == "CUSTOM"], name
+        assert v["max_rel_error"] <= 1e-4, name
