@@ -32,6 +32,11 @@ def test_musdb_sample_is_read_where_musdb_downloads_it(home, tmp_path, capsys):
     assert prepare_main(["--root", MUSDB_SAMPLE, "--preset", "tiny", "--out", str(tmp_path / "cache")]) == 0
     assert len(list((tmp_path / "cache").rglob("*.tfrecord*"))) >= 2
     assert "Downloading" not in capsys.readouterr().out
+    from tf_munet.training import TrainOptions
+    from tf_munet.training.loop import resolve
+
+    filled, _, _ = resolve(TrainOptions(preset="tiny", data=MUSDB_SAMPLE), tmp_path / "run")
+    assert filled.data == str(root.resolve())  # train --data musdb-sample trains on the sample
 
 
 def test_failed_musdb_sample_download_is_one_line_and_leaves_nothing(home, monkeypatch, capsys):
