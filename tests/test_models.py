@@ -98,8 +98,14 @@ def test_cunet_film_options_are_wired(film_type, control):
     assert not np.allclose(np.asarray(model(x)), np.asarray(model(other)))
 
 
+@pytest.mark.slow
 def test_paper_preset_matches_the_papers_size():
-    """The authors' U-Net has ~124 M parameters; the C-U-Net backbone ~9.8 M (PAPER.md)."""
+    """The authors' U-Net has ~124 M parameters (PAPER.md); built for real (~25 s, 1.4 GB)."""
+    assert 123e6 < count_params(build_model(get_preset("paper"), "munet", FOUR)) < 125e6
+
+
+def test_cunet_preset_matches_the_cunet_size():
+    """The C-U-Net backbone has ~9.8 M parameters (PAPER.md)."""
     rows = {r["family"]: r for r in __import__("tf_munet.models.__main__", fromlist=["x"]).summarize("cunet")}
     assert 9.7e6 < rows["munet"]["params"] < 9.9e6
     assert rows["cunet"]["flops_per_separation"] == pytest.approx(4 * rows["cunet"]["flops_per_pass"])
@@ -121,4 +127,41 @@ def test_unknown_names_give_clear_errors():
     with pytest.raises(ValueError, match="Unknown model family"):
         build_model(get_preset("tiny"), "transformer", FOUR)
     with pytest.raises(ValueError, match="Unknown sources"):
-        resolve_sources("vocals,piano")
+        resolve_sources("vocals,kazoo")
+
+
+@pytest.mark.parametrize("preset_name", ["paper", "cunet"])
+def test_mask_activation_is_the_presets(preset_name):
+    """With a zero kernel the mask head outputs its bias b everywhere: masks are relu(b) on the
+    paper preset (unbounded) and sigmoid(b) on the others."""
+    preset = narrow(preset_name)
+    model = build_model(preset, "munet", FOUR)
+    head = model.get_layer("mask_head")
+    kernel, bias = head.get_weights()
+    expected = {"relu": lambda b: np.maximum(b, 0.0), "sigmoid": lambda b: 1 / (1 + np.exp(-b))}
+    activation = expected[preset.backbone.mask_activation]
+    for b in (3.0, -3.0):
+        head.set_weights([np.zeros_like(kernel), np.full_like(bias, b)])
+        out = np.asarray(model(inputs_for(model, preset), training=False))
+        np.testing.assert_allclose(out, activation(b), rtol=1e-5, atol=1e-6)
+    assert get_preset("paper").backbone.mask_activation == "relu"  # PAPER.md: unbounded masks
+
+
+def test_input_scaling_modes_compute_what_they_say():
+    from tf_munet.layers import InputScaling
+
+    x = np.array([[[[0.0], [1.0]], [[3.0], [4.0]]], [[[2.0], [0.5]], [[0.0], [1.0]]]], "float32")
+    np.testing.assert_allclose(np.asarray(InputScaling("log", eps=1e-3)(x)), np.log(x + 1e-3), rtol=1e-6)
+    peak = x.max(axis=(1, 2), keepdims=True)  # per example and channel
+    np.testing.assert_allclose(np.asarray(InputScaling("max", eps=1e-3)(x)), x / (peak + 1e-3), rtol=1e-6)
+    np.testing.assert_array_equal(np.asarray(InputScaling("none")(x)), x)
+
+
+@pytest.mark.parametrize("preset_name, scale_free", [("cunet", True), ("paper", False)])
+def test_models_use_the_presets_input_scaling(preset_name, scale_free):
+    """"max" scaling makes a network blind to the input level; "log" (the paper) does not."""
+    preset = narrow(preset_name)
+    model = build_model(preset, "munet", FOUR)
+    x = inputs_for(model, preset)
+    loud, quiet = (np.asarray(model(v, training=False)) for v in (x, 10 * x))
+    assert np.allclose(loud, quiet, rtol=1e-2, atol=1e-4) == scale_free
