@@ -123,3 +123,31 @@ def test_checkpoint_restores_weights_optimizer_and_lambda(tmp_path):
     np.testing.assert_array_equal(np.asarray(back.network(mix)), np.asarray(t.network(mix)))
     for a, b in zip(t.optimizer.variables, back.optimizer.variables):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.parametrize("weighting", ["uw", "ebw-p1", "ebw-p2", "oh"])
+def test_the_trained_loss_is_the_weightings_sum(weighting):
+    """loss = sum_k lambda_k L_k with the weighting's own lambda (energies 1..4 here)."""
+    t = trainer(weighting=weighting, lr=0.0)
+    lam = make_weighting(weighting, FOUR, ENERGIES).initial(4)
+    np.testing.assert_allclose(t.task_weights.numpy(), lam, rtol=1e-6)
+    logs = t.fit(dataset(), steps_per_epoch=1, epochs=1, verbose=0, shuffle=False).history
+    losses = np.array([logs[f"loss_{s}"][0] for s in FOUR])
+    assert logs["loss"][0] == pytest.approx(float(lam @ losses), rel=1e-5)
+    assert logs["sum_loss"][0] == pytest.approx(float(losses.sum()), rel=1e-5)
+
+
+def test_cunet_loss_scales_with_its_task_weights():
+    """C-U-Net examples drawn under source k's condition count lambda_k times (the all-ones and
+    all-zeros conditions once): with the same conditions drawn, the loss is affine in lambda."""
+    totals, sums = [], []
+    for scale in (1.0, 3.0, 5.0):
+        keras.utils.set_random_seed(3)
+        t = trainer("cunet", lr=0.0)
+        t.set_task_weights(np.full(4, scale))
+        logs = t.fit(dataset(8), steps_per_epoch=1, epochs=1, verbose=0, shuffle=False).history
+        totals.append(logs["loss"][0])
+        sums.append(logs["sum_loss"][0])
+    assert sums[0] == pytest.approx(sums[1], rel=1e-5) == sums[2]  # the same conditions
+    assert totals[1] > 1.5 * totals[0]
+    assert totals[2] - totals[0] == pytest.approx(2 * (totals[1] - totals[0]), rel=1e-4)
