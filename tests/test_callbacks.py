@@ -91,3 +91,27 @@ def test_plateau_and_early_stopping_options_reach_a_run(tiny_cache, tmp_path):
     assert [e["lr"] for e in history["epochs"]] == pytest.approx([1e-12, 1e-12, 1e-13], rel=1e-3, abs=0)
     assert history["stop_reason"] == "early_stopping"
     assert history["epochs_completed"] == 3
+
+
+def test_dwa_and_its_temperature_reach_a_run(tiny_cache, tmp_path):
+    """From the third epoch DWA's lambda is K softmax(L(t-1)/L(t-2)/T) of the recorded training
+    losses, with the --dwa-temperature given (not the default 2)."""
+    import numpy as np
+
+    from tf_munet.training.loop import run_training
+    from tf_munet.training.options import TrainOptions
+    from tf_munet.weighting import DynamicWeightAverage
+
+    run = run_training(TrainOptions(
+        data=str(tiny_cache), run_dir=str(tmp_path / "run"), weighting="dwa", dwa_temperature=0.05,
+        epochs=3, steps_per_epoch=2, batch_size=2, validation_steps=1, excerpt_every=0,
+        verbose=0, plateau_patience=0, early_stopping_patience=0,
+    ))
+    epochs = json.loads((run / "history.json").read_text())["epochs"]
+    sources = list(epochs[0]["task_weights"])
+    train = [[e["train"][s] for s in sources] for e in epochs]
+    assert [e["task_weights"] for e in epochs[:2]] == [dict.fromkeys(sources, 1.0)] * 2
+    expected = DynamicWeightAverage(temperature=0.05).weights_from(train[1], train[0])
+    np.testing.assert_allclose([epochs[2]["task_weights"][s] for s in sources], expected, rtol=1e-4)
+    default = DynamicWeightAverage().weights_from(train[1], train[0])
+    assert np.abs(expected - default).max() > 1e-3  # the temperature matters for these losses
