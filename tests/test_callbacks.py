@@ -8,7 +8,7 @@ import json
 import keras
 import pytest
 
-from tf_munet.training.callbacks import LearningRateOnPlateau, ProgressBar, RunState, StopOnPlateau
+from tf_munet.training.callbacks import LearningRateOnPlateau, RunState, StopOnPlateau
 
 
 def _model(lr: float = 0.1) -> keras.Model:
@@ -63,15 +63,28 @@ def test_nan_epochs_do_not_count():
     assert _lr(model) == pytest.approx(0.1)
 
 
-def test_progress_line_hides_task_weights_until_the_epoch_ends(capsys):
-    bar = ProgressBar(verbose=2, epochs=1, steps=2)
+def test_progress_summarises_an_epoch_within_the_width(capsys):
+    """The epoch summary: loss vs sum, best mark, per-source validation losses, task weights
+    only when they are not all 1; never wider than asked."""
+    from tf_munet.training.progress import TrainingProgress, epoch_summary
+
+    record = {"epoch": 1, "epoch_time_s": 75.0, "train": {"sum": 0.9, "weighted": 0.5},
+              "val": {"vocals": 0.25, "drums": 0.5, "sum": 0.75},
+              "task_weights": {"vocals": 2.0, "drums": 0.5}}
+    state = RunState(records=[record], best_epoch=1)
+    bar = TrainingProgress(state, ["vocals", "drums"], epochs=3, steps=2, live=True)  # not a tty
+    bar.on_train_begin()
     bar.on_epoch_begin(0)
-    bar.on_train_batch_end(0, {"loss": 1.0, "weight_vocals": 2.0})
-    bar.on_epoch_end(0, {"loss": 0.5, "weight_vocals": 2.0, "val_loss": 0.25,
-                         "val_weight_vocals": 2.0})
+    bar.on_train_batch_end(0, {"loss": 1.0})
+    bar.on_epoch_end(0, {})
     out = capsys.readouterr().out
-    assert "Epoch 1/1" in out and "weight_vocals: 2.0000" in out and "val_loss: 0.2500" in out
-    assert "val_weight" not in out and "loss: 0.5000" in out
+    assert "\r" not in out and "\x1b" not in out
+    assert "epoch 1/3  1 min 15 s  loss 0.5000  sum 0.9000  val sum 0.7500  best" in out
+    assert "  val  vocals 0.2500  drums 0.5000" in out and "  weights  vocals 2  drums 0.5" in out
+    record["task_weights"] = {"vocals": 1.0, "drums": 1.0}
+    assert not any("weights" in line for line in epoch_summary(record, 3, False))
+    narrow = epoch_summary(record, 3, True, width=30)
+    assert len(narrow) > 2 and max(map(len, narrow)) <= 30
 
 
 def test_plateau_and_early_stopping_options_reach_a_run(tiny_cache, tmp_path):

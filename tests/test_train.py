@@ -372,6 +372,43 @@ def test_ctrl_c_says_how_to_resume(tiny_cache, tmp_path):
     assert "the same command resumes it" in err
 
 
+def test_progress_fits_80_columns_and_log_files_get_no_escape_codes(tiny_cache, tmp_path,
+                                                                      capsys):
+    import pty
+
+    run = tmp_path / "run"
+    args = ["--data", str(tiny_cache), "--run-dir", str(run), "--steps-per-epoch", "3",
+            "--batch-size", "2", "--validation-steps", "1", "--excerpt-every", "0",
+            "--weighting", "ebw-p1"]
+    assert main([*args, "--epochs", "2"]) == 0  # stdout is not a terminal here: a log file
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\r" not in out
+    progress = out.split("Run folder:")[0]  # the final report names long temporary paths
+    assert max(len(line) for line in progress.splitlines()) <= 80, progress
+    assert "loss: weighted sum" in out and "epoch 2/2" in out and "  weights  vocals" in out
+    # a 60-column terminal: the bar is redrawn in place within the width
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "tf_munet.train", *args, "--epochs", "3"],
+                            env={**ENV, "COLUMNS": "60"}, stdout=slave, stderr=subprocess.PIPE)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert proc.wait(120) == 0, proc.stderr.read().decode()[-2000:]
+    text = b"".join(chunks).decode()
+    drawn = [seg for line in text.split("Run folder:")[0].split("\n") for seg in line.split("\r")]
+    assert "\x1b" not in text and any("epoch 3/3 [" in seg and "ETA" in seg for seg in drawn)
+    ours = [seg for seg in drawn if seg.startswith(("epoch ", "  val", "  weights"))]
+    assert len(ours) > 3 and max(len(seg) for seg in ours) < 60, ours
+
+
 def test_nan_stops_with_clear_message_and_keeps_last_good_checkpoint(tiny_cache, tmp_path,
                                                                       capsys):
     from tf_munet.training.callbacks import read_checkpoint_state

@@ -7,7 +7,8 @@ trainer's weights and optimizer state, so a checkpoint and the state it resumes 
 disagree. Order matters; `loop.make_callbacks` lists them as:
 
     NanGuard, TaskWeightCallback, LearningRateOnPlateau, StopOnPlateau, EpochRecorder,
-    AtomicCheckpoint, HistoryWriter, TensorBoard, ExcerptLogger
+    TrainingProgress (training.progress), AtomicCheckpoint, HistoryWriter, TensorBoard,
+    ExcerptLogger
 
 so the checkpoint holds the task weights and learning rate the next epoch will use.
 """
@@ -437,49 +438,6 @@ class ExcerptLogger(keras.callbacks.Callback):
                     tf.summary.audio(f"audio/{src}_estimate", wave[None], rate, max_outputs=1)
         self._logged += 1
         self._writer.flush()
-
-
-class ProgressBar(keras.callbacks.Callback):
-    """The training progress (`keras.utils.Progbar`) without the task-weight columns during
-    the epoch (they are shown at its end, training side only), so a line fits a terminal.
-    `fit` runs with verbose=0 and this prints instead.
-
-    Args:
-        verbose: 1 a bar updated every step, 2 one line per epoch, 0 nothing.
-        epochs: the last epoch of the run.
-        steps: steps per epoch.
-    """
-
-    def __init__(self, verbose: int, epochs: int, steps: int):
-        super().__init__()
-        self.verbose, self.epochs, self.steps = verbose, epochs, steps
-        self.bar = None
-
-    def _update(self, step: int, logs, hidden: tuple[str, ...], finalize: bool):
-        values = _without(logs, hidden) or {}
-        if self.bar is None:  # every value is already an epoch average: show it as it is
-            shown = {*values, *(f"val_{k}" for k in values)}
-            self.bar = keras.utils.Progbar(self.steps, verbose=self.verbose, stateful_metrics=shown)
-        self.bar.update(step, [(k, float(v)) for k, v in values.items()], finalize=finalize)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.bar = None
-        if self.verbose:
-            print(f"Epoch {epoch + 1}/{self.epochs}", flush=True)
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.verbose == 1:
-            self._update(batch + 1, logs, ("weight_", "val_weight_"), finalize=False)
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.verbose:
-            self._update(self.steps, logs, ("val_weight_",), finalize=True)
-
-
-def _without(logs, prefixes):
-    if not logs:
-        return logs
-    return {k: v for k, v in logs.items() if not k.startswith(prefixes)}
 
 
 def _image(mag: np.ndarray) -> np.ndarray:

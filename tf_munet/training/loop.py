@@ -256,10 +256,10 @@ def make_callbacks(options, preset, sources, trainer, state, run_dir: Path, chie
     import keras
 
     from tf_munet.training import callbacks as cb
+    from tf_munet.training.progress import TrainingProgress
 
     verbose = 1 if options.verbose else 0
     out = [
-        cb.ProgressBar(options.verbose, options.epochs, options.steps_per_epoch),
         cb.NanGuard(state),
         *([cb.TimeBudget(options.time_budget)] if options.time_budget else []),
         cb.TaskWeightCallback(trainer.weighting, sources, state),
@@ -272,6 +272,8 @@ def make_callbacks(options, preset, sources, trainer, state, run_dir: Path, chie
     out += [
         cb.EpochRecorder(state, sources, options.steps_per_epoch,
                          passes_per_chunk(options.model, len(sources))),
+        *([TrainingProgress(state, sources, options.epochs, options.steps_per_epoch,
+                            live=options.verbose == 1)] if options.verbose else []),
         cb.AtomicCheckpoint(run_dir, state, chief=chief,
                             export=float32_export(preset, options.model, sources)),
     ]
@@ -501,7 +503,7 @@ def _train(options, preset, sources, run_dir, strategy, chief, saved, resuming, 
         warnings.filterwarnings("ignore", message="Your input ran out of data")
         trainer.fit(train, steps_per_epoch=options.steps_per_epoch, epochs=options.epochs,
                     initial_epoch=state.epochs_done, validation_data=validation,
-                    callbacks=callbacks, verbose=0, shuffle=False)
+                    callbacks=callbacks, verbose=0, shuffle=False)  # TrainingProgress prints
     if state.nan_at:
         if chief:
             cb.write_history(run_dir / HISTORY, state, header)

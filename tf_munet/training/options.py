@@ -65,7 +65,8 @@ class TrainOptions:
         excerpt_every: epochs between TensorBoard spectrogram/audio logs (0: never).
         time_budget: stop after this many seconds of training in this invocation (the epoch
             in progress is closed, validated and checkpointed); equal-budget comparisons.
-        verbose: Keras verbosity: 1 progress bar, 2 one line per epoch, 0 silent.
+        verbose: 1 progress bar and epoch summaries, 2 summaries only, 0 silent
+            (`training.progress`).
         preset_overrides: nested fields replaced in the preset, e.g.
             {"backbone": {"dropout": 0.0}} (config files only).
         teacher: a run folder whose stems are the targets (distillation, `tf_munet.distill`):
@@ -244,7 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-budget", type=float, help="stop after this many seconds of "
                    "training (the current epoch is closed and checkpointed; default: none)")
     p.add_argument("--verbose", type=int, choices=(0, 1, 2),
-                   help="1 progress bar per epoch, 2 one line per epoch, 0 silent (default: 1)")
+                   help="1: a progress bar on a terminal and a summary per epoch, 2: the "
+                   "summary only (for log files), 0: silent (default: 1). In it, loss is the "
+                   "weighted sum of source losses the optimizer minimises, sum their plain sum "
+                   "that picks the best epoch")
     p.add_argument("--config", help="JSON or YAML file with any of these options "
                    "(a run's config.json works)")
     return p
