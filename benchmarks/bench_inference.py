@@ -122,10 +122,9 @@ def _stage_times(sep, clip: np.ndarray) -> dict[str, float]:
 
 
 def run(quick: bool = False) -> dict:
+    from benchmarks.bench_cost import matmul_peak
     from benchmarks.common import best_time
     from tf_munet.separation import Separator
-
-    from benchmarks.bench_cost import matmul_peak
 
     peak = matmul_peak(1024 if quick else 2048)
     presets = ("tiny",) if quick else ("cunet", "paper", "fullband")
@@ -163,7 +162,8 @@ def run(quick: bool = False) -> dict:
 
 
 def render(rows: list[dict], peak_flops: float | None = None) -> str:
-    out = ["| preset | family | clip | end to end | × real time | network | network vs M-U-Net | end to end vs M-U-Net |",
+    out = ["| preset | family | clip | end to end | × real time | network | network vs M-U-Net "
+           "| end to end vs M-U-Net |",
            "|---|---|---|---|---|---|---|---|"]
     base = {(r["preset"], r["seconds"]): r for r in rows if r["family"] == "munet"}
     for r in rows:

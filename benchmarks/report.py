@@ -5,7 +5,8 @@ from __future__ import annotations
 
 def _cost(c: dict) -> list[str]:
     out = ["### Parameters and FLOPs (per patch; C-U-Net separation = 4 passes)", "",
-           "| preset | family | params | control generator | GFLOP / pass | GFLOP / 4-source separation | GFLOP per second of audio (4 sources) |",
+           "| preset | family | params | control generator | GFLOP / pass | GFLOP / 4-source separation "
+           "| GFLOP per second of audio (4 sources) |",
            "|---|---|---|---|---|---|---|"]
     for r in c["params"]:
         out.append(
@@ -19,7 +20,8 @@ def _cost(c: dict) -> list[str]:
              f"{e['munet_steps']}, dedicated {e['dedicated_steps']} (but {e['dedicated_network_passes']} "
              f"network passes, one per source), C-U-Net {e['cunet_steps']} (K + 2 = 6 conditions per "
              f"chunk: {e['cunet_steps'] / e['munet_steps']:.1f}× M-U-Net's)."), "",
-            "| family | train step (b16) | examples/s | GFLOP/s train | % of matmul peak | forward (b16) | GFLOP/s forward | % of peak | network time per 4-source patch |",
+            "| family | train step (b16) | examples/s | GFLOP/s train | % of matmul peak | forward (b16) "
+            "| GFLOP/s forward | % of peak | network time per 4-source patch |",
             "|---|---|---|---|---|---|---|---|---|"]
     base = next(r for r in c["training"] if r["family"] == "munet")
     for r in c["training"]:

@@ -30,7 +30,8 @@ def synthetic_musdb_stems(tmp_path_factory):
     """A synthetic root with both layouts: 2 train + 1 test tracks of 3 s as WAV folders and .stem.mp4."""
     from tf_munet.data.synthetic import write_synthetic_musdb
 
-    return write_synthetic_musdb(tmp_path_factory.mktemp("synthetic_stems"), train=2, test=1, seconds=3.0, seed=1, stems=True)
+    return write_synthetic_musdb(tmp_path_factory.mktemp("synthetic_stems"), train=2, test=1, seconds=3.0, seed=1,
+                                 stems=True)
 
 
 # --- training (tests/test_train.py; usable by every area) ---------------------------------------

@@ -22,7 +22,8 @@ def _tfio_works() -> bool:
     return tuple(int(v) for v in tf.__version__.split(".")[:2]) in ((2, 16), (2, 17))
 
 
-needs_tfio = pytest.mark.skipif(not _tfio_works(), reason="tensorflow-io needs TensorFlow 2.16/2.17 (.ci/tfio_check.sh)")
+needs_tfio = pytest.mark.skipif(not _tfio_works(),
+                                reason="tensorflow-io needs TensorFlow 2.16/2.17 (.ci/tfio_check.sh)")
 
 
 @pytest.mark.skipif(_tfio_works(), reason="tensorflow-io works here")

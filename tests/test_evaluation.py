@@ -5,8 +5,8 @@ import shutil
 
 import numpy as np
 import pytest
-
 from _tiny_run import FOUR
+
 from tf_munet import evaluation as ev
 from tf_munet.evaluate import main as evaluate_main
 from tf_munet.presets import get_preset

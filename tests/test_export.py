@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-
 from _tiny_run import FOUR, train_tiny_run
+
 from tf_munet.presets import get_preset
 from tf_munet_core import edge, litert
 from tf_munet_core.errors import UserError

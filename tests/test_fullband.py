@@ -3,8 +3,8 @@
 import keras
 import numpy as np
 import pytest
-
 from _tiny_run import FOUR, train_tiny_run
+
 from tf_munet.models import build_model, count_flops
 from tf_munet.presets import get_preset
 from tf_munet.separation import Separator

@@ -8,7 +8,6 @@ import json
 import shutil
 
 import soundfile as sf
-
 from _bad_audio import music
 
 FOUR = ("vocals", "drums", "bass", "other")

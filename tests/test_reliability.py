@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-
 from _bad_audio import music
+
 from tf_munet_core.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]

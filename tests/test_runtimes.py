@@ -8,8 +8,8 @@ would not show) and exported once (SavedModel + float32 spectrogram TF-Lite).
 
 import numpy as np
 import pytest
-
 from _tiny_run import FOUR, train_tiny_run
+
 from tf_munet.presets import get_preset
 
 TINY = get_preset("tiny")

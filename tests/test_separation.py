@@ -5,8 +5,8 @@ import time
 import numpy as np
 import pytest
 import soundfile as sf
-
 from _tiny_run import FOUR
+
 from tf_munet.data.synthetic import synthetic_stems
 from tf_munet.presets import get_preset
 from tf_munet.separate import main as separate_main
@@ -123,7 +123,8 @@ def test_last_source_as_residual_equals_its_own_inverse_stft(track):
     is what its own inverse STFT gives (normalize=False computes every source's)."""
     mix = track["mixture"][:3 * 44100]
     by_residual = FixedMasks(TINY.audio, FOUR, exhaustive=True, block_seconds=1.5, fade=0.5).separate(mix, 44100)
-    every = FixedMasks(TINY.audio, FOUR, exhaustive=True, block_seconds=1.5, fade=0.5, normalize=False).separate(mix, 44100)
+    every = FixedMasks(TINY.audio, FOUR, exhaustive=True, block_seconds=1.5, fade=0.5,
+                       normalize=False).separate(mix, 44100)
     for s in FOUR:
         np.testing.assert_allclose(by_residual[s], every[s], atol=1e-5)
     np.testing.assert_allclose(sum(every.values()), mix, atol=1e-5)
@@ -140,7 +141,8 @@ def test_progress_counts_every_block(track, block_seconds):
 
     progress = Progress()
     mix = track["mixture"][: 2 * 44100]
-    FixedMasks(TINY.audio, FOUR, exhaustive=True, block_seconds=block_seconds, fade=0.4).separate(mix, 44100, progress=progress)
+    FixedMasks(TINY.audio, FOUR, exhaustive=True, block_seconds=block_seconds, fade=0.4).separate(
+        mix, 44100, progress=progress)
     assert progress.seconds == pytest.approx(2.0)
 
 

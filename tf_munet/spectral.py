@@ -1,8 +1,8 @@
 """STFT, the paper's log-frequency warp, and mask mapping, in TensorFlow ops.
 
 The forward path converts to TF-Lite builtins (no Flex ops): the STFT is `tf.signal.stft`
-(RFFT), the warp and unwarp are the core's constant matrices (`tf_munet_core.spectra`) applied with 2-D matmuls (rank-4 matmuls crash
-oneDNN, see STACK.md). `istft` here is for Python use; exported graphs use
+(RFFT), the warp and unwarp are the core's constant matrices (`tf_munet_core.spectra`) applied
+with 2-D matmuls (rank-4 matmuls crash oneDNN, see STACK.md). `istft` here is for Python use; exported graphs use
 `tf_munet.export.dsp.istft`, which avoids the complex tensors that become Flex ops.
 
 Shapes: waveforms are (batch, samples) per channel; spectrograms are (batch, bins, frames, ...)

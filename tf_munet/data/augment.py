@@ -19,7 +19,9 @@ def _seed(seed: tf.Tensor, op: int) -> tf.Tensor:
     return tf.stack([tf.cast(seed, tf.int64), tf.constant(op, tf.int64)])
 
 
-def random_gain(stems: tf.Tensor, seed: tf.Tensor, low: float = GAIN_RANGE[0], high: float = GAIN_RANGE[1]) -> tf.Tensor:
+def random_gain(
+    stems: tf.Tensor, seed: tf.Tensor, low: float = GAIN_RANGE[0], high: float = GAIN_RANGE[1]
+) -> tf.Tensor:
     """Scale each source by its own uniform random gain in [low, high]."""
     n_src = stems.shape[-1]
     gains = tf.random.stateless_uniform([n_src], _seed(seed, 11), low, high)

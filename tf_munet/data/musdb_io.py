@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from tf_munet.data.audio_io import read_audio
-from tf_munet.presets import STEMS
 from tf_munet.errors import UserError, atomic_path
+from tf_munet.presets import STEMS
 
 FORMATS = ("auto", "hq", "stems")
 MIXTURE_WARN_DB = {"hq": -40.0, "stems": -10.0}
@@ -205,9 +205,11 @@ def load_track(ref: TrackRef, backend: str = "soundfile") -> LoadedTrack:
     mix = audio["mixture"]
     for key, data in audio.items():
         if data.shape[1] != mix.shape[1]:
-            raise _track_error(ref, files[key], f"{key} has {data.shape[1]} channels but the mixture has {mix.shape[1]}")
+            raise _track_error(ref, files[key],
+                               f"{key} has {data.shape[1]} channels but the mixture has {mix.shape[1]}")
         if len(data) != len(mix):
-            raise _track_error(ref, files[key], f"{key} has {len(data)} samples but the mixture has {len(mix)} (stems must have equal lengths)")
+            raise _track_error(ref, files[key], f"{key} has {len(data)} samples but the mixture has "
+                                                f"{len(mix)} (stems must have equal lengths)")
     if len(mix) == 0:
         raise _track_error(ref, files["mixture"], "zero-length track (no samples)")
     stems = {k: audio[k] for k in STEMS}
@@ -249,7 +251,8 @@ def _read_stems(ref: TrackRef) -> tuple[dict[str, np.ndarray], int]:
     rates = [int(s["sample_rate"]) for s in streams]
     for key, i in ids.items():
         if rates[i] != rates[0]:
-            raise _track_error(ref, path, f"stream {i} ({key}) has rate {rates[i]} Hz but the mixture has {rates[0]} Hz")
+            raise _track_error(ref, path,
+                               f"stream {i} ({key}) has rate {rates[i]} Hz but the mixture has {rates[0]} Hz")
     durations = [float(s.get("duration", "nan")) for s in streams]
     expected = [int(round(d * rates[0])) if np.isfinite(d) else None for d in durations]
     try:
@@ -268,7 +271,8 @@ def _read_stems(ref: TrackRef) -> tuple[dict[str, np.ndarray], int]:
     if known and max(known) - min(known) > 1024:
         worst = int(np.argmax(np.abs(np.array(known) - known[0])))
         key = [k for k, i in ids.items() if i == worst][0]
-        raise _track_error(ref, path, f"stream {worst} ({key}) lasts {known[worst]} samples but the mixture lasts {known[0]} (stems must have equal lengths)")
+        raise _track_error(ref, path, f"stream {worst} ({key}) lasts {known[worst]} samples but the mixture "
+                                      f"lasts {known[0]} (stems must have equal lengths)")
     n = min(len(a) for a in audio.values())
     return {k: a[:n] for k, a in audio.items()}, int(rate)
 

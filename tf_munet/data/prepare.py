@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from tf_munet import run_dir
 from tf_munet.data import cache as cache_lib
 from tf_munet.data.audio_io import resample, to_channels
 from tf_munet.data.musdb_io import TrackRef, find_tracks, load_track, musdb_root, validation_split
-from tf_munet import run_dir
 from tf_munet.errors import UserError, atomic_path
 from tf_munet.presets import STEMS, AudioConfig, Preset
 from tf_munet.quiet import quiet_tensorflow
@@ -60,7 +60,9 @@ def block_powers(blocks: np.ndarray, valid: list[int]) -> np.ndarray:
     return sums / np.maximum(counts, 1)
 
 
-def _prepare_track(ref: TrackRef, settings: dict, cache: str, backend: str) -> tuple[dict | None, list[str], str | None]:
+def _prepare_track(
+    ref: TrackRef, settings: dict, cache: str, backend: str
+) -> tuple[dict | None, list[str], str | None]:
     """Worker: one track -> shard + metadata. Returns (meta, warnings, error message)."""
     cache = Path(cache)
     with warnings.catch_warnings(record=True) as caught:
@@ -278,7 +280,8 @@ def _summarise(cache, root, done, skipped, subsets, settings, fraction, seed) ->
         "energies": energies,
         "energy_chunks": chunks,
         "energy_definition": ENERGY_DEFINITION,
-        "skipped": {f"{t.subset}/{t.name}": e for t, e in sorted(skipped.items(), key=lambda kv: (kv[0].subset, kv[0].name))},
+        "skipped": {f"{t.subset}/{t.name}": e
+                    for t, e in sorted(skipped.items(), key=lambda kv: (kv[0].subset, kv[0].name))},
     }
 
 

@@ -23,6 +23,7 @@ import numpy as np
 from tf_munet.data.audio_io import write_audio
 from tf_munet.errors import UserError
 from tf_munet.presets import STEMS
+
 """MUSDB18 stems, in the order used everywhere in tf_munet.data."""
 
 _CHORDS = [(0, (0, 4, 7)), (5, (0, 4, 7)), (7, (0, 4, 7)), (9, (0, 3, 7)), (2, (0, 3, 7)),
@@ -234,7 +235,9 @@ def track_seeds(train: int, test: int, seed: int) -> list[tuple[str, int, int]]:
             for subset, count, salt in (("train", train, 0), ("test", test, 1)) for i in range(count)]
 
 
-def write_track(root: Path, subset: str, name: str, data: dict[str, np.ndarray], rate: int, stems: bool = False) -> None:
+def write_track(
+    root: Path, subset: str, name: str, data: dict[str, np.ndarray], rate: int, stems: bool = False
+) -> None:
     """Write one track of exact_sum_mix output as <root>/<subset>/<name>/<stem>.wav (16-bit, lossless).
 
     With `stems`, also <root>/<subset>/<name>.stem.mp4 (MUSDB18 STEMS).

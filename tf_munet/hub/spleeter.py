@@ -208,7 +208,10 @@ def separate_like_spleeter(
     x = x[:, None] if x.ndim == 1 else x
     x = np.repeat(x[:, :1], 2, axis=1) if x.shape[1] == 1 else x[:, :2]
     n = len(x)
-    window = lambda length, dtype: tf.signal.hann_window(length, periodic=True, dtype=dtype)
+
+    def window(length, dtype):
+        return tf.signal.hann_window(length, periodic=True, dtype=dtype)
+
     padded = tf.concat([tf.zeros((audio.n_fft, 2)), tf.constant(x)], 0)
     spec = tf.signal.stft(tf.transpose(padded), audio.n_fft, audio.hop, window_fn=window,
                           pad_end=True)  # (2, frames, bins)
