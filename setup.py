@@ -33,6 +33,7 @@ setup(
     extras_require={
         "dev": ["pytest", "pytest-xdist", "nbclient", "nbformat", "ipykernel", "ruff"],
         "tfio": ["tensorflow-io==0.37.1"],
+        "notebooks": ["jupyterlab", "ipykernel"],
     },
     entry_points={
         "console_scripts": [

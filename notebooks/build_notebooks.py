@@ -15,13 +15,10 @@ from pathlib import Path
 import nbformat
 
 HERE = Path(__file__).resolve().parent
-REPO_URL = "https://github.com/YOUR_ORG/tf_munet"
-"""Where Colab pip-installs the package from (the install cell's REPO_URL parameter)."""
-
 # ----------------------------------------------------------------------------- shared cells
 
-COMMON_PARAMETERS = f'''\
-REPO_URL = "{REPO_URL}"  # Colab installs tf_munet from here (git+REPO_URL)
+COMMON_PARAMETERS = '''\
+INSTALL_FROM = None  # Colab only: a repository URL, an uploaded wheel or checkout (None: found in /content)
 WORK_DIR = "tf_munet_work"  # everything this notebook writes goes here
 MUSDB_ROOT = None  # your MUSDB18 / MUSDB18-HQ root, "musdb-sample" (MUSDB18's 7-s sample, downloaded once), None: a generated set
 SYNTHETIC_STYLE = "rendered"  # generated set: "rendered" (sampled instruments, sung vocals) or "procedural" (toy sounds)
@@ -33,24 +30,63 @@ BATCH_SIZE = 8
 SEED = 0'''
 
 INSTALL = '''\
-# Install. In Colab: ffmpeg and tf_munet from REPO_URL (a minute). Locally: nothing to do once
-# tf_munet is installed in this kernel's environment (`pip install -e .` in the repository).
+# Install. In Colab: the system packages, then tf_munet from INSTALL_FROM, which may be
+#   - a repository URL, e.g. "https://github.com/<you>/tf_munet" or "git+https://...@branch";
+#   - an uploaded wheel, e.g. "tf_munet-0.1.0-py3-none-any.whl" (`pip wheel --no-deps .`);
+#   - an uploaded checkout folder holding setup.py, e.g. "tf_munet" (unzip it first);
+#   - None: the one wheel or checkout found in the working folder.
+# Locally: nothing to do once tf_munet is installed in this kernel's environment.
+import glob
 import importlib.util
+import os
+import re
 import shutil
 import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    if shutil.which("ffmpeg") is None:
-        subprocess.run("apt-get update -qq && apt-get install -y -qq ffmpeg fluidsynth fluid-soundfont-gm "
-                       "espeak-ng", shell=True, check=True)
-    if importlib.util.find_spec("tf_munet") is None:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"git+{REPO_URL}"], check=True)
+
+def pip_requirement(source, folder="."):
+    """What pip installs for INSTALL_FROM; SystemExit with a one-line reason if it can't be."""
+    if source is None:
+        found = sorted(glob.glob(os.path.join(folder, "tf_munet-*.whl"))) + sorted(
+            os.path.dirname(p) for p in glob.glob(os.path.join(folder, "*", "setup.py"))
+            if os.path.isdir(os.path.join(os.path.dirname(p), "tf_munet")))
+        if len(found) != 1:
+            raise SystemExit(f"set INSTALL_FROM to a repository URL, a wheel or a checkout "
+                             f"folder ({len(found)} found in {os.path.abspath(folder)})")
+        source = found[0]
+    source = str(source).strip()
+    if re.search(r"YOUR_ORG|<you>|example\\.com", source):
+        raise SystemExit(f"INSTALL_FROM {source!r} is a placeholder: set it to your repository")
+    if re.match(r"^(git\\+)?(https?|ssh|file)://", source):
+        return source if source.startswith("git+") else f"git+{source}"
+    if source.endswith(".whl") and os.path.isfile(source):
+        return os.path.abspath(source)
+    if os.path.isfile(os.path.join(source, "setup.py")):
+        return os.path.abspath(source)
+    raise SystemExit(f"INSTALL_FROM {source!r}: not a repository URL, a wheel file or a folder "
+                     "with setup.py")
+
+
+def install(source, *pip_options):
+    """pip-install tf_munet from `source`; SystemExit with pip's last lines if it fails."""
+    requirement = pip_requirement(source)
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", *pip_options, requirement],
+                          capture_output=True, text=True)
+    if done.returncode:
+        last = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        raise SystemExit(f"pip could not install {requirement}: " + " / ".join(last))
+    return requirement
+
+
+if "google.colab" in sys.modules and importlib.util.find_spec("tf_munet") is None:
+    if shutil.which("ffmpeg") is None or shutil.which("fluidsynth") is None:
+        subprocess.run("apt-get update -qq && apt-get install -y -qq ffmpeg fluidsynth "
+                       "fluid-soundfont-gm espeak-ng", shell=True, check=True)
+    print("installed", install(INSTALL_FROM))
 elif importlib.util.find_spec("tf_munet") is None:
-    raise ModuleNotFoundError(
-        "tf_munet is not installed in this kernel's environment: run `pip install -e .` in the "
-        "repository (see the README), then restart the kernel"
-    )'''
+    raise SystemExit("tf_munet is not installed in this kernel's environment: run "
+                     "`pip install -e \\".[notebooks]\\"` in the repository, then restart the kernel")'''
 
 SETUP = '''\
 from pathlib import Path
@@ -98,9 +134,10 @@ def parameters(extra: str) -> str:
 
 
 def install_md() -> str:
-    return ("Run the cells in order. In Colab, set `REPO_URL` below to the repository you install "
-            "from; if Colab asks to restart the session after the install, do so and run the "
-            "notebook again from the top. A GPU runtime (Runtime > Change runtime type) speeds "
+    return ("Run the cells in order. In Colab, set `INSTALL_FROM` below to the repository URL you "
+            "install from, or upload a wheel (`pip wheel --no-deps .`) or a checkout of the "
+            "repository (unzipped) into the working folder and leave it `None`; if Colab asks to "
+            "restart the session after the install, do so and run the notebook again from the top. A GPU runtime (Runtime > Change runtime type) speeds "
             "up the bigger presets.")
 
 

@@ -116,7 +116,7 @@ def test_stored_notebooks_are_built_without_outputs():
         assert all(not c.outputs and c.execution_count is None for c in code)
         tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1 and code.index(tagged[0]) == 0  # before the install cell
-        for key in (*TINY, "WORK_DIR", "REPO_URL", "MUSDB_ROOT"):
+        for key in (*TINY, "WORK_DIR", "INSTALL_FROM", "MUSDB_ROOT"):
             assert f"\n{key} = " in tagged[0].source, (name, key)
         assert 'if "google.colab" in sys.modules' in code[1].source
 
