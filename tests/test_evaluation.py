@@ -160,3 +160,19 @@ def test_cli_errors_name_the_problem(root, tmp_path, capsys):
     assert "v5" in capsys.readouterr().err
     assert evaluate_main(["--compare", str(tmp_path)]) == 2
     assert "summary.json" in capsys.readouterr().err
+
+
+def test_sir_and_sar_measure_interference_and_artifacts():
+    """An estimate leaking another source has a low SIR and a high SAR; one with added noise
+    (an artifact no source explains) the other way round, in both protocols."""
+    rng = np.random.default_rng(1)
+    refs = rng.standard_normal((2, 3 * 22050, 2)).astype(np.float32) * 0.1
+    est = refs.copy()
+    est[0] += 0.3 * refs[1]  # interference
+    est[1] += 0.03 * rng.standard_normal(refs[1].shape).astype(np.float32)  # artifacts
+    for scores in (ev.score_museval(refs, est, 22050), ev.score_paper(refs, est, 22050, 8000)):
+        leak, noisy = scores
+        assert leak["SIR"] < 15 and leak["SAR"] > leak["SIR"] + 15, leak
+        assert noisy["SAR"] < 15 and noisy["SIR"] > noisy["SAR"] + 15, noisy
+        for s in scores:
+            assert s["SDR"] == pytest.approx(min(s["SIR"], s["SAR"]), abs=2.0), s
