@@ -114,6 +114,43 @@ def _chunk_calls(run: Path, out: Path, kind: str):
     return keras_calls, lite_calls, a
 
 
+EDGE_TARGET = 1.2
+"""The edge runner (LiteRT float32) within 1.2x of the Keras separator end to end."""
+
+COMMANDS = {
+    "separate RUN_DIR (Keras)": ["-m", "tf_munet.separate", "{run}"],
+    "separate EXPORT_DIR (LiteRT)": ["-m", "tf_munet.separate", "{export}"],
+    "tf-munet-edge EXPORT_DIR": ["-m", "tf_munet_core.edge", "{export}"],
+}
+"""Command lines timed from start to stems on disk ("time to stems")."""
+
+
+def _time_to_stems(run: Path, out: Path, clips: dict[float, np.ndarray], tmp: Path) -> list[dict]:
+    """Wall seconds of each command in `COMMANDS` on a file of each clip length, fresh process
+    (imports, model load, reading, separation, writing 16-bit stems)."""
+    import subprocess
+    import sys
+
+    import soundfile as sf
+
+    rows = []
+    for seconds, clip in clips.items():
+        song = tmp / f"song-{seconds:.0f}s.wav"
+        sf.write(song, clip, RATE, subtype="PCM_16")
+        for label, args in COMMANDS.items():
+            target = tmp / f"stems-{len(rows)}"
+            cmd = [sys.executable, *(a.format(run=run, export=out) for a in args), str(song),
+                   "-o", str(target), "--no-progress"]
+            t0 = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            wall = time.perf_counter() - t0
+            if proc.returncode:
+                raise RuntimeError(f"{label}: {proc.stderr[-500:]}")
+            rows.append({"command": label, "seconds": seconds, "time_to_stems_s": wall})
+            print(rows[-1], flush=True)
+    return rows
+
+
 def _graph_vs_litert(run: Path, out: Path, rounds: int, repeat: int) -> list[dict]:
     """Keras graph vs LiteRT float32 per model-rate chunk, both kinds (see module docstring)."""
     from benchmarks.common import best_time
@@ -156,7 +193,7 @@ def run(quick: bool = False) -> dict:
     families = ("munet", "cunet") if quick else FAMILIES  # quick: no dedicated (32 conversions)
     durations = (5.0,) if quick else (30.0, 180.0)
     clips = {d: _clip(d) for d in durations}
-    rows, exports, graph_rows = [], [], []
+    rows, exports, graph_rows, startup = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for family in families:
             run_dir = _make_run(Path(tmp), preset, family)
@@ -196,12 +233,17 @@ def run(quick: bool = False) -> dict:
                 del keras_stems
             del runtimes
             gc.collect()
+            if family == "munet":  # start-up matters for one song: from the command line
+                startup = _time_to_stems(run_dir, out, {1.0: clips[durations[0]][:RATE],
+                                                        durations[-1]: clips[durations[-1]]},
+                                         Path(tmp))
             for r in _graph_vs_litert(run_dir, out, rounds=2 if quick else 3, repeat=3 if quick else 5):
                 graph_rows.append({"preset": preset, "family": family, **r})
     data = {
         "preset": preset, "threads": THREADS, "target_ratio": TARGET, "rows": rows,
         "tf_threads": tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count(),
-        "exports": exports, "graph_vs_litert": graph_rows, "section_s": time.time() - t_start,
+        "exports": exports, "graph_vs_litert": graph_rows, "time_to_stems": startup,
+        "edge_target_ratio": EDGE_TARGET, "section_s": time.time() - t_start,
     }
     data["markdown"] = render(data)
     return data
@@ -244,6 +286,23 @@ def render(data: dict) -> str:
         out.append(f"| {r['preset']} | {r['family']} | {r['runtime']} | {r['seconds']:.0f} s | "
                    f"{r['end_to_end_s']:.2f} s | {r['realtime_factor']:.0f}× | "
                    f"{r['vs_keras']:.2f}× | {diff} |")
+    edge = [r for r in data["rows"] if r["runtime"] == "tflite float32"]
+    if edge:
+        out += ["", f"Edge runner (tflite float32) against the Keras separator, end to end, "
+                f"target within {data['edge_target_ratio']}×: " + "; ".join(
+                    f"{r['family']} {r['seconds']:.0f} s clip {r['vs_keras']:.2f}× "
+                    f"({verdict(r['vs_keras'], data['edge_target_ratio'])})" for r in edge) + "."]
+    if data.get("time_to_stems"):
+        api = {r["seconds"]: r["end_to_end_s"] for r in data["rows"]
+               if r["family"] == "munet" and r["runtime"] == "keras"}
+        out += ["", "Time to stems from the command line (a fresh process: imports, model load, "
+                "decoding, separation, 16-bit stems on disk), M-U-Net, 44.1 kHz stereo WAV; "
+                "the API's separation time (Keras, in memory, warm) beside it:", "",
+                "| command | file | time to stems | API separation |", "|---|---|---|---|"]
+        for r in data["time_to_stems"]:
+            a = api.get(r["seconds"])
+            out.append(f"| `{r['command']}` | {r['seconds']:.0f} s | {r['time_to_stems_s']:.2f} s | "
+                       + (f"{a:.2f} s |" if a is not None else "– |"))
     g = data["graph_vs_litert"]
     if g:
         side = (

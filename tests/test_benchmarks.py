@@ -80,6 +80,18 @@ def test_deploy_markdown_and_report(deploy):
     assert page.index("### Inference") < page.index("### Deployment")
 
 
+def test_deploy_time_to_stems(deploy):
+    """Both command-line paths and the edge runner, on a 1 s and the clip-length file."""
+    bd = _module("bench_deploy")
+    rows = deploy["time_to_stems"]
+    assert [(r["command"], r["seconds"]) for r in rows] == [
+        (c, s) for s in (1.0, 5.0) for c in bd.COMMANDS]
+    assert all(_positive(r["time_to_stems_s"]) for r in rows)
+    for r in rows:
+        assert f"| `{r['command']}` | {r['seconds']:.0f} s | {r['time_to_stems_s']:.2f} s |" in deploy["markdown"]
+    assert "Edge runner (tflite float32) against the Keras separator" in deploy["markdown"]
+
+
 def test_verdict():
     bd = _module("bench_deploy")
     assert bd.verdict(0.8) == bd.verdict(1.3) == "met"

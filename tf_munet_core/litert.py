@@ -146,6 +146,7 @@ class WaveformSeparator(MaskSeparator):
     def __init__(self, export: LiteRTExport, **options):
         if export.kind != "waveform":
             raise ValueError(f"a waveform variant is needed. Received: {export.kind!r}")
+        options.setdefault("normalize", export.normalization)  # done inside the waveform model
         super().__init__(export.audio, export.sources, **options)
         self.export = export
         self.name = export.folder.resolve().name
