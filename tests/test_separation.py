@@ -455,3 +455,17 @@ def test_cli_errors_name_the_problem(run, tmp_path, capsys):
     bad.write_bytes(b"not audio at all" * 10)
     assert separate_main([str(run), str(bad), "-o", str(tmp_path / "o")]) == 2
     assert "bad.wav" in capsys.readouterr().err
+
+
+def test_wiener_gains_on_oracle_masks_and_its_iterations_are_used(track):
+    """On ideal ratio masks of a stereo mix the multichannel Wiener filter gains several dB
+    (measured: 11.3 -> 15.4 dB mean SNR); more EM iterations change the result, not for worse."""
+    mix = track["mixture"]
+    refs = {s: track[s] for s in FOUR}
+    plain, once, thrice = (
+        OracleSeparator(TINY, FOUR, **options).separate(mix, 44100, references=refs)
+        for options in ({}, {"wiener": True}, {"wiener": True, "wiener_iterations": 3})
+    )
+    assert mean_snr(refs, once) > mean_snr(refs, plain) + 2.0
+    assert max(np.abs(thrice[s] - once[s]).max() for s in FOUR) > 1e-4
+    assert mean_snr(refs, thrice) > mean_snr(refs, once) - 0.05
