@@ -151,3 +151,25 @@ def test_cunet_loss_scales_with_its_task_weights():
     assert sums[0] == pytest.approx(sums[1], rel=1e-5) == sums[2]  # the same conditions
     assert totals[1] > 1.5 * totals[0]
     assert totals[2] - totals[0] == pytest.approx(2 * (totals[1] - totals[0]), rel=1e-4)
+
+
+def test_gradnorm_lowers_lambda_of_tasks_with_large_gradients():
+    """GradNorm's first step (all training rates equal): tasks whose loss gradient at the last
+    shared layer is above the mean norm lose weight, the others gain; the sum stays K."""
+    keras.utils.set_random_seed(0)
+    t = trainer(weighting="gradnorm", lr=0.0)
+    mix, src = batch()
+    t.fit(tf.data.Dataset.from_tensors((mix, src)), epochs=1, verbose=0, shuffle=False)  # builds
+    t.set_task_weights(np.ones(4))
+    t.initial_losses.assign(np.zeros(4))
+    shared = t.shared_kernel()
+    with tf.GradientTape(persistent=True) as tape:
+        losses, _ = t.per_source_losses(tf.constant(mix), tf.constant(src), training=True)
+        task_losses = [losses[i] for i in range(4)]
+    norms = np.array([float(tf.norm(tape.gradient(task, shared))) for task in task_losses])
+    del tape
+    assert norms.max() > 1.2 * norms.min()  # the sources' gradients differ enough to rank
+    t.fit(tf.data.Dataset.from_tensors((mix, src)), epochs=1, verbose=0, shuffle=False)
+    lam = t.task_weights.numpy()
+    assert lam.sum() == pytest.approx(4.0, rel=1e-5)
+    np.testing.assert_array_equal(np.sign(lam - 1.0), -np.sign(norms - norms.mean()))
