@@ -212,6 +212,17 @@ def test_the_same_bare_command_resumes_one_run_on_one_synthetic_set(munet_run, u
     assert synthetic.stat().st_mtime_ns == stamp
 
 
+def test_final_report_says_what_a_tiny_model_is_for(munet_run):
+    import shlex
+
+    from tf_munet.training.loop import describe_run
+
+    text = describe_run(munet_run)
+    assert "demonstration model" in text and "hub spleeter:4stems" in text
+    (command,) = [line for line in text.splitlines() if "tf_munet.separate" in line]
+    assert Path(shlex.split(command)[4]).is_file()  # a test track of its own data
+
+
 def test_a_failed_start_leaves_no_folder(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["--run-dir", str(run), "--data", str(tmp_path / "nowhere"), *SMALL]) == 2

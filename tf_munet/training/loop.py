@@ -548,13 +548,31 @@ def describe_run(run_dir: str | os.PathLike) -> str:
                      f"chunk under all K+2={k + 2} conditions takes "
                      f"{config['effective_iterations_per_epoch']} (M-U-Net: "
                      f"{config['iterations_per_epoch']})")
+    toy = config.get("preset", {}).get("name") == "tiny" or (
+        config.get("data") and Path(config["data"]) == default_synthetic_dir(config.get("seed", 0)).resolve())
+    if toy:
+        lines += [
+            "  Note: a tiny preset or generated data makes a demonstration model: on real music",
+            "  expect little better than mixture / K. For real songs use a released model",
+            "  (python -m tf_munet.hub spleeter:4stems) or train --preset cunet on MUSDB18",
+            "  (README: What to expect).",
+        ]
     lines += [
         "Look at it:",
         f"  tensorboard --logdir {run_dir / 'logs'}",
-        f"  python -m tf_munet.separate {run_dir} song.wav -o separated/",
+        f"  python -m tf_munet.separate {run_dir} {_example_input(config) if toy else 'song.wav'} "
+        "-o separated/",
         f"  python -m tf_munet.train --resume --run-dir {run_dir} --epochs N   (train longer)",
     ]
     return "\n".join(lines)
+
+
+def _example_input(config: dict) -> str:
+    """A test mixture of the run's own data (what a demonstration model separates well)."""
+    import shlex
+
+    tracks = sorted((Path(config.get("data") or ".") / "test").glob("*/mixture.wav"))
+    return shlex.quote(str(tracks[0])) if tracks else "song.wav"
 
 
 def _fmt(x) -> str:
