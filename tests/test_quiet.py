@@ -42,3 +42,22 @@ def test_export_prints_its_steps_only(tiny_run, tmp_path):
     lines = proc.stderr.splitlines()
     assert lines[0].startswith("validation excerpt (2 chunks of "), lines
     assert lines[1:] == ["TF-Lite spectrogram-float32", "TF-Lite spectrogram-int8"]
+
+
+def test_every_command_documents_debug_and_models_help_needs_no_tensorflow(capsys):
+    """--debug is in every command's help; `python -m tf_munet.models --help` imports no
+    TensorFlow and its bad input is one line."""
+    for module in ("train", "separate", "evaluate", "export", "prepare", "synthetic", "hub", "models"):
+        helped = _run(f"tf_munet.{module}", "--help")
+        assert helped.returncode == 0 and "--debug" in helped.stdout, module
+    code = ("import runpy, sys; sys.argv = ['models', '--help']\n"
+            "try:\n    runpy.run_module('tf_munet.models', run_name='__main__')\n"
+            "except SystemExit:\n    pass\n"
+            "assert 'tensorflow' not in sys.modules, 'TF imported'")
+    done = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "--sources" in done.stdout and "4stems" in done.stdout, done.stderr
+    from tf_munet.models.__main__ import main
+
+    assert main(["--preset", "tiny", "--sources", "vocals,flute"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --sources vocals,flute") and err.count("\n") == 1

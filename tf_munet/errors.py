@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from tf_munet_core.errors import UserError, atomic_path, one_line, safe_child
 
-__all__ = ["UserError", "atomic_path", "cli_main", "one_line", "safe_child"]
+__all__ = ["UserError", "add_debug_flag", "atomic_path", "cli_main", "one_line", "safe_child"]
 
 
 def cli_main(fn: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
@@ -44,3 +44,9 @@ def cli_main(fn: Callable[[list[str] | None], int]) -> Callable[[list[str] | Non
             return 2
 
     return wrapper
+
+
+def add_debug_flag(parser) -> None:
+    """List `--debug` in a command's help (`cli_main` takes it out of argv before parsing)."""
+    parser.add_argument("--debug", action="store_true",
+                        help="full tracebacks and TensorFlow's own logs (also TF_MUNET_DEBUG=1)")

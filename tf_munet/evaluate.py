@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tf_munet.errors import UserError, cli_main
+from tf_munet.errors import UserError, add_debug_flag, cli_main
 from tf_munet_core.options import add_separator_flags, separator_options  # noqa: F401 (API)
 
 
@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "same evaluation resumes from its cache)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_separator_flags(p, precision=True)
+    add_debug_flag(p)
     return p
 
 

@@ -10,7 +10,7 @@ import argparse
 import json
 import warnings
 
-from tf_munet.errors import UserError, cli_main
+from tf_munet.errors import UserError, add_debug_flag, cli_main
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of train tracks for validation when names are not MUSDB18's (default 0.2)")
     p.add_argument("--split-seed", type=int, default=0, help="seed of that split (default 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_debug_flag(p)
     return p
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tf_munet.errors import UserError, cli_main, safe_child
+from tf_munet.errors import UserError, add_debug_flag, cli_main, safe_child
 from tf_munet.outputs import output_folder, replace_earlier
 from tf_munet_core.files import FORMATS
 from tf_munet_core.options import parse_stems
@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="export folders: the TF-Lite variant (none, fp16, dynamic or int8, as "
                    "export's --quantize names them; default none)")
     add_separator_flags(p, precision=True)
+    add_debug_flag(p)
     return p
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 
-from tf_munet.errors import UserError, cli_main
+from tf_munet.errors import UserError, add_debug_flag, cli_main
 
 DEFAULT_SECONDS = {"procedural": 6.0, "rendered": 30.0}
 
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=int, default=44100, help="sample rate (default 44100)")
     p.add_argument("--channels", type=int, default=2, choices=(1, 2), help="channels (default 2)")
     p.add_argument("--stems", action="store_true", help="also write <subset>/<track>.stem.mp4 (MUSDB18 STEMS)")
+    add_debug_flag(p)
     return p
 
 

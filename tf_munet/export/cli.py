@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tf_munet.errors import UserError, cli_main
+from tf_munet.errors import UserError, add_debug_flag, cli_main
 
 QUANTIZE_CHOICES = ("none", "fp16", "dynamic", "int8")
 
@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true",
                    help="replace an earlier export in DIR (by default it is refused)")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
+    add_debug_flag(p)
     return p
 
 

@@ -14,7 +14,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from tf_munet.errors import UserError, cli_main
+from tf_munet.errors import UserError, add_debug_flag, cli_main
 from tf_munet.hub import spleeter
 
 
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--release-url", default=spleeter.RELEASE_URL,
                    help="where <name>.tar.gz and checksum.json are downloaded from")
     p.add_argument("--timeout", type=float, default=60.0, help="network timeout in seconds")
+    add_debug_flag(p)
     return p
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from tf_munet.errors import cli_main
+from tf_munet.errors import UserError, add_debug_flag, cli_main
 from tf_munet.presets import PRESETS
 
 
@@ -40,8 +40,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="preset whose network sizes are counted (default: cunet)")
     parser.add_argument("--sources", default="4stems",
                         help="4stems, 2stems or a comma list such as vocals,drums (default: 4stems)")
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
-    rows = summarize(args.preset, args.sources)
+    try:
+        rows = summarize(args.preset, args.sources)
+    except ValueError as exc:  # unknown sources
+        raise UserError(f"--sources {args.sources}: {exc}") from None
     print(f"preset {args.preset}, sources {args.sources}: cost of one patch")
     print(f"{'family':<10} {'params':>13} {'control':>10} {'GFLOP/pass':>11} {'GFLOP/separation':>17}")
     for r in rows:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tf_munet.errors import UserError
+from tf_munet.errors import UserError, add_debug_flag
 from tf_munet.presets import PRESETS
 from tf_munet.registry import FAMILIES, WEIGHTINGS
 
@@ -251,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "that picks the best epoch")
     p.add_argument("--config", help="JSON or YAML file with any of these options "
                    "(a run's config.json works)")
+    add_debug_flag(p)
     return p
 
 
