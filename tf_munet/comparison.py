@@ -11,6 +11,7 @@ export's TF-Lite files compare with Keras, and small markdown tables of both.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -101,7 +102,7 @@ def model_costs(
     import tensorflow as tf
 
     from tf_munet.data.synthetic import synthetic_stems
-    from tf_munet.models import build_model, count_flops, count_params
+    from tf_munet.models import all_source_masks, build_model, count_flops, count_params
     from tf_munet.presets import get_preset, resolve_sources
     from tf_munet.separation import Separator
 
@@ -119,12 +120,7 @@ def model_costs(
         elapsed = _best_seconds(lambda: sep.separate(mixture, rate), repeats)
         a = sep.preset.audio
         patch = tf.zeros((1, a.model_bins, a.frames, a.channels))
-        net = sep.network
-        if sep.conditioned:
-            conds = [tf.one_hot([k], passes) for k in range(passes)]
-            forward = tf.function(lambda x: [net([x, c], training=False) for c in conds])
-        else:
-            forward = tf.function(lambda x: net(x, training=False))
+        forward = tf.function(functools.partial(all_source_masks, sep.network))
         network_s = _best_seconds(lambda: forward(patch), max(5, repeats))
         rows.append({
             "label": label, "family": sep.family, "preset": sep.preset.name,
@@ -283,6 +279,7 @@ def keras_vs_litert(
 
     from tf_munet.export.graphs import ExportGraphs, reconstruct, reference_masks, reference_waveform
     from tf_munet.export.tflite import Runner
+    from tf_munet.models import one_hot_conditions
     from tf_munet.run_dir import load_run
 
     export_dir = Path(export_dir)
@@ -304,7 +301,7 @@ def keras_vs_litert(
     units = {u.suffix: u for u in graphs.units(split_dedicated=True)}
     chunks = _model_chunks(mixture, rate, audio, max_chunks)
     magnitudes = graphs.front.magnitude(tf.constant(chunks)).numpy()
-    eye = np.eye(len(sources), dtype=np.float32)
+    eye = one_hot_conditions(len(sources))
 
     def unit_of(model: dict):
         return units[model["sources"][0] if len(units) > 1 else ""]
