@@ -4,9 +4,11 @@ Protocols (PAPER.md, Evaluation):
 - "museval": BSS Eval v4 (museval) at the tracks' rate and channels (MUSDB18: 44.1 kHz stereo),
   1 s windows; per track the median over frames (NaN frames, silent references, skipped), then
   the median over tracks. SDR, SIR, SAR, ISR.
-- "paper": mir_eval v3 `bss_eval_sources(compute_permutation=False)`, mono downmix resampled to
-  the model's rate, one value per full track; mean, std and median over tracks. SDR, SIR, SAR.
-  Silent reference sources are left out of a track's call (NaN for them).
+- "paper": the M-U-Net authors' own pipeline and metric (`tf_munet.paper_protocol`): mono at
+  the model's rate, non-overlapping chunks separated with the raw masks, clipped to [-1, 1],
+  mir_eval v3 `bss_eval_sources(compute_permutation=False)`, one value per full track; mean,
+  std and median over tracks. SDR, SIR, SAR. Silent reference sources are left out of a
+  track's call (NaN for them).
 The "all" row pools every (track, source) value: median for museval, mean ± std (median) for
 the paper protocol (the paper's "overall" mean is the mean of the per-source means).
 
@@ -86,8 +88,14 @@ class SeparatorSpec:
         return f"run {self.run_dir} ({self.preset['name']}, {a['sample_rate']} Hz){'; ' + opts if opts else ''}"
 
 
+SCORING_VERSION = 2
+"""Part of every cache key: raised when a protocol's pipeline changes (2: the paper protocol
+separates raw-mask chunks at the model's rate), so older cached scores are recomputed."""
+
+
 def _fingerprint(data: dict) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    body = {**data, "scoring": SCORING_VERSION}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def run_spec(run_dir: str | os.PathLike, options: dict | None = None, label: str | None = None) -> SeparatorSpec:
@@ -183,27 +191,29 @@ def _audible(ests: np.ndarray) -> np.ndarray:
     return ests
 
 
-def score_paper(refs: np.ndarray, ests: np.ndarray, rate: int, model_rate: int) -> list[dict[str, float]]:
-    """mir_eval v3 bss_eval_sources on mono downmixes at the model's rate, one value per track."""
-    from mir_eval.separation import bss_eval_sources
+_NETWORKS: dict = {}
 
-    from tf_munet.data.audio_io import resample
 
-    def mono(x):
-        return resample(x.mean(axis=-1, keepdims=True), rate, model_rate)[:, 0].astype(np.float64)
+def score_paper(spec: SeparatorSpec, track, refs: dict[str, np.ndarray]) -> list[dict[str, float]]:
+    """The paper protocol on one track (see `tf_munet.paper_protocol`)."""
+    from tf_munet import paper_protocol as pp
+    from tf_munet.presets import Preset
 
-    r = np.stack([mono(x) for x in refs])
-    e = np.stack([mono(x) for x in ests])
-    n = min(r.shape[1], e.shape[1])
-    r, e = r[:, :n], e[:, :n]
-    live = [k for k in range(len(r)) if np.any(r[k] != 0)]
-    out = [{"SDR": float("nan"), "SIR": float("nan"), "SAR": float("nan")} for _ in range(len(r))]
-    if not live:
-        return out
-    sdr, sir, sar, _ = bss_eval_sources(r[live], _audible(e[live]), compute_permutation=False)
-    for i, k in enumerate(live):
-        out[k] = {"SDR": float(sdr[i]), "SIR": float(sir[i]), "SAR": float(sar[i])}
-    return out
+    audio = Preset.from_dict(spec.preset).audio
+    rate = audio.sample_rate
+    mix = pp.mono_at(track.mixture, track.rate, rate)
+    r = np.stack([pp.mono_at(refs[s], track.rate, rate) for s in spec.sources])
+    if spec.kind == "mixture":
+        masks = pp.mixture_masks(len(spec.sources))
+    elif spec.kind == "oracle":
+        masks = pp.oracle_masks(r, audio)
+    else:
+        if spec.run_dir not in _NETWORKS:
+            from tf_munet.run_dir import load_run
+
+            _NETWORKS[spec.run_dir] = load_run(spec.run_dir)[1]
+        masks = pp.network_masks(_NETWORKS[spec.run_dir], audio)
+    return pp.score(r, pp.separate_chunks(mix, audio, masks))
 
 
 def evaluate_track(ref, separators: list[tuple[SeparatorSpec, object]], todo: dict[str, list[str]]) -> dict:
@@ -224,16 +234,16 @@ def evaluate_track(ref, separators: list[tuple[SeparatorSpec, object]], todo: di
             raise UserError(f"track {ref.name!r} [{ref.subset}] ({ref.files()['mixture']}): too short to "
                             f"score ({len(track.mixture)} samples; BSS Eval needs {need} at {track.rate} Hz)")
         refs = _references(track.stems, spec.sources)
-        kwargs = {"references": refs} if spec.kind == "oracle" else {}
-        est = separator.separate(track.mixture, track.rate, **kwargs)
-        r = np.stack([refs[s] for s in spec.sources])
-        e = np.stack([est[s] for s in spec.sources])
         entry = {"key": spec.key}
         for protocol in protocols:
             if protocol == "museval":
+                kwargs = {"references": refs} if spec.kind == "oracle" else {}
+                est = separator.separate(track.mixture, track.rate, **kwargs)
+                r = np.stack([refs[s] for s in spec.sources])
+                e = np.stack([est[s] for s in spec.sources])
                 scores = score_museval(r, e, track.rate)
             else:
-                scores = score_paper(r, e, track.rate, spec.model_rate)
+                scores = score_paper(spec, track, refs)
             entry[protocol] = dict(zip(spec.sources, scores))
         results[spec.label] = entry
     return {"track": ref.name, "subset": ref.subset, "rate": track.rate,
@@ -472,8 +482,9 @@ def protocol_title(protocol: str, summary: dict) -> str:
     if protocol == "museval":
         return ("museval: BSS Eval v4 at the tracks' rate and channels (MUSDB18: 44.1 kHz stereo), "
                 "1 s frames; median over frames, then median over tracks")
-    return (f"paper: mir_eval v3 bss_eval_sources, mono at the model's rate ({', '.join(map(str, rates))} Hz), "
-            "one value per track; mean ± std (median) over tracks")
+    return (f"paper: the authors' pipeline (raw masks, non-overlapping chunks, mono at the model's rate "
+            f"{', '.join(map(str, rates))} Hz, clipped) and mir_eval v3 bss_eval_sources, one value per "
+            "track; mean ± std (median) over tracks")
 
 
 def _cell(stats: dict, protocol: str) -> str:

@@ -59,6 +59,8 @@ class BackboneConfig:
         mask_activation: "relu" (unbounded masks, paper) or "sigmoid" (Jansson, C-U-Net).
         ratio_exponent: when set, the masks of all sources become Spleeter's ratio masks
             (m_k |X|)^p / sum_j (m_j |X|)^p with this p (`layers.RatioMasks`).
+        encoder_dropout, decoder_dropout: per-side rates replacing `dropout` when set (the
+            M-U-Net authors' C-U-Net baseline: none in the encoder, 0.5 in the decoder).
     """
 
     kind: str
@@ -69,6 +71,13 @@ class BackboneConfig:
     input_scaling: str = "max"
     mask_activation: str = "sigmoid"
     ratio_exponent: float | None = None
+    encoder_dropout: float | None = None
+    decoder_dropout: float | None = None
+
+    def side_dropout(self, side: str) -> float:
+        """Dropout rate of the "encoder" or "decoder" blocks."""
+        rate = self.encoder_dropout if side == "encoder" else self.decoder_dropout
+        return self.dropout if rate is None else rate
 
 
 @dataclass(frozen=True)
@@ -77,15 +86,25 @@ class FilmConfig:
 
     Attributes:
         film_type: "simple" (one gamma/beta scalar per encoder block) or "complex" (per channel).
-        control: "dense" or "cnn" control generator.
-        control_widths: hidden sizes of the control generator; None picks the paper's
+        control: "dense" or "cnn" control generator of the C-U-Net reference code, or
+            "authors": the M-U-Net authors' own C-U-Net baseline (two dense generators with
+            ReLU outputs; see `models.families`).
+        control_widths: hidden sizes of the control generator; None picks the reference's
             ([16, 64, 256] dense simple, [16, 256, 1024] dense complex, [16, 32, 64] cnn simple,
-            [32, 64, 256] cnn complex).
+            [32, 64, 256] cnn complex, [32, 512, 4096] authors).
+        control_dropout: dropout before each BatchNorm of the control generator (not after its
+            first layer). The reference code uses 0.5; in runs of a few hundred to a thousand
+            steps it made one-hot masks collapse to zero (README, "C-U-Net"), so 0 by default.
+        init: "identity" (FiLM starts as gamma = 1, beta = 0: Glorot hidden layers, gamma bias
+            1) or "reference" (every control weight N(0, 0.02), gamma and beta start near 0,
+            as the reference code; slow to leave the all-zero-mask solution).
     """
 
     film_type: str = "complex"
     control: str = "dense"
     control_widths: tuple[int, ...] | None = None
+    control_dropout: float = 0.0
+    init: str = "identity"
 
     def widths(self) -> tuple[int, ...]:
         if self.control_widths is not None:
@@ -95,6 +114,8 @@ class FilmConfig:
             ("dense", "complex"): (16, 256, 1024),
             ("cnn", "simple"): (16, 32, 64),
             ("cnn", "complex"): (32, 64, 256),
+            ("authors", "simple"): (32, 512, 4096),
+            ("authors", "complex"): (32, 512, 4096),
         }
         return table[(self.control, self.film_type)]
 
@@ -236,7 +257,7 @@ PRESETS: dict[str, Preset] = {
                 optimizer="adam", learning_rate=2e-3, beta_1=0.9, batch_size=8, epochs=4,
                 steps_per_epoch=25, plateau_patience=3, early_stopping_patience=10,
             ),
-            film=FilmConfig(film_type="complex", control="dense", control_widths=(8, 16)),
+            film=FilmConfig(film_type="complex", control="dense"),
         ),
     ]
 }

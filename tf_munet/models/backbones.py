@@ -48,8 +48,8 @@ def strided_unet(
         x = layers.Conv2DTranspose(width, 5, strides=2, padding="same", name=f"{name}_deconv")(x)
         x = layers.BatchNormalization(momentum=cfg.bn_momentum, name=f"{name}_bn")(x)
         x = layers.ReLU(name=f"{name}_act")(x)
-        if j < 3 and cfg.dropout > 0:
-            x = layers.Dropout(cfg.dropout, name=f"{name}_dropout")(x)
+        if j < 3 and cfg.side_dropout("decoder") > 0:
+            x = layers.Dropout(cfg.side_dropout("decoder"), name=f"{name}_dropout")(x)
         x = layers.Concatenate(name=f"{name}_skip")([x, skips.pop()])
     return layers.Conv2DTranspose(
         out_channels, 5, strides=2, padding="same", name=f"{prefix}mask_head"
@@ -80,8 +80,8 @@ def double_conv_unet(
         name = f"{prefix}enc{i}"
         x = _double_conv(x, width, cfg, name, film, i)
         if i < levels - 1:
-            if cfg.dropout > 0:
-                x = layers.SpatialDropout2D(cfg.dropout, name=f"{name}_dropout")(x)
+            if cfg.side_dropout("encoder") > 0:
+                x = layers.SpatialDropout2D(cfg.side_dropout("encoder"), name=f"{name}_dropout")(x)
             skips.append(x)
             x = layers.MaxPooling2D(2, name=f"{name}_pool")(x)
     for j, width in enumerate(reversed(cfg.widths[:-1])):
@@ -89,8 +89,8 @@ def double_conv_unet(
         x = layers.Conv2DTranspose(width, 2, strides=2, name=f"{name}_up")(x)
         x = layers.Concatenate(name=f"{name}_skip")([x, skips.pop()])
         x = _double_conv(x, width, cfg, name)
-        if j < levels - 2 and cfg.dropout > 0:
-            x = layers.SpatialDropout2D(cfg.dropout, name=f"{name}_dropout")(x)
+        if j < levels - 2 and cfg.side_dropout("decoder") > 0:
+            x = layers.SpatialDropout2D(cfg.side_dropout("decoder"), name=f"{name}_dropout")(x)
     return layers.Conv2D(out_channels, 1, name=f"{prefix}mask_head")(x)
 
 

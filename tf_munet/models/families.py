@@ -61,33 +61,89 @@ def build_dedicated(preset: Preset, sources: tuple[str, ...]) -> keras.Model:
     return keras.Model(inp, _ratio(out, inp, preset), name="dedicated")
 
 
-def control_generator(cond, film: FilmConfig, level_widths: tuple[int, ...]):
-    """The C-U-Net's control generator: condition (batch, K) -> per-level (gamma, beta).
+CONTROL_INIT_STDDEV = 0.02
+"""Initial weights of the control generator, N(0, 0.02) as in the C-U-Net reference code."""
 
-    Dense: hidden Dense-ReLU-Dropout(0.5)-BN blocks. CNN: the condition as a length-K sequence
-    through Conv1D-ReLU-Dropout-BN blocks, flattened. Linear outputs for gamma and beta.
+
+def _reference_control(cond, film: FilmConfig, per_level: list[int]):
+    """The C-U-Net reference control generator (gabolsgabs/cunet `control_models.py`).
+
+    Dense: Dense-ReLU layers, [Dropout +] BatchNorm(momentum 0.9) after every layer but the
+    first. CNN: the condition as a length-K sequence through Conv1D-ReLU layers of kernel K
+    ('same' padding, the last 'valid', so the sequence ends with length 1), with the same
+    rule. Linear gamma/beta outputs with N(0, 0.02) kernels. `film.init` "reference" also
+    draws the hidden layers from N(0, 0.02) and starts gamma near 0, as the reference code;
+    "identity" uses Glorot hidden layers and a gamma bias of 1, so FiLM starts as identity.
     """
-    per_level = [1 if film.film_type == "simple" else w for w in level_widths]
-    x = cond
-    if film.control == "cnn":
-        x = layers.Reshape((-1, 1), name="control_seq")(x)
-    for i, width in enumerate(film.widths()):
+    small = keras.initializers.RandomNormal(stddev=CONTROL_INIT_STDDEV)
+    hidden = small if film.init == "reference" else "glorot_uniform"
+    gamma_bias = "zeros" if film.init == "reference" else "ones"
+    k = cond.shape[-1]
+    widths = film.widths()
+    x = layers.Reshape((k, 1), name="control_seq")(cond) if film.control == "cnn" else cond
+    for i, width in enumerate(widths):
         if film.control == "cnn":
-            x = layers.Conv1D(width, 3, padding="same", activation="relu", name=f"control_conv{i}")(x)
+            padding = "valid" if i == len(widths) - 1 else "same"
+            x = layers.Conv1D(width, k, padding=padding, activation="relu",
+                              kernel_initializer=hidden, name=f"control_conv{i}")(x)
         else:
-            x = layers.Dense(width, activation="relu", name=f"control_dense{i}")(x)
-        x = layers.Dropout(0.5, name=f"control_dropout{i}")(x)
-        x = layers.BatchNormalization(name=f"control_bn{i}")(x)
+            x = layers.Dense(width, activation="relu", kernel_initializer=hidden,
+                             name=f"control_dense{i}")(x)
+        if i > 0:
+            if film.control_dropout > 0:
+                x = layers.Dropout(film.control_dropout, name=f"control_dropout{i}")(x)
+            x = layers.BatchNormalization(momentum=0.9, name=f"control_bn{i}")(x)
     if film.control == "cnn":
         x = layers.Flatten(name="control_flat")(x)
-    # One linear layer per level and parameter: the same as splitting one wide linear output.
+    # One linear layer per level and parameter: the same as slicing one wide linear output.
     return [
         (
-            layers.Dense(n, name=f"film{i}_gamma", bias_initializer="ones")(x),
-            layers.Dense(n, name=f"film{i}_beta")(x),
+            layers.Dense(n, kernel_initializer=small, bias_initializer=gamma_bias,
+                         name=f"film{i}_gamma")(x),
+            layers.Dense(n, kernel_initializer=small, name=f"film{i}_beta")(x),
         )
         for i, n in enumerate(per_level)
     ]
+
+
+def _authors_control(cond, film: FilmConfig, per_level: list[int]):
+    """The M-U-Net authors' C-U-Net baseline (vskadandale/multichannel-unet-bss `models/cunet.py`).
+
+    Two generators (one for the multiplicative, one for the additive FiLM term), each
+    Linear-ReLU layers [32, 512, 4096] with Dropout(0.5) + BatchNorm (momentum 0.9) after the
+    second and third, and a ReLU output of all levels' parameters, sliced per level. Their FiLM
+    is `g + b * x`: the second generator scales, the first shifts.
+    """
+    outputs = []
+    for part in ("gamma", "beta"):
+        x = cond
+        for i, width in enumerate(film.widths()):
+            x = layers.Dense(width, activation="relu", name=f"control_{part}_dense{i}")(x)
+            if i > 0:
+                x = layers.Dropout(0.5, name=f"control_{part}_dropout{i}")(x)
+                x = layers.BatchNormalization(momentum=0.9, name=f"control_{part}_bn{i}")(x)
+        outputs.append(layers.Dense(sum(per_level), activation="relu", name=f"control_{part}")(x))
+    shift, scale = outputs
+    params, offset = [], 0
+    for i, n in enumerate(per_level):
+        gamma = layers.Identity(name=f"film{i}_gamma")(scale[:, offset : offset + n])
+        beta = layers.Identity(name=f"film{i}_beta")(shift[:, offset : offset + n])
+        params.append((gamma, beta))
+        offset += n
+    return params
+
+
+def control_generator(cond, film: FilmConfig, level_widths: tuple[int, ...]):
+    """The C-U-Net's control generator: condition (batch, K) -> per-level (gamma, beta).
+
+    `film.control` picks the reference code's "dense" or "cnn" generator, or the M-U-Net
+    authors' own baseline ("authors"); `film.film_type` one (gamma, beta) pair per level
+    ("simple") or one per channel ("complex").
+    """
+    per_level = [1 if film.film_type == "simple" else w for w in level_widths]
+    if film.control == "authors":
+        return _authors_control(cond, film, per_level)
+    return _reference_control(cond, film, per_level)
 
 
 def build_cunet(preset: Preset, sources: tuple[str, ...]) -> keras.Model:
