@@ -148,7 +148,9 @@ def test_all_ones_and_all_zeros_conditions(trained_cunet):
 def test_control_outputs_at_inference_match_training(trained_cunet):
     """BatchNorm statistics of the control generator: in training mode on a batch drawn like the
     training conditions (K one-hots, all-ones, all-zeros), the one-hot rows get the same FiLM
-    parameters as at inference."""
+    parameters as at inference, up to the noise of a momentum-0.9 moving average (a generator
+    with dropout before its BatchNorm, or statistics still near their initial values, is far
+    outside it)."""
     import keras
 
     net = trained_cunet[0]
@@ -159,4 +161,4 @@ def test_control_outputs_at_inference_match_training(trained_cunet):
     train = [keras.ops.convert_to_numpy(t) for t in gen(batch, training=True)]
     infer = [keras.ops.convert_to_numpy(t) for t in gen(batch, training=False)]
     for t, i in zip(train, infer):
-        assert np.abs(t - i).max() < 0.1 * np.abs(i).max() + 1e-3
+        assert np.abs(t - i).max() < 0.25 * np.abs(i).max() + 1e-3
