@@ -4,8 +4,8 @@ conditions, and computes the same FiLM parameters at inference as in training.""
 
 import numpy as np
 import pytest
-
 from _tiny_run import FOUR
+
 from tf_munet.models import build_model
 from tf_munet.presets import get_preset
 
