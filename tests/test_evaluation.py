@@ -245,3 +245,24 @@ def test_paper_protocol_is_the_authors_pipeline(root, tmp_path, kind):
         if sar[k] < 60:  # mixture / K has no artefacts: SAR is round-off (100+ dB), not a number
             assert got[s]["SAR"] == pytest.approx(sar[k], abs=0.02), s
     assert "raw masks" in ev.markdown(summary)
+
+
+def test_usdr_is_the_mdx_sdr_of_whole_tracks(root, tmp_path):
+    """The MDX challenges' SDR, checked by hand on the files: mixture / K against each stem."""
+    from tf_munet.data.musdb_io import find_tracks, load_track
+
+    out = tmp_path / "u"
+    summary = ev.evaluate([ev.reference_spec("mixture", TINY, FOUR)], root, out, protocols=("usdr",),
+                          progress=False)
+    for i, ref in enumerate(find_tracks(root, "test")):
+        track = load_track(ref)
+        for source in FOUR:
+            s = track.stems[source].astype(np.float64)
+            e = track.mixture.astype(np.float64) / len(FOUR)
+            want = 10 * np.log10((np.sum(s**2) + 1e-7) / (np.sum((s - e) ** 2) + 1e-7))
+            assert summary["per_track"]["usdr"]["mixture"][source]["SDR"][i] == pytest.approx(want, abs=2e-4)
+    silent = ev.score_usdr(np.zeros((1, 100, 2)), np.ones((1, 100, 2)))
+    assert np.isnan(silent[0]["SDR"])
+    md = (out / "summary.md").read_text()
+    assert "usdr: the MDX challenges' SDR" in md and "not the mean of the source rows" in md
+    assert "SAR (no artefacts at all) is only floating-point noise" in md

@@ -1,7 +1,7 @@
 """python -m tf_munet.evaluate: score a run (or a reference separator) on a MUSDB-layout set.
 
     python -m tf_munet.evaluate RUN_DIR --root MUSDB_DIR --out DIR [--subset test]
-        [--protocol museval|paper|both] [--jobs N] [--no-references] [--wiener]
+        [--protocol museval,paper,usdr|both|all] [--jobs N] [--no-references] [--wiener]
     python -m tf_munet.evaluate oracle --root MUSDB_DIR --out DIR --preset cunet
     python -m tf_munet.evaluate --compare DIR... [--out DIR]
 
@@ -31,8 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subset", default="test", choices=("train", "test"),
                    help="which MUSDB subset to score (default: test)")
     p.add_argument("--protocol", default=None,
-                   help="museval (default), paper, or both (comma-separated list also accepted); "
-                   "with --compare: which protocol's box plot (default: the first in common)")
+                   help="comma list of museval (BSS Eval v4), paper (mir_eval v3, the paper's) "
+                   "and usdr (the MDX challenges' SDR, instant); both = museval,paper; all = the "
+                   "three (default: museval,usdr); with --compare: which protocol's box plot "
+                   "(default: the first in common)")
     p.add_argument("--jobs", type=int, default=1,
                    help="tracks evaluated in parallel processes (default 1)")
     p.add_argument("--out", help="output folder (evaluation: required; --compare: default '.')")
@@ -58,12 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _protocols(text: str) -> tuple[str, ...]:
     from tf_munet.evaluation import PROTOCOLS
 
-    if text == "both":
-        return PROTOCOLS
+    named = {"both": ("museval", "paper"), "all": PROTOCOLS}
+    if text in named:
+        return named[text]
     out = tuple(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
     bad = [t for t in out if t not in PROTOCOLS]
     if bad or not out:
-        raise UserError(f"--protocol {text!r}: use museval, paper or both")
+        raise UserError(f"--protocol {text!r}: use a comma list of {', '.join(PROTOCOLS)}, or both "
+                        "(museval,paper) or all")
     return out
 
 
@@ -84,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError("--out DIR is required")
     if args.jobs < 1:
         raise UserError(f"--jobs {args.jobs}: must be >= 1")
-    protocols = _protocols(args.protocol or "museval")
+    protocols = _protocols(args.protocol or "museval,usdr")
     options = separator_options(args)
     run = Path(args.run_dir)
     if run.is_dir() or args.run_dir not in ev.REFERENCES:

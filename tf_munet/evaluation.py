@@ -9,6 +9,10 @@ Protocols (PAPER.md, Evaluation):
   mir_eval v3 `bss_eval_sources(compute_permutation=False)`, one value per full track; mean,
   std and median over tracks. SDR, SIR, SAR. Silent reference sources are left out of a
   track's call (NaN for them).
+- "usdr": the SDR of the MDX challenges ("new SDR", utterance-level SDR):
+  10 log10((sum s^2 + eps) / (sum (s - s_hat)^2 + eps)) over the whole track at the tracks' rate
+  and channels, eps = 1e-7; no projection, so no filters to fit: instant. Mean ± std (median)
+  over tracks. It is what recent systems (Demucs, the MDX leaderboards) report beside BSS Eval.
 The "all" row pools every (track, source) value: median for museval, mean ± std (median) for
 the paper protocol (the paper's "overall" mean is the mean of the per-source means).
 
@@ -40,9 +44,10 @@ from tf_munet.presets import SOURCE_STEMS, get_preset
 from tf_munet.run_dir import CONFIG, MODEL, write_json
 from tf_munet.separation import DEFAULT_OVERLAP
 
-PROTOCOLS = ("museval", "paper")
+PROTOCOLS = ("museval", "paper", "usdr")
 REFERENCES = ("oracle", "mixture")
-METRICS = {"museval": ("SDR", "SIR", "SAR", "ISR"), "paper": ("SDR", "SIR", "SAR")}
+METRICS = {"museval": ("SDR", "SIR", "SAR", "ISR"), "paper": ("SDR", "SIR", "SAR"), "usdr": ("SDR",)}
+USDR_EPS = 1e-7
 MIN_SCORE_SAMPLES = 1024
 """Shortest track scored (at the rate a protocol scores at): BSS Eval fits 512-tap distortion
 filters, and shorter signals give meaningless (even infinite) values."""
@@ -216,11 +221,39 @@ def score_paper(spec: SeparatorSpec, track, refs: dict[str, np.ndarray]) -> list
     return pp.score(r, pp.separate_chunks(mix, audio, masks))
 
 
-def evaluate_track(ref, separators: list[tuple[SeparatorSpec, object]], todo: dict[str, list[str]]) -> dict:
+def score_usdr(refs: np.ndarray, ests: np.ndarray) -> list[dict[str, float]]:
+    """The MDX challenges' SDR of (K, samples, channels) arrays, one value per source (NaN for a
+    silent reference, as the other protocols)."""
+    n = min(refs.shape[1], ests.shape[1])
+    r, e = refs[:, :n].astype(np.float64), ests[:, :n].astype(np.float64)
+    out = []
+    for k in range(len(r)):
+        if not np.any(r[k] != 0):
+            out.append({"SDR": float("nan")})
+            continue
+        num, den = np.sum(r[k] ** 2) + USDR_EPS, np.sum((r[k] - e[k]) ** 2) + USDR_EPS
+        out.append({"SDR": float(10 * np.log10(num / den))})
+    return out
+
+
+SEPARATED = ("museval", "usdr")
+"""Protocols that score the separator's stems at the track's rate (the paper's runs its own)."""
+
+
+def track_steps(todo: dict[str, list[str]]) -> int:
+    """Progress steps of one track: per separator, its separation and each protocol."""
+    return sum(len(p) + any(x in SEPARATED for x in p) for p in todo.values())
+
+
+def evaluate_track(ref, separators: list[tuple[SeparatorSpec, object]], todo: dict[str, list[str]],
+                   step=None) -> dict:
     """Scores of one track for the (separator label -> protocols) in `todo`.
 
+    `step(text)`, if given, is called after each separation and each protocol's scoring (a
+    museval pass over a full track takes tens of seconds: progress shows which one runs).
     Returns {label: {"key": ..., protocol: {source: {metric: value}}}} for those entries.
     """
+    step = step or (lambda text: None)
     from tf_munet.data.musdb_io import load_track
 
     track = load_track(ref)
@@ -234,17 +267,21 @@ def evaluate_track(ref, separators: list[tuple[SeparatorSpec, object]], todo: di
             raise UserError(f"track {ref.name!r} [{ref.subset}] ({ref.files()['mixture']}): too short to "
                             f"score ({len(track.mixture)} samples; BSS Eval needs {need} at {track.rate} Hz)")
         refs = _references(track.stems, spec.sources)
-        entry = {"key": spec.key}
+        entry, stems = {"key": spec.key}, None
         for protocol in protocols:
-            if protocol == "museval":
-                kwargs = {"references": refs} if spec.kind == "oracle" else {}
-                est = separator.separate(track.mixture, track.rate, **kwargs)
-                r = np.stack([refs[s] for s in spec.sources])
-                e = np.stack([est[s] for s in spec.sources])
-                scores = score_museval(r, e, track.rate)
+            if protocol in SEPARATED:
+                if stems is None:  # the separator's stems at the track's rate, once
+                    kwargs = {"references": refs} if spec.kind == "oracle" else {}
+                    est = separator.separate(track.mixture, track.rate, **kwargs)
+                    stems = (np.stack([refs[s] for s in spec.sources]),
+                             np.stack([est[s] for s in spec.sources]))
+                    step(f"{spec.label}: separated")
+                r, e = stems
+                scores = score_museval(r, e, track.rate) if protocol == "museval" else score_usdr(r, e)
             else:
                 scores = score_paper(spec, track, refs)
             entry[protocol] = dict(zip(spec.sources, scores))
+            step(f"{spec.label}: {protocol}")
         results[spec.label] = entry
     return {"track": ref.name, "subset": ref.subset, "rate": track.rate,
             "seconds": round(len(track.mixture) / track.rate, 3), "results": results}
@@ -363,7 +400,7 @@ def evaluate(
 
     bad = [p for p in protocols if p not in PROTOCOLS]
     if bad or not protocols:
-        raise UserError(f"--protocol {','.join(bad) or '(none)'}: use museval and/or paper")
+        raise UserError(f"--protocol {','.join(bad) or '(none)'}: use {', '.join(PROTOCOLS)}")
     labels = [s.label for s in specs]
     if len(set(labels)) != len(labels):
         raise UserError(f"separator labels must be unique, got {labels}")
@@ -383,12 +420,22 @@ def evaluate(
     if tasks:
         needed = sorted({label for _, todo in tasks for label in todo})
         active = [s for s in specs if s.label in needed]
-        bar = tqdm(total=len(tasks), unit="track", disable=not progress, desc="evaluating")
+        bar = tqdm(total=sum(track_steps(todo) for _, todo in tasks), unit="step",
+                   disable=not progress, desc=f"evaluating {len(tasks)} tracks", dynamic_ncols=True,
+                   bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
+                   "[{elapsed}<{remaining}] {postfix}")
         with bar:
             if jobs <= 1 or len(tasks) == 1:
                 separators = [(s, build(s)) for s in active]
-                results = (evaluate_track(r, separators, todo) for r, todo in tasks)
-                _collect(results, cached, out, bar)
+
+                def step(track: str):
+                    def done(text: str) -> None:
+                        bar.set_postfix_str(f"{track[:30]} · {text}", refresh=False)
+                        bar.update()
+                    return done
+
+                results = (evaluate_track(r, separators, todo, step(r.name)) for r, todo in tasks)
+                _collect(results, cached, out, None)
             else:
                 import multiprocessing as mp
 
@@ -422,12 +469,15 @@ def _thread_env(threads: int):
 
 
 def _collect(results, cached: dict, out: Path, bar) -> None:
+    """Merge and write each track's results; `bar` (parallel jobs) advances a track at a time."""
     for result in results:
         name = result["track"]
         cached[name] = _merge(cached[name], result)
         write_json(_track_file(out, name), cached[name])
-        bar.set_postfix_str(name[:40])
-        bar.update()
+        if bar is not None:
+            bar.set_postfix_str(name[:40], refresh=False)
+            bar.update(track_steps({k: [p for p in v if p != "key"]
+                                    for k, v in result["results"].items()}))
 
 
 # ----------------------------------------------------------------------------- summaries
@@ -482,6 +532,9 @@ def protocol_title(protocol: str, summary: dict) -> str:
     if protocol == "museval":
         return ("museval: BSS Eval v4 at the tracks' rate and channels (MUSDB18: 44.1 kHz stereo), "
                 "1 s frames; median over frames, then median over tracks")
+    if protocol == "usdr":
+        return ("usdr: the MDX challenges' SDR over each whole track at its rate and channels; "
+                "mean ± std (median) over tracks")
     return (f"paper: the authors' pipeline (raw masks, non-overlapping chunks, mono at the model's rate "
             f"{', '.join(map(str, rates))} Hz, clipped) and mir_eval v3 bss_eval_sources, one value per "
             "track; mean ± std (median) over tracks")
@@ -495,11 +548,22 @@ def _cell(stats: dict, protocol: str) -> str:
     return f"{stats['mean']:.2f} ± {stats['std']:.2f} ({stats['median']:.2f})"
 
 
+NOTES = (
+    "How to read the tables: the **all** row pools every (track, source) value (its median for "
+    "museval, its mean for the other protocols), so it is not the mean of the source rows above "
+    "it. **mixture** / K is the floor: every estimate is the mixture scaled, which BSS Eval's "
+    "projection onto the references reproduces exactly, so its SAR (no artefacts at all) is "
+    "only floating-point noise, often above 100 dB; read its SDR and SIR. **oracle** is the "
+    "ceiling of a mask model on the preset's grid."
+)
+
+
 def markdown(summary: dict) -> str:
     """The summary as markdown: one SDR/SIR/SAR(/ISR) table per protocol, rows per source."""
     lines = [f"# Evaluation: {summary.get('subset', '')} subset, {len(summary['tracks'])} tracks", ""]
     for label, info in summary["separators"].items():
         lines.append(f"- **{label}**: {info['description']}")
+    lines += ["", NOTES]
     for protocol in summary["protocols"]:
         metrics = METRICS[protocol]
         lines += ["", f"## {protocol_title(protocol, summary)}", "",
