@@ -34,6 +34,7 @@ setup(
         "dev": ["pytest", "pytest-xdist", "nbclient", "nbformat", "ipykernel", "ruff"],
         "tfio": ["tensorflow-io==0.37.1"],
         "notebooks": ["jupyterlab", "ipykernel"],
+        "bench": ["fast-bss-eval"],  # benchmarks/bench_bss_eval.py
     },
     entry_points={
         "console_scripts": [
