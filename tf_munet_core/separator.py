@@ -1,7 +1,7 @@
 """Separators: a waveform at any rate and channel count -> stems at the same rate and channels.
 
 Every separator has `sources`, `name`, `separate(waveform, rate, *, stems, progress, profiler)`
-and `settings()` (what changes the stems). `MaskSeparator` holds everything but where masks come
+and `settings()` (what changes the stems): `StemSeparator`. `MaskSeparator` holds everything but where masks come
 from: `NetworkSeparator` gets them from a mask function (a network in any runtime),
 tf_munet's `OracleSeparator` from the true sources.
 
@@ -28,6 +28,7 @@ import dataclasses
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
 
 import numpy as np
 
@@ -47,6 +48,21 @@ from tf_munet_core.masks import (
 from tf_munet_core.profiler import NO_PROFILER, Profiler
 from tf_munet_core.spectra import ModelGrid
 from tf_munet_core.streaming import Blocks
+
+
+class StemSeparator(Protocol):
+    """What every separator offers (Keras, SavedModel, LiteRT, oracle, mixture / K): evaluation,
+    benchmarks and the commands use nothing else."""
+
+    sources: tuple[str, ...]
+    name: str
+
+    def separate(self, waveform: np.ndarray, rate: int, *, stems: tuple[str, ...] | None = None,
+                 progress=None, profiler: Profiler | None = None) -> dict[str, np.ndarray]:
+        """{source: (samples, channels)} at the input's rate and channel count."""
+
+    def settings(self) -> dict:
+        """What changes the stems (keys cached evaluations)."""
 
 
 class MaskSeparator:
