@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--input", choices=("spectrogram", "waveform"), default="spectrogram",
                    help="spectrogram-in model with full-rate masks (default), or waveform-in "
                    "(stems up to the model's bandwidth only)")
-    g.add_argument("--threads", type=int, default=None, help="LiteRT threads (default: LiteRT's)")
+    g.add_argument("--threads", type=int, default=None, help="LiteRT threads (default: every core)")
     add_separator_flags(p)
     p.set_defaults(overlap=None)  # the export's: the separator's default when it was made
     p.add_argument("--debug", action="store_true", help="full traceback instead of a one-line error")

@@ -23,6 +23,7 @@ import numpy as np
 from tf_munet_core.config import AudioConfig
 from tf_munet_core.errors import UserError
 from tf_munet_core.files import resample
+from tf_munet_core.mapping import fft_workers
 from tf_munet_core.masks import DEFAULT_OVERLAP
 from tf_munet_core.separator import MaskSeparator, NetworkSeparator
 
@@ -46,7 +47,7 @@ class LiteRTExport:
         folder: the export folder (manifest.json + .tflite files).
         variant: "float32", "float16", "dynamic", "int8" (or export's "none", "fp16").
         kind: "spectrogram" or "waveform" (which model).
-        threads: LiteRT threads (None: LiteRT's default).
+        threads: LiteRT threads (None: every core, as TensorFlow uses them).
     """
 
     def __init__(self, folder: str | os.PathLike, variant: str = "float32",
@@ -87,8 +88,8 @@ class LiteRTExport:
             file = self.folder / entry["file"]
             if not file.is_file():
                 raise UserError(f"{file}: missing model file listed in {path}")
-            runner = Interpreter(model_path=str(file), num_threads=threads).get_signature_runner(
-                entry["signature"])
+            interpreter = Interpreter(model_path=str(file), num_threads=threads or fft_workers())
+            runner = interpreter.get_signature_runner(entry["signature"])
             key = "magnitude" if kind == "spectrogram" else "waveform"
             batched = int(runner.get_input_details()[key]["shape_signature"][0]) == -1
             self.models.append((entry, runner, batched))
