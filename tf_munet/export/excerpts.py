@@ -37,7 +37,10 @@ class Excerpt:
 
 
 def source_audio(stems: dict[str, np.ndarray], name: str) -> np.ndarray:
-    """A source's audio from MUSDB's four stems (accompaniment = drums + bass + other)."""
+    """A source's audio from MUSDB's four stems (accompaniment = drums + bass + other); silence
+    for a part source no stem isolates (Spleeter's piano), which the SDRs then leave out."""
+    if name not in SOURCE_STEMS:
+        return np.zeros_like(stems["mixture"])
     return sum(stems[stem] for stem in SOURCE_STEMS[name])
 
 

@@ -28,8 +28,10 @@ def sdr(reference: np.ndarray, estimate: np.ndarray, eps: float = 1e-10) -> floa
 
 
 def source_sdrs(references: np.ndarray, estimates: np.ndarray, sources: tuple[str, ...]) -> dict:
-    """{source: SDR} for (..., K) arrays whose last axis follows `sources`."""
-    return {s: sdr(references[..., k], estimates[..., k]) for k, s in enumerate(sources)}
+    """{source: SDR} for (..., K) arrays whose last axis follows `sources` (sources whose
+    reference is silence have no SDR and are left out)."""
+    return {s: sdr(references[..., k], estimates[..., k]) for k, s in enumerate(sources)
+            if np.any(references[..., k])}
 
 
 def errors(reference: np.ndarray, value: np.ndarray) -> dict[str, float]:
