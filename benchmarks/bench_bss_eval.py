@@ -23,7 +23,6 @@ import time
 
 import numpy as np
 
-
 CG = 30
 """fast_bss_eval's conjugate-gradient solver: its direct solver (0.1.4) fails under numpy 2
 (`np.linalg.solve` broadcasting changed); 30 iterations match mir_eval to ~1e-3 dB."""
