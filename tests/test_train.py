@@ -45,6 +45,16 @@ def _event_tags(folder: Path) -> set[str]:
     return set(acc.Tags()["tensors"])
 
 
+def _first_image(folder: Path, tag: str) -> np.ndarray:
+    import tensorflow as tf
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(folder), size_guidance={"tensors": 0})
+    acc.Reload()
+    encoded = tf.make_ndarray(acc.Tensors(tag)[0].tensor_proto)[2]  # width, height, PNG
+    return tf.io.decode_png(encoded).numpy()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -148,6 +158,11 @@ def _check_run_folder(run: Path, sources: list[str], epochs: int) -> dict:
     excerpt = _event_tags(run / "logs" / "excerpt")
     assert {f"spectrogram/{s}_estimate" for s in sources} <= excerpt
     assert {f"audio/{s}_estimate" for s in sources} | {"audio/mixture"} <= excerpt
+    # task weights are logged for training only; spectrograms are labelled colour images
+    assert not [t for t in _event_tags(run / "logs" / "validation") if "weight" in t]
+    image = _first_image(run / "logs" / "excerpt", f"spectrogram/{sources[0]}_estimate")
+    assert image.shape[0] >= 200 and image.shape[1] >= 400 and image.shape[2] == 3
+    assert np.ptp(image.astype(int), axis=2).max() > 50  # a colour map, not grey levels
     assert not [p for p in run.iterdir() if p.name.startswith(".")]  # no temporaries left
     return history
 

@@ -218,7 +218,9 @@ class SeparatorTrainer(keras.Model):
             losses = ops.mean(self._errors(mix, masks, targets), axis=0)
         else:
             losses, _ = self.per_source_losses(mix, sources, training=False)
-        return self._report(ops.sum(self.task_weights * losses), losses)
+        logs = self._report(ops.sum(self.task_weights * losses), losses)
+        # Task weights are a training quantity: no val_weight_* copies in logs and TensorBoard.
+        return {k: v for k, v in logs.items() if not k.startswith("weight_")}
 
     def _report(self, total, losses, counts=None):
         """Update the metrics. `counts` (C-U-Net training) weights each source's loss by how

@@ -419,15 +419,17 @@ class ExcerptLogger(keras.callbacks.Callback):
             self._writer = tf.summary.create_file_writer(self.log_dir)
         mix = self.mix[None]
         masks = self._masks(mix)
+        audio = self.preset.audio
         first = self._logged == 0
         with self._writer.as_default(step=epoch + 1):
             if first:
-                tf.summary.image("spectrogram/mixture", _image(mix[0]), max_outputs=1)
+                tf.summary.image("spectrogram/mixture", _image(mix[0], audio, "mixture"), max_outputs=1)
             for i, src in enumerate(self.sources):
-                tf.summary.image(f"spectrogram/{src}_estimate", _image(masks[0, ..., i] * mix[0]),
+                tf.summary.image(f"spectrogram/{src}_estimate",
+                                 _image(masks[0, ..., i] * mix[0], audio, f"{src}: estimate, epoch {epoch + 1}"),
                                  max_outputs=1)
                 if first and self.targets is not None:
-                    tf.summary.image(f"spectrogram/{src}_target", _image(self.targets[..., i]),
+                    tf.summary.image(f"spectrogram/{src}_target", _image(self.targets[..., i], audio, f"{src}: target"),
                                      max_outputs=1)
             if self.waveform is not None:
                 rate = self.preset.audio.sample_rate
@@ -440,12 +442,29 @@ class ExcerptLogger(keras.callbacks.Callback):
         self._writer.flush()
 
 
-def _image(mag: np.ndarray) -> np.ndarray:
-    """(bins, frames, C) magnitude -> (1, bins, frames, 1) image in [0, 1], low bins at the
-    bottom, log scaled over an 80 dB range (first channel)."""
+def _image(mag: np.ndarray, audio, title: str) -> np.ndarray:
+    """(bins, frames, C) magnitude -> (1, height, width, 3) uint8 image for TensorBoard: the
+    first channel in dB over an 80 dB range, magma colour map, time and frequency axes, a colour
+    bar and a title (a bare array shows as an unlabelled grey strip)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     db = 20 * np.log10(np.maximum(mag[..., 0], 1e-8))
-    db = np.clip(db - db.max() + 80.0, 0.0, 80.0) / 80.0
-    return db[::-1, :, None][None].astype(np.float32)
+    db = np.clip(db - db.max(), -80.0, 0.0)
+    seconds = mag.shape[1] * audio.hop / audio.sample_rate
+    if audio.warp_bins:  # log-frequency bins: label them as bins, not Hz
+        extent, ylabel = (0, seconds, 0, mag.shape[0]), "log-frequency bin"
+    else:
+        extent, ylabel = (0, seconds, 0, mag.shape[0] * audio.sample_rate / audio.n_fft / 1000), "kHz"
+    fig = Figure(figsize=(6.4, 3.2), dpi=80)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    shown = ax.imshow(db, origin="lower", aspect="auto", cmap="magma", extent=extent, vmin=-80, vmax=0)
+    ax.set(title=title, xlabel="seconds", ylabel=ylabel)
+    fig.colorbar(shown, ax=ax, label="dB")
+    fig.tight_layout()
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[None, ..., :3].copy()
 
 
 def reconstruct(preset, waveform: np.ndarray, mask: np.ndarray) -> np.ndarray:
