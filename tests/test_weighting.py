@@ -81,3 +81,43 @@ def test_energy_weightings_need_energies():
         make_weighting("magic", FOUR)
     with pytest.raises(ValueError, match="missing"):
         EnergyBasedWeighting({"vocals": 1.0}, FOUR)
+
+
+def test_instp1_weighs_a_batch_by_its_linear_stft_energies():
+    """EBW InstP1 (authors' `losses.py`): lambda_k = E_bass / E_k with E = sum |S_k|^2 of the
+    batch on the *linear* STFT, even when the model sees a log-frequency-warped grid."""
+    import tensorflow as tf
+
+    from tf_munet.data.pipeline import _magnitudes
+    from tf_munet.models import build_model
+    from tf_munet.presets import get_preset
+    from tf_munet.trainer import SeparatorTrainer
+    from tf_munet.weighting import make_weighting
+
+    four = ("vocals", "drums", "bass", "other")
+    preset = get_preset("tiny").replace(audio={"warp_bins": 64})
+    a = preset.audio
+    rng = np.random.default_rng(0)
+    gains = np.array([0.3, 1.0, 2.0, 0.6], np.float32)  # different energies per source
+    waves = (rng.standard_normal((3, a.chunk_samples, 1, 4)) * gains).astype(np.float32)
+    mix, src, energy = _magnitudes(preset, 4, linear_energy=True)(
+        tf.constant(waves.sum(-1)), tf.constant(waves))
+    assert src.shape[1] == 64  # the model's grid is warped
+
+    win = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(a.n_fft) / a.n_fft)
+    hand = np.zeros((3, 4))
+    for b in range(3):
+        for k in range(4):
+            x = np.pad(waves[b, :, 0, k].astype(np.float64), a.n_fft // 2, mode="reflect")
+            frames = np.lib.stride_tricks.sliding_window_view(x, a.n_fft)[:: a.hop]
+            hand[b, k] = np.sum(np.abs(np.fft.rfft(frames * win, axis=-1)) ** 2)
+    np.testing.assert_allclose(energy.numpy(), hand, rtol=1e-4)
+
+    trainer = SeparatorTrainer(build_model(preset, "munet", four), four,
+                               weighting=make_weighting("ebw-inst", four))
+    trainer.compile(optimizer=keras.optimizers.Adam(1e-4))
+    trainer.train_on_batch(mix, src, sample_weight=energy)  # the pipeline's third element
+    expected = hand.mean(0)[2] / hand.mean(0)
+    np.testing.assert_allclose(trainer.task_weights.numpy(), expected, rtol=1e-3)
+    warped = np.mean(src.numpy() ** 2, axis=(0, 1, 2, 3))
+    assert np.abs(warped[2] / warped - expected).max() > 0.05  # the warped grid would differ

@@ -153,9 +153,13 @@ class SeparatorTrainer(keras.Model):
     # ---------------------------------------------------------------- steps
 
     def train_step(self, data):
-        mix, sources = data
+        mix, sources, *linear_energy = data
         if self.weighting.per_batch:
-            self.task_weights.assign(self.weighting.batch_weights(self._source_energy(sources)))
+            # InstP1 weighs by energies on the linear STFT: given by the pipeline as a third
+            # element (`linear_energy`), else those of the targets (linear for unwarped grids).
+            energy = (ops.mean(linear_energy[0], axis=0) if linear_energy
+                      else self._source_energy(sources))
+            self.task_weights.assign(self.weighting.batch_weights(energy))
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         learned = self.weighting.learned
         with tf.GradientTape(persistent=learned == "gradnorm") as tape:
@@ -211,7 +215,7 @@ class SeparatorTrainer(keras.Model):
         return kernels[-1]
 
     def test_step(self, data):
-        mix, sources = data
+        mix, sources = data[:2]
         targets = self._targets(mix, sources)
         if self.conditioned:
             masks = all_source_masks(self.network, mix)

@@ -159,8 +159,13 @@ def _mix_and_targets(matrix: np.ndarray):
     return step
 
 
-def _magnitudes(preset: Preset, n_sources: int):
-    """Batched waveforms -> magnitudes on the model grid (the preset's centred STFT and warp)."""
+def _magnitudes(preset: Preset, n_sources: int, linear_energy: bool = False):
+    """Batched waveforms -> magnitudes on the model grid (the preset's centred STFT and warp).
+
+    With `linear_energy`, also each example's sum_{bins, frames, channels} |S_k|^2 on the
+    linear STFT (batch, K): the energies the authors' EBW InstP1 weighs a batch by, which the
+    paper preset's log-frequency warp would distort.
+    """
     front = SpectralFrontEnd(preset.audio)
     a = preset.audio
 
@@ -168,12 +173,16 @@ def _magnitudes(preset: Preset, n_sources: int):
         batch = tf.shape(mix)[0]
         mix_mag = front.magnitude(mix)
         flat = tf.reshape(tf.transpose(targets, [0, 3, 1, 2]), [-1, a.chunk_samples, a.channels])
-        src = front.magnitude(flat)
+        linear = tf.abs(front.linear_spectrogram(flat))
+        src = front.to_model_grid(linear[:, : a.freq_bins])
         src = tf.reshape(src, [batch, n_sources, a.model_bins, a.frames, a.channels])
         src = tf.transpose(src, [0, 2, 3, 4, 1])
         mix_mag = tf.ensure_shape(mix_mag, [None, a.model_bins, a.frames, a.channels])
         src = tf.ensure_shape(src, [None, a.model_bins, a.frames, a.channels, n_sources])
-        return mix_mag, src
+        if not linear_energy:
+            return mix_mag, src
+        energy = tf.reshape(tf.reduce_sum(tf.square(linear), axis=[1, 2, 3]), [batch, n_sources])
+        return mix_mag, src, energy
 
     return step
 
@@ -210,6 +219,7 @@ def training_dataset(
     remix_group_size: int = 16,
     shuffle_buffer: int | None = None,
     cycle_length: int = 8,
+    linear_energy: bool = False,
 ) -> tf.data.Dataset:
     """Infinite training batches of random chunks.
 
@@ -226,9 +236,12 @@ def training_dataset(
         remix_group_size: chunks shuffled together when remixing.
         shuffle_buffer: chunks in the shuffle buffer (default: ~256 MB worth, 8..256).
         cycle_length: tracks read at once.
+        linear_energy: add each example's per-source energy on the linear STFT (B, K) as a
+            third element (EBW InstP1).
 
     Returns:
-        tf.data.Dataset of (mix (B, model_bins, frames, C), sources (B, model_bins, frames, C, K)).
+        tf.data.Dataset of (mix (B, model_bins, frames, C), sources (B, model_bins, frames, C, K)
+        [, energy (B, K)]).
     """
     sources = resolve_sources(sources)
     path, info = _cache(data, preset, cache)
@@ -261,16 +274,18 @@ def training_dataset(
         ds = ds.map(_augment_one(gain_range, swap_prob), num_parallel_calls=AUTOTUNE, deterministic=deterministic)
         if remix_prob > 0:
             ds = ds.batch(remix_group_size, drop_remainder=True).map(_remix(remix_prob)).unbatch()
-    return _to_batches(ds, preset, sources, batch_size, deterministic, drop_remainder=True)
+    return _to_batches(ds, preset, sources, batch_size, deterministic, drop_remainder=True,
+                       linear_energy=linear_energy)
 
 
 def _to_batches(ds, preset: Preset, sources: tuple[str, ...], batch_size: int,
-                deterministic: bool, drop_remainder: bool) -> tf.data.Dataset:
+                deterministic: bool, drop_remainder: bool,
+                linear_energy: bool = False) -> tf.data.Dataset:
     """The steps both pipelines end with: mix and targets, batch, STFT magnitudes, prefetch."""
     ds = ds.map(_mix_and_targets(source_matrix(sources)), num_parallel_calls=AUTOTUNE,
                 deterministic=deterministic)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-    ds = ds.map(_magnitudes(preset, len(sources)), num_parallel_calls=AUTOTUNE,
+    ds = ds.map(_magnitudes(preset, len(sources), linear_energy), num_parallel_calls=AUTOTUNE,
                 deterministic=deterministic)
     return ds.prefetch(AUTOTUNE)
 

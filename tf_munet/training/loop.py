@@ -331,6 +331,7 @@ def _load_data(options: TrainOptions, preset: Preset, sources):
     return load_data(data, preset, sources, options.batch_size, options.seed,
                      options.augment, need_energies=need, cache=options.cache,
                      validation_steps=options.validation_steps,
+                     linear_energy=options.weighting == "ebw-inst",
                      prepare_workers=1 if synthetic else None)
 
 

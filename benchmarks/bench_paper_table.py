@@ -1,0 +1,198 @@
+"""The paper's table at small scale: dedicated U-Nets, C-U-Net and M-U-Net UW / DWA / EBW P1 /
+InstP1 / P2 on the same rendered songs, at equal optimizer steps and at equal wall-clock time.
+
+Every model trains with the cunet preset (8192 Hz mono, 512 x 128 patches, batch 16) on one
+rendered MUSDB-layout set (`tf_munet.data.render`: sampled instruments and sung vocals), and is
+scored on its held-out songs in both protocols: museval (BSS Eval v4 on the normalised,
+full-band pipeline; median over frames, then tracks) and the paper's (the authors' raw-mask
+chunked pipeline, mir_eval v3 per track; mean ± std (median)), beside the oracle mask and
+mixture / K.
+
+Equal wall-clock: the dedicated set and the C-U-Net get the optimizer steps that fit in the
+M-U-Net UW run's training time, from the per-step times measured in the same run (a ratio, so
+a busy machine slows every family alike). Also reported: each family's effective iterations
+(C-U-Net: K + 2 conditions per chunk), the spread of its epoch times, and the train step fed
+by the input pipeline against the same step on constant tensors.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+CONFIGS = [("dedicated", "uw"), ("cunet", "uw"), ("munet", "uw"), ("munet", "dwa"),
+           ("munet", "ebw-p1"), ("munet", "ebw-inst"), ("munet", "ebw-p2")]
+NAMES = {"uw": "UW", "dwa": "DWA", "ebw-p1": "EBW P1", "ebw-inst": "EBW InstP1", "ebw-p2": "EBW P2"}
+
+
+def _label(model: str, weighting: str) -> str:
+    if model == "dedicated":
+        return "dedicated ×4"
+    if model == "cunet":
+        return "C-U-Net"
+    return f"M-U-Net {NAMES[weighting]}"
+
+
+def _train(root: Path, work: Path, model: str, weighting: str, steps: int, per_epoch: int) -> dict:
+    from tf_munet.training.loop import run_training
+    from tf_munet.training.options import TrainOptions
+
+    run_dir = work / "runs" / f"{model}-{weighting}-{steps}"
+    options = TrainOptions(
+        preset="cunet", model=model, weighting=weighting, data=str(root), cache=str(work / "cache"),
+        run_dir=str(run_dir), epochs=max(1, steps // per_epoch), steps_per_epoch=per_epoch,
+        validation_steps=4, batch_size=16, excerpt_every=0, verbose=0, early_stopping_patience=0,
+        seed=0,
+    ).validate()
+    run_training(options)
+    history = json.loads((run_dir / "history.json").read_text())
+    epochs = history["epochs"]
+    times = [e["epoch_time_s"] for e in epochs]
+    steady = times[1:] or times
+    return {
+        "label": _label(model, weighting), "model": model, "weighting": weighting,
+        "run_dir": str(run_dir), "steps": epochs[-1]["iterations"],
+        "effective_iterations": epochs[-1]["effective_iterations"],
+        "best_epoch": history.get("best_epoch"), "train_s": round(sum(times), 1),
+        "step_s": statistics.median(steady) / per_epoch,
+        "epoch_s": {"min": min(times), "median": statistics.median(times), "max": max(times)},
+    }
+
+
+def _step_times(root: Path, work: Path, repeat: int) -> dict:
+    """M-U-Net UW train step (batch 16, cunet preset) on constant tensors vs fed by the pipeline."""
+    import keras
+    import tensorflow as tf
+
+    from tf_munet.data.pipeline import prepare_if_needed, training_dataset
+    from tf_munet.models import build_model
+    from tf_munet.presets import get_preset, resolve_sources
+    from tf_munet.trainer import SeparatorTrainer
+
+    preset, sources = get_preset("cunet"), resolve_sources("4stems")
+    cache = prepare_if_needed(root, preset, cache=work / "cache")
+    ds = training_dataset(cache, preset, sources, 16, seed=0, augment=True)
+    trainer = SeparatorTrainer(build_model(preset, "munet", sources), sources)
+    trainer.compile(optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5))
+    it = iter(ds)
+    mix, targets = next(it)
+    trainer.train_on_batch(mix, targets)  # trace
+
+    def timed(fn) -> float:
+        t0 = time.perf_counter()
+        for _ in range(repeat):
+            fn()
+        return (time.perf_counter() - t0) / repeat
+
+    constant = timed(lambda: trainer.train_on_batch(mix, targets))
+    pipeline_only = timed(lambda: next(it))
+    fed = timed(lambda: trainer.train_on_batch(*next(it)))
+    return {"constant_s": constant, "pipeline_only_s": pipeline_only, "fed_s": fed}
+
+
+def run(quick: bool = False, steps: int | None = None, root: str | None = None) -> dict:
+    from tf_munet.evaluation import evaluate, reference_spec, run_spec
+    from tf_munet.presets import get_preset, resolve_sources
+
+    steps = steps or (10 if quick else 300)
+    per_epoch = 5 if quick else 50
+    configs = CONFIGS[:3] if quick else CONFIGS
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if root is None:
+            from tf_munet.data.render import write_rendered_musdb
+
+            t0 = time.time()
+            root = write_rendered_musdb(work / "rendered", train=3 if quick else 12,
+                                        test=1 if quick else 4, seconds=8.0 if quick else 30.0,
+                                        seed=14)
+            render_s = time.time() - t0
+        else:
+            render_s = None
+        root = Path(root)
+        rows = []
+        for model, weighting in configs:
+            rows.append({**_train(root, work, model, weighting, steps, per_epoch), "budget": "steps"})
+            print(rows[-1], flush=True)
+        base = next(r for r in rows if r["model"] == "munet")
+        for row in [r for r in rows if r["model"] != "munet"]:
+            equal = max(per_epoch, round(steps * base["step_s"] / row["step_s"] / per_epoch) * per_epoch)
+            timed_row = _train(root, work, row["model"], row["weighting"], equal, per_epoch)
+            rows.append({**timed_row, "budget": "time"})
+            print(rows[-1], flush=True)
+        step_times = _step_times(root, work, 3 if quick else 20)
+        specs = [run_spec(r["run_dir"], label=f"{r['label']} [{r['budget']}]") for r in rows]
+        preset = get_preset("cunet").to_dict()
+        refs = [reference_spec(k, preset, resolve_sources("4stems")) for k in ("oracle", "mixture")]
+        summary = evaluate(specs + refs, root, work / "eval", protocols=("museval", "paper"),
+                           jobs=2, progress=False)
+    labels = [s.label for s in specs] + [r.label for r in refs]
+    results = {p: {label: summary["results"][p][label] for label in labels}
+               for p in ("museval", "paper")}
+    data = {"steps": steps, "steps_per_epoch": per_epoch, "batch_size": 16,
+            "tracks": summary["tracks"], "render_s": render_s, "rows": rows,
+            "step_times": step_times, "results": results}
+    data["markdown"] = render(data)
+    return data
+
+
+def _cell(stats: dict, protocol: str) -> str:
+    if stats["median"] is None:
+        return "–"
+    if protocol == "museval":
+        return f"{stats['median']:.2f}"
+    return f"{stats['mean']:.2f} ± {stats['std']:.2f} ({stats['median']:.2f})"
+
+
+def render(data: dict) -> str:
+    sources = ("vocals", "drums", "bass", "other")
+    rows = {f"{r['label']} [{r['budget']}]": r for r in data["rows"]}
+    base = next(r for r in data["rows"] if r["model"] == "munet")
+    out = [
+        (f"Trained on {len(data['tracks'])} held-out-free rendered songs' training set (cunet preset, "
+         f"batch {data['batch_size']}, {data['steps_per_epoch']} steps per epoch); "
+         f"[steps]: {data['steps']} optimizer steps each; [time]: the steps that fit in M-U-Net UW's "
+         f"training time ({base['train_s']:.0f} s), from per-step times measured in this run."),
+        "",
+        "| model | budget | optimizer steps | effective iterations | step time | epoch time min / median / max |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, r in rows.items():
+        e = r["epoch_s"]
+        out.append(f"| {r['label']} | {r['budget']} | {r['steps']} | {r['effective_iterations']} | "
+                   f"{r['step_s'] * 1e3:.0f} ms | {e['min']:.0f} / {e['median']:.0f} / {e['max']:.0f} s |")
+    st = data["step_times"]
+    out += ["", (f"M-U-Net UW train step (batch 16): {st['constant_s'] * 1e3:.0f} ms on constant tensors, "
+                 f"{st['fed_s'] * 1e3:.0f} ms fed by the tf.data pipeline (the pipeline alone: "
+                 f"{st['pipeline_only_s'] * 1e3:.0f} ms per batch).")]
+    titles = {"museval": "museval v4 (normalised masks, full-band pipeline), median SDR (dB)",
+              "paper": "paper protocol (raw masks, 6 s chunks, mono 8192 Hz, mir_eval v3), "
+                       "SDR mean ± std (median) in dB"}
+    for protocol in ("museval", "paper"):
+        out += ["", f"**{titles[protocol]}**", "",
+                "| model | budget | " + " | ".join(sources) + " | overall |",
+                "|---|---|" + "---|" * (len(sources) + 1)]
+        for label, table in data["results"][protocol].items():
+            budget = rows[label]["budget"] if label in rows else "reference"
+            name = rows[label]["label"] if label in rows else label
+            cells = " | ".join(_cell(table[s]["SDR"], protocol) for s in (*sources, "all"))
+            out.append(f"| {name} | {budget} | {cells} |")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--steps", type=int)
+    p.add_argument("--root", help="an existing rendered (or MUSDB-layout) set")
+    p.add_argument("--out", help="write the results JSON here too")
+    args = p.parse_args()
+    result = run(args.quick, args.steps, args.root)
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=2))
+    print(result["markdown"])
