@@ -128,3 +128,28 @@ def test_dwa_and_its_temperature_reach_a_run(tiny_cache, tmp_path):
     np.testing.assert_allclose([epochs[2]["task_weights"][s] for s in sources], expected, rtol=1e-4)
     default = DynamicWeightAverage().weights_from(train[1], train[0])
     assert np.abs(expected - default).max() > 1e-3  # the temperature matters for these losses
+
+
+def test_paper_preset_schedule_watches_what_the_authors_watch():
+    """Paper preset (authors' dwa.py): LR plateau on the weighted train loss, early stopping on
+    the weighted validation loss with patience 60; other presets watch val_sum_loss."""
+    from tf_munet.presets import get_preset
+
+    t = get_preset("paper").train
+    assert (t.plateau_monitor, t.early_stopping_monitor, t.early_stopping_patience) == ("loss", "val_loss", 60)
+    assert get_preset("cunet").train.plateau_monitor == "val_sum_loss"
+    state, model = RunState(), _model(0.1)
+    lr_cb = LearningRateOnPlateau(state, patience=1, threshold=0.0, verbose=0, monitor=t.plateau_monitor)
+    stop_cb = StopOnPlateau(state, patience=1, verbose=0, monitor=t.early_stopping_monitor)
+    for cb in (lr_cb, stop_cb):
+        cb.set_model(model)
+    # the train loss stalls while every validation loss keeps falling: only the LR reacts
+    for epoch, (train, val) in enumerate([(1.0, 1.0), (1.0, 0.9), (1.0, 0.8)]):
+        logs = {"loss": train, "val_loss": val, "val_sum_loss": val}
+        lr_cb.on_epoch_end(epoch, logs)
+        stop_cb.on_epoch_end(epoch, logs)
+    assert _lr(model) < 0.1 and not model.stop_training
+    # the weighted validation loss stalls while the unweighted sum falls: early stopping fires
+    for epoch, (val, total) in enumerate([(0.8, 0.7), (0.8, 0.6)], start=3):
+        stop_cb.on_epoch_end(epoch, {"loss": 0.5, "val_loss": val, "val_sum_loss": total})
+    assert model.stop_training

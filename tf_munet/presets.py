@@ -133,7 +133,9 @@ class TrainDefaults:
     target_clip: float | None = None  # paper: ideal-ratio targets clipped to [0, 10]
     plateau_patience: int = 7
     plateau_threshold: float = 3e-4
+    plateau_monitor: str = "val_sum_loss"
     early_stopping_patience: int = 20
+    early_stopping_monitor: str = "val_sum_loss"
     epochs: int = 100
     steps_per_epoch: int = 200
 
@@ -197,6 +199,9 @@ PRESETS: dict[str, Preset] = {
             train=TrainDefaults(
                 optimizer="sgd", learning_rate=0.01, momentum=0.9, batch_size=16,
                 target_clip=10.0, plateau_patience=7, plateau_threshold=3e-4,
+                # the authors' dwa.py: LR plateau on the weighted *train* loss, early stopping
+                # on the weighted validation loss with patience 60 (settings.py)
+                plateau_monitor="loss", early_stopping_patience=60, early_stopping_monitor="val_loss",
             ),
         ),
         Preset(

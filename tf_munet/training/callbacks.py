@@ -156,8 +156,10 @@ def _jsonable(v):
 
 
 class _Plateau(keras.callbacks.Callback):
-    """Counts epochs since val_sum_loss last improved; the counters live in RunState (saved
-    with each checkpoint), so patience survives a resume. Epochs that ended in NaN are skipped.
+    """Counts epochs since `monitor` (val_sum_loss by default; the paper preset: the weighted
+    train loss "loss" for the learning rate and the weighted validation loss "val_loss" for
+    early stopping, as the authors' `dwa.py`) last improved; the counters live in RunState
+    (saved with each checkpoint), so patience survives a resume. NaN epochs are skipped.
 
     An epoch improves when loss < best * (1 - threshold) (PyTorch's relative threshold).
     Subclasses act in `on_plateau` once `patience` epochs in a row did not improve.
@@ -166,8 +168,10 @@ class _Plateau(keras.callbacks.Callback):
     monitor = "val_sum_loss"
     state_name = ""
 
-    def __init__(self, state: RunState, patience: int, threshold: float = 0.0, verbose: int = 1):
+    def __init__(self, state: RunState, patience: int, threshold: float = 0.0, verbose: int = 1,
+                 monitor: str = "val_sum_loss"):
         super().__init__()
+        self.monitor = monitor
         self.run_state = state
         self.patience = patience
         self.threshold = threshold
@@ -204,8 +208,8 @@ class LearningRateOnPlateau(_Plateau):
     state_name = "reduce_lr_on_plateau"
 
     def __init__(self, state: RunState, patience: int, threshold: float, factor: float = 0.1,
-                 verbose: int = 1):
-        super().__init__(state, patience, threshold, verbose)
+                 verbose: int = 1, monitor: str = "val_sum_loss"):
+        super().__init__(state, patience, threshold, verbose, monitor)
         self.factor = factor
 
     def on_plateau(self, epoch):

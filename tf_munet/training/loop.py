@@ -266,9 +266,11 @@ def make_callbacks(options, preset, sources, trainer, state, run_dir: Path, chie
     ]
     if options.plateau_patience:
         out.append(cb.LearningRateOnPlateau(state, options.plateau_patience,
-                                            preset.train.plateau_threshold, verbose=verbose))
+                                            preset.train.plateau_threshold, verbose=verbose,
+                                            monitor=preset.train.plateau_monitor))
     if options.early_stopping_patience:
-        out.append(cb.StopOnPlateau(state, options.early_stopping_patience, verbose=verbose))
+        out.append(cb.StopOnPlateau(state, options.early_stopping_patience, verbose=verbose,
+                                    monitor=preset.train.early_stopping_monitor))
     out += [
         cb.EpochRecorder(state, sources, options.steps_per_epoch,
                          passes_per_chunk(options.model, len(sources))),
