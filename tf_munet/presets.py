@@ -80,6 +80,11 @@ class BackboneConfig:
         return self.dropout if rate is None else rate
 
 
+FILM_TYPES = ("simple", "complex")
+FILM_CONTROLS = ("dense", "cnn", "authors")
+FILM_INITS = ("identity", "reference")
+
+
 @dataclass(frozen=True)
 class FilmConfig:
     """C-U-Net conditioning (Meseguer-Brocal & Peeters 2019).

@@ -40,3 +40,8 @@ WEIGHTINGS: tuple[str, ...] = (
     "uw", "dwa", "ebw-p1", "ebw-p2", "ebw-inst", "oh", "uncertainty", "gradnorm",
 )
 """Task weighting names (`tf_munet.weighting.make_weighting` builds each)."""
+
+
+LOSSES: tuple[str, ...] = ("masked_l1", "mask_l1")
+"""Training losses (`tf_munet.trainer`): L1 on masked magnitudes (Jansson, the paper) or L1
+between masks and ideal-ratio targets (the authors' EBW code)."""

@@ -31,9 +31,9 @@ import tensorflow as tf
 from keras import ops
 
 from tf_munet.models.conditions import all_source_masks, is_conditioned
+from tf_munet.registry import LOSSES
 from tf_munet.weighting import TaskWeighting, UnitWeighting
 
-LOSSES = ("masked_l1", "mask_l1")
 
 
 @keras.saving.register_keras_serializable(package="tf_munet")

@@ -71,6 +71,7 @@ def ensure_synthetic(path: Path, seed: int = 0) -> Path:
 def load_data(data: str, preset, sources, batch_size: int, seed: int, augment: bool,
               need_energies: bool, cache: str | None = None,
               validation_steps: int | None = None, linear_energy: bool = False,
+              silence_filter: bool = True,
               prepare_workers: int | None = None) -> DataBundle:
     """Datasets, energies and excerpt for a run (see DataBundle).
 
@@ -84,7 +85,8 @@ def load_data(data: str, preset, sources, batch_size: int, seed: int, augment: b
     extra = {"workers": prepare_workers} if prepare_workers else {}
     prepared = pipeline.prepare_if_needed(data, preset, cache=cache, **extra)
     train = pipeline.training_dataset(prepared, preset, sources, batch_size, seed=seed,
-                                      augment=augment, linear_energy=linear_energy)
+                                      augment=augment, linear_energy=linear_energy,
+                                      silence_filter=silence_filter)
     max_chunks = validation_steps * batch_size if validation_steps else None
     validation = pipeline.validation_dataset(prepared, preset, sources, batch_size,
                                              max_chunks=max_chunks)

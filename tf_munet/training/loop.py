@@ -64,12 +64,30 @@ def latest_run(root: Path = Path("runs")) -> Path:
     return runs[-1].parent
 
 
+def option_overrides(options: TrainOptions) -> dict:
+    """Preset fields set by options (--loss, --film-*), then `preset_overrides` on top."""
+    film = {key: value for key, value in (
+        ("film_type", options.film_type), ("control", options.film_control),
+        ("control_dropout", options.control_dropout), ("init", options.film_init),
+    ) if value is not None}
+    out: dict = {"film": film} if film else {}
+    if options.film_control == "authors":  # their decoder dropout, none in the encoder
+        out["backbone"] = {"encoder_dropout": 0.0, "decoder_dropout": 0.5}
+    if options.loss:
+        out["train"] = {"loss": options.loss}
+    for section, values in options.preset_overrides.items():
+        out[section] = {**out.get(section, {}), **values} if isinstance(values, dict) else values
+    return out
+
+
 def resolve_preset(options: TrainOptions) -> Preset:
-    """The preset named (or given as a dict) by the options, with `preset_overrides` applied."""
+    """The preset named (or given as a dict) by the options, with option and explicit
+    overrides applied (`option_overrides`)."""
     try:
         preset = (get_preset(options.preset) if isinstance(options.preset, str)
                   else Preset.from_dict(options.preset))
-        return preset.replace(**options.preset_overrides) if options.preset_overrides else preset
+        overrides = option_overrides(options)
+        return preset.replace(**overrides) if overrides else preset
     except (TypeError, KeyError, ValueError) as exc:
         raise UserError(f"preset/preset_overrides: {exc}") from None
 
@@ -334,6 +352,7 @@ def _load_data(options: TrainOptions, preset: Preset, sources):
                      options.augment, need_energies=need, cache=options.cache,
                      validation_steps=options.validation_steps,
                      linear_energy=options.weighting == "ebw-inst",
+                     silence_filter=not options.keep_silent_chunks,
                      prepare_workers=1 if synthetic else None)
 
 

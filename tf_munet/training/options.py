@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from tf_munet.errors import UserError, add_debug_flag
-from tf_munet.presets import PRESETS
-from tf_munet.registry import FAMILIES, WEIGHTINGS
+from tf_munet.presets import FILM_CONTROLS, FILM_INITS, FILM_TYPES, PRESETS
+from tf_munet.registry import FAMILIES, LOSSES, WEIGHTINGS
 
 PRESET_NAMES = tuple(PRESETS)
 MODELS = tuple(FAMILIES)
@@ -67,6 +67,12 @@ class TrainOptions:
             in progress is closed, validated and checkpointed); equal-budget comparisons.
         verbose: 1 progress bar and epoch summaries, 2 summaries only, 0 silent
             (`training.progress`).
+        loss: masked_l1 or mask_l1 (None: the preset's).
+        keep_silent_chunks: train on chunks in which a target source is silent too (the
+            authors drop them; MUSDB18 has songs without vocals).
+        film_type, film_control, control_dropout, film_init: the C-U-Net's FiLM (None: the
+            preset's); film_control "authors" is the M-U-Net authors' own C-U-Net baseline
+            (two ReLU generators, no encoder dropout, decoder dropout 0.5).
         preset_overrides: nested fields replaced in the preset, e.g.
             {"backbone": {"dropout": 0.0}} (config files only).
         teacher: a run folder whose stems are the targets (distillation, `tf_munet.distill`):
@@ -100,6 +106,12 @@ class TrainOptions:
     verbose: int = 1
     preset_overrides: dict = field(default_factory=dict)
     teacher: str | None = None
+    loss: str | None = None
+    keep_silent_chunks: bool = False
+    film_type: str | None = None
+    film_control: str | None = None
+    control_dropout: float | None = None
+    film_init: str | None = None
     explicit: frozenset | None = field(default=None, repr=False, compare=False)
 
     def given(self) -> frozenset:
@@ -122,7 +134,9 @@ class TrainOptions:
         """Raise UserError naming the first bad option."""
         choices = {
             "model": MODELS, "weighting": WEIGHTINGS, "strategy": STRATEGIES,
-            "optimizer": (*OPTIMIZERS, None),
+            "optimizer": (*OPTIMIZERS, None), "loss": (*LOSSES, None),
+            "film_type": (*FILM_TYPES, None), "film_control": (*FILM_CONTROLS, None),
+            "film_init": (*FILM_INITS, None),
         }
         if isinstance(self.preset, str) and self.preset not in PRESET_NAMES:
             choices["preset"] = PRESET_NAMES
@@ -138,6 +152,8 @@ class TrainOptions:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 0):
                 raise UserError(f"--{_flag(name)}: must be an integer >= 0, got {value!r}")
+        if self.control_dropout is not None and not 0 <= self.control_dropout < 1:
+            raise UserError(f"--control-dropout: must be in [0, 1), got {self.control_dropout!r}")
         if self.lr is not None and not self.lr > 0:
             raise UserError(f"--lr: must be > 0, got {self.lr!r}")
         if self.verbose not in (0, 1, 2):
@@ -249,6 +265,21 @@ def build_parser() -> argparse.ArgumentParser:
                    "summary only (for log files), 0: silent (default: 1). In it, loss is the "
                    "weighted sum of source losses the optimizer minimises, sum their plain sum "
                    "that picks the best epoch")
+    p.add_argument("--loss", choices=LOSSES, help="masked_l1: L1 between masked mixture and "
+                   "source magnitudes; mask_l1: L1 between masks and ideal-ratio targets, as the "
+                   "authors' EBW code (default: the preset's)")
+    p.add_argument("--keep-silent-chunks", action="store_true",
+                   help="also train on chunks in which a target source is silent (the authors "
+                   "drop them)")
+    p.add_argument("--film-type", choices=FILM_TYPES, help="C-U-Net FiLM: one (gamma, beta) "
+                   "per layer or per channel (default: the preset's)")
+    p.add_argument("--film-control", choices=FILM_CONTROLS,
+                   help="C-U-Net control generator: the reference code's dense or cnn, or the "
+                   "M-U-Net authors' own baseline (default: the preset's)")
+    p.add_argument("--control-dropout", type=float, help="dropout in the control generator "
+                   "(the reference code: 0.5; default: the preset's)")
+    p.add_argument("--film-init", choices=FILM_INITS, help="identity: FiLM starts as gamma 1, "
+                   "beta 0; reference: every control weight N(0, 0.02) (default: identity)")
     p.add_argument("--config", help="JSON or YAML file with any of these options "
                    "(a run's config.json works)")
     add_debug_flag(p)
