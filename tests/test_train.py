@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tf_munet.errors import UserError
 from tf_munet.train import main
 from tf_munet.training.options import TrainOptions, parse_options
 
@@ -567,3 +568,38 @@ def test_time_budget_stops_after_the_current_epoch(tiny_cache, tmp_path):
     history = _history(run)
     assert len(history["epochs"]) == 1  # stopped after the first batch, epoch closed
     assert (run / "model.keras").is_file()
+
+
+def test_options_reach_the_preset_and_the_pipeline(tmp_path):
+    """--film-*, --loss and --keep-silent-chunks land where they act: the saved preset (FiLM,
+    the authors' C-U-Net decoder dropout, the loss) and the training pipeline's silence filter
+    (a set whose vocals are silent everywhere is refused with the filter, trained without)."""
+    import soundfile as sf
+
+    from tf_munet.data.synthetic import write_synthetic_musdb
+    from tf_munet.training.loop import _load_data, resolve, resolve_preset
+
+    options = parse_options(["--preset", "paper", "--model", "cunet", "--film-control", "authors",
+                             "--film-type", "simple", "--control-dropout", "0.5", "--film-init",
+                             "reference", "--loss", "mask_l1"])
+    preset = resolve_preset(options)
+    assert (preset.film.control, preset.film.film_type, preset.film.control_dropout,
+            preset.film.init) == ("authors", "simple", 0.5, "reference")
+    assert (preset.backbone.encoder_dropout, preset.backbone.decoder_dropout) == (0.0, 0.5)
+    assert preset.train.loss == "mask_l1"
+    assert resolve_preset(parse_options(["--preset", "paper"])).train.loss == "masked_l1"
+
+    root = write_synthetic_musdb(tmp_path / "root", train=2, test=0, seconds=3.0, seed=5)
+    for track in (root / "train").iterdir():
+        rate = sf.info(str(track / "vocals.wav")).samplerate
+        mix, _ = sf.read(str(track / "mixture.wav"), dtype="float32")
+        vocals, _ = sf.read(str(track / "vocals.wav"), dtype="float32")
+        sf.write(str(track / "mixture.wav"), mix - vocals, rate, subtype="FLOAT")
+        sf.write(str(track / "vocals.wav"), np.zeros_like(vocals), rate, subtype="FLOAT")
+    argv = ["--data", str(root), "--cache", str(tmp_path / "cache"), "--batch-size", "2"]
+    with pytest.raises(UserError, match="silent"):
+        filled, preset, sources = resolve(parse_options(argv), tmp_path / "run1")
+        _load_data(filled, preset, sources)
+    filled, preset, sources = resolve(parse_options([*argv, "--keep-silent-chunks"]), tmp_path / "run2")
+    mix, targets = next(iter(_load_data(filled, preset, sources).train))
+    assert mix.shape[0] == 2 and float(np.abs(targets[..., 0]).max()) == 0.0

@@ -199,7 +199,7 @@ def _check_trainable(cache: Path, info: dict, names: list[str], sources: tuple[s
             return
     raise UserError(
         f"{cache}: no training chunk has all of {', '.join(sources)} audible; the silent-source "
-        "filter would drop everything (pass silence_filter=False or use other sources)"
+        "filter would drop everything (train with --keep-silent-chunks or other --sources)"
     )
 
 
