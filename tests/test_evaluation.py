@@ -266,3 +266,12 @@ def test_usdr_is_the_mdx_sdr_of_whole_tracks(root, tmp_path):
     md = (out / "summary.md").read_text()
     assert "usdr: the MDX challenges' SDR" in md and "not the mean of the source rows" in md
     assert "SAR (no artefacts at all) is only floating-point noise" in md
+
+
+def test_compare_plot_tags_long_names(tmp_path):
+    """Boxes carry short tags and a key names them: a long run name cannot spill over."""
+    rows = [("run " + "x" * 90, {}, {}, {"museval": {"vocals": {"SDR": [1.0, 2.0, None]}}}),
+            ("oracle", {}, {}, {"museval": {"vocals": {"SDR": [5.0, 6.0, 7.0]}}})]
+    ev._box_plot(rows, ["vocals"], "museval", tmp_path / "c.png")
+    assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [ev._tag(i) for i in (0, 1, 25, 26, 27)] == ["A", "B", "Z", "AA", "AB"]

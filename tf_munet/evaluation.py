@@ -646,6 +646,8 @@ def compare(dirs: list[str | os.PathLike], out: str | os.PathLike, protocol: str
 
 
 def _box_plot(rows, sources, protocol: str, path: Path) -> None:
+    """Per-track SDR per source, one box per separator. Boxes carry short tags (A, B, ...) and
+    a key under the panels names them, so long run names never spill into the next panel."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -653,25 +655,33 @@ def _box_plot(rows, sources, protocol: str, path: Path) -> None:
 
     from tf_munet.errors import atomic_path
 
-    fig, axes = plt.subplots(1, len(sources), figsize=(3.2 * len(sources) + 1, 4.2), sharey=True,
-                             squeeze=False)
+    tags = [_tag(i) for i in range(len(rows))]
+    key = [f"{tag}: {label}" for tag, (label, *_) in zip(tags, rows)]
+    fig, axes = plt.subplots(1, len(sources), figsize=(max(6.0, 2.6 * len(sources) + 1), 3.8 + 0.22 * len(key)),
+                             sharey=True, squeeze=False)
     for ax, src in zip(axes[0], sources):
         data, names = [], []
-        for label, _, _, per_track in rows:
+        for tag, (_, _, _, per_track) in zip(tags, rows):
             values = per_track[protocol].get(src, {}).get("SDR")
             if values is None:
                 continue
             data.append([v for v in values if v is not None])
-            names.append(label)
+            names.append(tag)
         ax.boxplot(data, showmeans=True)
-        ax.set_xticks(range(1, len(names) + 1), names, rotation=35, ha="right", fontsize=8)
+        ax.set_xticks(range(1, len(names) + 1), names)
         ax.set_title(src)
         ax.grid(axis="y", alpha=0.3)
     axes[0][0].set_ylabel(f"SDR (dB), {protocol}, per track")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.22 * len(key) / fig.get_figheight(), 1, 1))
+    fig.text(0.01, 0.01, "\n".join(key), fontsize=8, va="bottom", ha="left", family="monospace")
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
+
+
+def _tag(i: int) -> str:
+    """A, B, ..., Z, AA, AB, ...: box tags of the comparison plot."""
+    return (_tag(i // 26 - 1) if i >= 26 else "") + chr(65 + i % 26)
 
 
 def default_preset(name: str) -> dict:
