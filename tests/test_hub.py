@@ -67,6 +67,11 @@ def test_models_and_presets():
     assert spleeter_model("spleeter:5stems").instruments[1] == "piano"
     assert spleeter_model("4stems-16kHz").preset.audio.freq_bins == 1536
     assert spleeter_model("spleeter:2stems").preset.audio.freq_bins == 1024
+    # piano is part of MUSDB's other: the five add up to the mixture, piano without other not
+    from tf_munet.presets import is_exhaustive
+
+    assert is_exhaustive(spleeter_model("5stems").instruments)
+    assert not is_exhaustive(("vocals", "piano", "drums", "bass"))
 
 
 def test_converted_run_separates_like_spleeter(converted_run):
