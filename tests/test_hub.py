@@ -38,11 +38,13 @@ def seeded_checkpoint(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def seeded_archive(seeded_checkpoint):
-    """The checkpoint packed like a release archive (files at the archive's top level)."""
+    """The checkpoint packed in a subfolder and without its `checkpoint` state file (release
+    archives have the files at the top level: the converter takes both)."""
     path = seeded_checkpoint.parent / "2stems.tar.gz"
     with tarfile.open(path, "w:gz", compresslevel=1) as tar:
         for f in sorted(seeded_checkpoint.iterdir()):
-            tar.add(f, arcname=f.name)
+            if f.name != "checkpoint":
+                tar.add(f, arcname=f"2stems/{f.name}")
     return path
 
 

@@ -127,7 +127,7 @@ def checkpoint_variables(
 
 def find_checkpoint(folder: str | Path) -> str:
     """The checkpoint prefix in an extracted model folder (its `checkpoint` file, else the one
-    `.index` file); a UserError names the folder otherwise."""
+    `.index` file, also in a subfolder); a UserError names the folder otherwise."""
     folder = Path(folder)
     state = folder / "checkpoint"
     if state.is_file():
@@ -136,7 +136,7 @@ def find_checkpoint(folder: str | Path) -> str:
                 name = line.split(":", 1)[1].strip().strip('"')
                 if (folder / f"{Path(name).name}.index").is_file():
                     return str(folder / Path(name).name)
-    indexes = sorted(folder.glob("*.index"))
+    indexes = sorted(folder.rglob("*.index"))
     if len(indexes) != 1:
         raise UserError(f"{folder}: no TF checkpoint found (expected one model.index)"
                         if not indexes else f"{folder}: several checkpoints, keep one")
