@@ -48,6 +48,7 @@ from tf_munet_core.masks import (
 from tf_munet_core.profiler import NO_PROFILER, Profiler
 from tf_munet_core.spectra import ModelGrid
 from tf_munet_core.streaming import Blocks
+from tf_munet_core.wiener import wiener_batch
 
 
 class StemSeparator(Protocol):
@@ -292,8 +293,9 @@ class MaskSeparator:
                     e, f = ext[key], t_frac[u][None, :, None]
                     mt = e[:, u] if same_frames else e[:, t_lo[u]] * (1 - f) + e[:, t_hi[u]] * f
                     gains.append(grid.gains(mt))
-                if self.wiener:
-                    est = self._wiener_batch(gains, which, spec, grid)  # (C, K, nb, F)
+                if self.wiener:  # (C, K, nb, F)
+                    est = wiener_batch([grid.full_gains(*gains[w]) for w in which], spec,
+                                       self.normalization == "exhaustive", self.wiener_iterations)
                 else:
                     est = np.empty((channels, k_out, *spec.shape[1:]), np.complex64)
                     low = grid.n_low
@@ -329,27 +331,6 @@ class MaskSeparator:
                 for j in range(1, k_out):
                     stems[-1] -= stems[j]
         return stems
-
-    def _wiener_batch(self, gains, which, spec, grid) -> np.ndarray:
-        """Wiener estimates (C, K, nb, F) of a batch from the mapped gains and spec (C, nb, F)."""
-        full = np.stack([grid.full_gains(*gains[w]) for w in which])  # (C, K, nb, F)
-        est = self._wiener(full.transpose(2, 3, 0, 1), spec.transpose(1, 2, 0))  # (nb, F, C, K)
-        return np.ascontiguousarray(est.transpose(2, 3, 0, 1), dtype=np.complex64)
-
-    def _wiener(self, gains: np.ndarray, spec: np.ndarray) -> np.ndarray:
-        """Multichannel Wiener refinement (norbert) of mask estimates on a batch of frames."""
-        try:
-            import norbert
-        except ImportError:
-            raise UserError("--wiener needs norbert (pip install norbert)") from None
-
-        mag = gains * np.abs(spec)[..., None]
-        if self.normalization != "exhaustive":  # the residual keeps what the sources don't explain
-            rest = np.maximum(1.0 - gains.sum(axis=-1, keepdims=True), 0.0) * np.abs(spec)[..., None]
-            mag = np.concatenate([mag, rest], axis=-1)
-        est = norbert.wiener(mag.astype(np.float64), spec.astype(np.complex128),
-                             iterations=self.wiener_iterations, use_softmask=False)
-        return est[..., : gains.shape[-1]]
 
 
 class NetworkSeparator(MaskSeparator):
