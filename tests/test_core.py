@@ -1,0 +1,59 @@
+"""The inference core's small pieces: shared flags, normalisation choices, the edge progress line."""
+
+import io
+
+import numpy as np
+import pytest
+
+from tf_munet_core.masks import normalize_masks, resolve_normalization
+from tf_munet_core.progress import LineProgress
+
+
+def _separation_flags(parser) -> dict:
+    group = next(g for g in parser._action_groups if g.title == "separation")
+    return {a.dest: (a.default, a.help) for a in group._group_actions}
+
+
+def test_separator_flags_are_defined_once_for_every_command():
+    """separate, evaluate and the edge runner show the same separation flags (one definition);
+    the edge runner leaves the patch overlap to the export unless given."""
+    from tf_munet.evaluate import build_parser as evaluate_parser
+    from tf_munet.separate import build_parser as separate_parser
+    from tf_munet_core.edge import build_parser as edge_parser
+
+    separate, evaluate, edge = (_separation_flags(p()) for p in
+                                (separate_parser, evaluate_parser, edge_parser))
+    assert separate == evaluate
+    assert set(separate) - set(edge) == {"precision"}  # LiteRT runs its exported variant instead
+    for flag, (default, text) in edge.items():
+        assert text == separate[flag][1], flag
+        assert default == (None if flag == "overlap" else separate[flag][0]), flag
+    assert edge_parser().parse_args(["E", "a.wav", "-o", "o"]).overlap is None
+
+
+def test_normalisation_choices():
+    masks = np.array([[0.8, 0.8], [0.2, 0.1], [0.0, 0.0], [-1.0, 0.5]], np.float32)
+    assert resolve_normalization(None, True) == resolve_normalization("auto", True) == "exhaustive"
+    assert resolve_normalization(True, False) == "partial"
+    assert resolve_normalization(False, None) == "raw"
+    with pytest.raises(ValueError, match="exhaustive"):
+        resolve_normalization("auto", None)
+    np.testing.assert_allclose(normalize_masks(masks, "exhaustive"),
+                               [[0.5, 0.5], [2 / 3, 1 / 3], [0.5, 0.5], [0.0, 1.0]], rtol=1e-6)
+    np.testing.assert_allclose(normalize_masks(masks, "partial"),
+                               [[0.5, 0.5], [0.2, 0.1], [0.0, 0.0], [0.0, 0.5]], rtol=1e-6)
+    np.testing.assert_allclose(normalize_masks(masks, "raw"), np.maximum(masks, 0))
+
+
+def test_edge_progress_fits_80_columns():
+    out = io.StringIO()
+    bar = LineProgress("[1/3] " + "a very long file name " * 10 + ".flac", 600.0, out, force=True)
+    for _ in range(3):
+        bar.update(45.0)
+    lines = out.getvalue().split("\r")[1:]
+    assert len(lines) == 3 and all(len(line) <= 79 for line in lines)
+    assert "135/600 s audio" in lines[-1] and "%" in lines[-1] and lines[-1].startswith("...")
+    bar.close()
+    quiet = io.StringIO()
+    LineProgress("x", None, quiet).update(1.0)  # not a terminal: nothing drawn
+    assert quiet.getvalue() == ""
