@@ -603,3 +603,36 @@ def test_options_reach_the_preset_and_the_pipeline(tmp_path):
     filled, preset, sources = resolve(parse_options([*argv, "--keep-silent-chunks"]), tmp_path / "run2")
     mix, targets = next(iter(_load_data(filled, preset, sources).train))
     assert mix.shape[0] == 2 and float(np.abs(targets[..., 0]).max()) == 0.0
+
+
+def test_dedicated_per_source_selection_keeps_each_sources_best_epoch(tiny_cache, tmp_path):
+    """--selection per-source: model.keras holds each source's U-Net from the epoch with that
+    source's lowest validation loss, so its validation loss per source is that minimum."""
+    import keras
+
+    from tf_munet.data.pipeline import validation_dataset
+    from tf_munet.presets import get_preset
+    from tf_munet.run_dir import load_network
+    from tf_munet.trainer import SeparatorTrainer
+
+    run = tmp_path / "ded"
+    assert main(["--model", "dedicated", "--selection", "per-source", "--data", str(tiny_cache),
+                 "--run-dir", str(run), "--epochs", "4", "--steps-per-epoch", "4",
+                 "--validation-steps", "2", "--batch-size", "8", "--lr", "0.02",
+                 "--excerpt-every", "0", "--verbose", "0"]) == 0
+    history = json.loads((run / "history.json").read_text())
+    four = ("vocals", "drums", "bass", "other")
+    per_source = history["best_epoch_per_source"]
+    best = {s: min(e["val"][s] for e in history["epochs"]) for s in four}
+    for s in four:
+        assert history["epochs"][per_source[s] - 1]["val"][s] == pytest.approx(best[s])
+    trainer = SeparatorTrainer(load_network(run / "model.keras"), four)
+    trainer.compile(optimizer=keras.optimizers.Adam())
+    val = validation_dataset(tiny_cache, get_preset("tiny"), four, 8, max_chunks=16)
+    scores = trainer.evaluate(val, return_dict=True, verbose=0)
+    for s in four:
+        assert scores[f"loss_{s}"] == pytest.approx(best[s], rel=1e-3), s
+    with pytest.raises(SystemExit):
+        parse_options(["--model", "munet", "--selection", "bogus"])
+    assert main(["--model", "munet", "--selection", "per-source", "--data", str(tiny_cache),
+                 "--run-dir", str(tmp_path / "m")]) == 2

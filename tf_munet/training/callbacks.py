@@ -302,28 +302,101 @@ class AtomicCheckpoint(keras.callbacks.Callback):
     so every worker must save).
     """
 
-    def __init__(self, run_dir, state: RunState, chief: bool = True, export=None):
+    def __init__(self, run_dir, state: RunState, chief: bool = True, export=None,
+                 write_best: bool = True):
         super().__init__()
         self.run_dir = Path(run_dir)
         self.state = state
         self.chief = chief
         self.export = export or (lambda network: network)
+        self.write_best = write_best  # False when PerSourceBest writes model.keras
 
     def on_epoch_end(self, epoch, logs=None):
         if self.state.nan_at:
             return
         if self.chief:
             save_checkpoint(self.run_dir / CHECKPOINT, self.model, self.state)
-            if self.state.improved:
+            if self.state.improved and self.write_best:
                 save_network(self.run_dir / MODEL, self.export(self.model.network))
         else:
             scratch = Path(tempfile.mkdtemp(prefix="tf_munet_worker_"))
             try:
                 save_checkpoint(scratch / CHECKPOINT, self.model, self.state)
-                if self.state.improved:
+                if self.state.improved and self.write_best:
                     save_network(scratch / MODEL, self.export(self.model.network))
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
+
+
+class PerSourceBest(keras.callbacks.Callback):
+    """Dedicated U-Nets selected as separately trained ones would be: model.keras holds each
+    source's U-Net from the epoch with that source's lowest validation loss.
+
+    The dedicated family's layers are named after their source (`<source>_...`), so a source's
+    best weights are a snapshot of its own layers. After an epoch in which a source improved,
+    model.keras is written with every source's best snapshot (the training weights are put
+    back). The best losses and epochs live in RunState (saved with each checkpoint); on resume
+    the snapshots are read back from model.keras.
+    """
+
+    state_name = "per_source_best"
+
+    def __init__(self, run_dir, state: RunState, sources, chief: bool = True, export=None):
+        super().__init__()
+        self.path = Path(run_dir) / MODEL
+        self.state = state
+        self.sources = list(sources)
+        self.chief = chief
+        self.export = export or (lambda network: network)
+        self.snapshots: dict[str, list[np.ndarray]] = {}
+
+    def _layers(self, network, source: str):
+        return [layer for layer in network.layers
+                if layer.name.startswith(f"{source}_") and layer.weights]
+
+    @property
+    def best(self) -> dict:
+        return self.state.callbacks.setdefault(self.state_name, {})
+
+    def on_train_begin(self, logs=None):
+        if self.best and self.path.is_file():
+            from tf_munet.run_dir import load_network
+
+            saved = load_network(self.path)
+            for source in self.best:
+                self.snapshots[source] = [w for layer in self._layers(saved, source)
+                                          for w in layer.get_weights()]
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.state.nan_at:
+            return
+        logs = logs or {}
+        network = self.model.network
+        improved = False
+        for source in self.sources:
+            value = logs.get(f"val_loss_{source}")
+            if value is None or not _finite(float(value)):
+                continue
+            if source not in self.best or float(value) < self.best[source]["loss"]:
+                self.best[source] = {"loss": float(value), "epoch": epoch + 1}
+                self.snapshots[source] = [np.array(w) for layer in self._layers(network, source)
+                                          for w in layer.get_weights()]
+                improved = True
+        if improved and self.chief:
+            self._write(network)
+
+    def _write(self, network) -> None:
+        current = network.get_weights()
+        try:
+            for source, weights in self.snapshots.items():
+                layers = self._layers(network, source)
+                for layer in layers:
+                    n = len(layer.get_weights())
+                    layer.set_weights(weights[:n])
+                    weights = weights[n:]
+            save_network(self.path, self.export(network))
+        finally:
+            network.set_weights(current)
 
 
 def save_checkpoint(path: Path, trainer, state: RunState) -> None:
@@ -375,6 +448,9 @@ def write_history(path: Path, state: RunState, header: dict) -> None:
         "epochs_completed": state.epochs_done,
         "best_epoch": state.best_epoch,
         "best_val_sum_loss": state.best_value,
+        **({"best_epoch_per_source": {k: v["epoch"] for k, v in
+                                      state.callbacks[PerSourceBest.state_name].items()}}
+           if state.callbacks.get(PerSourceBest.state_name) else {}),
         "stop_reason": state.stop_reason,
         "nan_at": state.nan_at,
         "epochs": state.records,

@@ -295,8 +295,12 @@ def make_callbacks(options, preset, sources, trainer, state, run_dir: Path, chie
         *([TrainingProgress(state, sources, options.epochs, options.steps_per_epoch,
                             live=options.verbose == 1)] if options.verbose else []),
         cb.AtomicCheckpoint(run_dir, state, chief=chief,
-                            export=float32_export(preset, options.model, sources)),
+                            export=float32_export(preset, options.model, sources),
+                            write_best=options.selection == "sum"),
     ]
+    if options.selection == "per-source":
+        out.insert(-1, cb.PerSourceBest(run_dir, state, sources, chief=chief,
+                                        export=float32_export(preset, options.model, sources)))
     if chief:
         out.append(cb.HistoryWriter(run_dir, state, header))
         out.append(keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False,

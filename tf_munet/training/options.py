@@ -22,6 +22,7 @@ from tf_munet.registry import FAMILIES, LOSSES, WEIGHTINGS
 
 PRESET_NAMES = tuple(PRESETS)
 MODELS = tuple(FAMILIES)
+SELECTIONS = ("sum", "per-source")
 STRATEGIES = ("auto", "mirrored", "multiworker")
 OPTIMIZERS = ("adam", "sgd")
 
@@ -70,6 +71,9 @@ class TrainOptions:
         loss: masked_l1 or mask_l1 (None: the preset's).
         keep_silent_chunks: train on chunks in which a target source is silent too (the
             authors drop them; MUSDB18 has songs without vocals).
+        selection: which epoch model.keras keeps: "sum" (lowest unweighted sum of validation
+            losses, the authors' rule) or, for dedicated U-Nets, "per-source" (each source's
+            U-Net from its own best epoch, as separately trained models).
         film_type, film_control, control_dropout, film_init: the C-U-Net's FiLM (None: the
             preset's); film_control "authors" is the M-U-Net authors' own C-U-Net baseline
             (two ReLU generators, no encoder dropout, decoder dropout 0.5).
@@ -112,6 +116,7 @@ class TrainOptions:
     film_control: str | None = None
     control_dropout: float | None = None
     film_init: str | None = None
+    selection: str = "sum"
     explicit: frozenset | None = field(default=None, repr=False, compare=False)
 
     def given(self) -> frozenset:
@@ -136,7 +141,7 @@ class TrainOptions:
             "model": MODELS, "weighting": WEIGHTINGS, "strategy": STRATEGIES,
             "optimizer": (*OPTIMIZERS, None), "loss": (*LOSSES, None),
             "film_type": (*FILM_TYPES, None), "film_control": (*FILM_CONTROLS, None),
-            "film_init": (*FILM_INITS, None),
+            "film_init": (*FILM_INITS, None), "selection": SELECTIONS,
         }
         if isinstance(self.preset, str) and self.preset not in PRESET_NAMES:
             choices["preset"] = PRESET_NAMES
@@ -152,6 +157,9 @@ class TrainOptions:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 0):
                 raise UserError(f"--{_flag(name)}: must be an integer >= 0, got {value!r}")
+        if self.selection == "per-source" and self.model != "dedicated":
+            raise UserError("--selection per-source: only dedicated U-Nets have one network per "
+                            "source; use --model dedicated")
         if self.control_dropout is not None and not 0 <= self.control_dropout < 1:
             raise UserError(f"--control-dropout: must be in [0, 1), got {self.control_dropout!r}")
         if self.lr is not None and not self.lr > 0:
@@ -268,6 +276,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loss", choices=LOSSES, help="masked_l1: L1 between masked mixture and "
                    "source magnitudes; mask_l1: L1 between masks and ideal-ratio targets, as the "
                    "authors' EBW code (default: the preset's)")
+    p.add_argument("--selection", choices=SELECTIONS,
+                   help="model.keras: the epoch with the lowest unweighted sum of validation "
+                   "losses, or (dedicated) each source's U-Net from its own best epoch "
+                   "(default: sum)")
     p.add_argument("--keep-silent-chunks", action="store_true",
                    help="also train on chunks in which a target source is silent (the authors "
                    "drop them)")
