@@ -336,8 +336,10 @@ def source_energies(
     chunks of `preset.audio.chunk_samples` samples of the training split (track tails dropped),
     of the chunk's waveform energy sum_{t,c} s_k[t, c]^2 at the preset's rate and channel count.
     By Parseval this is proportional to the energy of the chunk's STFT, so the EBW ratios
-    E_ref / E_k match those of magnitude spectrograms. With the paper preset on MUSDB18 this
-    is the quantity of the paper's table (vocals 173.43 ... bass 252.70).
+    E_ref / E_k match those of magnitude spectrograms. The authors hard-code their values
+    (vocals 173.43 ... bass 252.70, `settings.py`); whether this measurement reproduces them on
+    MUSDB18 is unchecked (MUSDB18 is not available here, and their per-track CSV averages to
+    different values: vocals 234.7, bass 289.0).
 
     Returns:
         {source: E} for every source in `sources` (accompaniment = drums + bass + other).
