@@ -65,7 +65,6 @@ def _train(root: Path, work: Path, model: str, weighting: str, steps: int, per_e
 def _step_times(root: Path, work: Path, repeat: int) -> dict:
     """M-U-Net UW train step (batch 16, cunet preset) on constant tensors vs fed by the pipeline."""
     import keras
-    import tensorflow as tf
 
     from tf_munet.data.pipeline import prepare_if_needed, training_dataset
     from tf_munet.models import build_model

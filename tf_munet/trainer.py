@@ -35,7 +35,6 @@ from tf_munet.registry import LOSSES
 from tf_munet.weighting import TaskWeighting, UnitWeighting
 
 
-
 @keras.saving.register_keras_serializable(package="tf_munet")
 class SeparatorTrainer(keras.Model):
     """Wraps a separation network with the weighted multi-task training step.
