@@ -9,8 +9,9 @@
 - `report`: errors, SDR change, latency, the printed table.
 - `exporter.export_run`: the whole export; `cli.main`: `python -m tf_munet.export`.
 
-The edge runner `export/run_tflite.py` (repository root) separates files with the exported
-.tflite files using only numpy, soundfile and ai_edge_litert.
+The edge runner `tf-munet-edge` (`tf_munet_core.edge`; `pip install ./edge` installs it without
+TensorFlow) separates files with the exported .tflite files through the same inference core as
+`tf_munet.separation.Separator`; `savedmodel.SavedModelSeparator` does the same with the SavedModel.
 """
 
 from tf_munet.export.cli import main

@@ -2,12 +2,12 @@
 
     OUT/
       savedmodel/                       separate_spectrogram + separate_waveform, any batch
-      spectrogram-float32.tflite        magnitude patch -> masks (batch 1)
+      spectrogram-float32.tflite        magnitude patches -> masks (any batch)
       waveform-float32.tflite           chunk -> stems (batch 1), STFT/iSTFT inside
       ...-float16 / -dynamic / -int8    the quantized variants
       <kind>-<variant>-<source>.tflite  dedicated U-Nets: one file per source
       grids.npz                         warp / unwarp matrices (presets with a frequency warp)
-      manifest.json                     what the edge runner (export/run_tflite.py) needs
+      manifest.json                     what the edge runner (tf-munet-edge) needs
       report.json                       sizes, ops, errors, SDR change, latency (report.py)
 
 Every file is checked before it is written: builtin ops only, finite outputs on the validation
