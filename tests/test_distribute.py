@@ -116,3 +116,16 @@ def test_the_patch_leaves_other_strategies_alone():
     with multiworker_keras_patch(model):
         assert tf_trainer.reduce_per_replica is original
         assert "_maybe_symbolic_build" not in vars(model)
+
+
+@pytest.mark.parametrize("version, checked", [("3.9.2", False), ("3.10.0", True), ("3.15.1", True),
+                                              ("3.16.0", False), ("4.0.0", False)])
+def test_keras_versions_outside_the_checked_range_are_refused(monkeypatch, version, checked):
+    from tf_munet.errors import UserError
+
+    monkeypatch.setattr(keras, "__version__", version)
+    if checked:
+        check_patched_keras()
+    else:
+        with pytest.raises(UserError, match=f"Keras {version} is installed"):
+            check_patched_keras()
