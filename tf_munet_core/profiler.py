@@ -1,4 +1,4 @@
-"""Stage timings of a separation, collected by an object passed in (benchmarks, `--profile`)."""
+"""Stage timings of a separation, collected by an object passed to `separate` (benchmarks)."""
 
 from __future__ import annotations
 
