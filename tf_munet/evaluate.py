@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             preset, sources = ev.default_preset(args.preset), resolve_sources(args.sources)
-        except ValueError as exc:
+        except UserError as exc:
             raise UserError(str(exc)) from None
         network_only = ("overlap", "batch_size", "precision")  # references have no network
         specs = [ev.reference_spec(args.run_dir, preset, sources,

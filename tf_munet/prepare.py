@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         preset = get_preset(args.preset)
-    except ValueError as exc:
+    except UserError as exc:
         raise UserError(f"--preset: {exc}") from None
     subsets = tuple(s.strip() for s in args.subsets.split(",") if s.strip())
     original = warnings.formatwarning

@@ -94,7 +94,7 @@ def load_run_config(run_dir: str | os.PathLike) -> RunConfig:
 
     try:
         resolve_sources(list(config.sources))
-    except ValueError as exc:
+    except UserError as exc:
         raise UserError(f"{path}: {exc}") from None
     if config.model not in FAMILIES:
         raise UserError(f"{path}: unknown model family {config.model!r}; use one of {', '.join(FAMILIES)}")

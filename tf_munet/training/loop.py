@@ -97,7 +97,7 @@ def resolve(options: TrainOptions, run_dir: Path) -> tuple[TrainOptions, Preset,
     preset = resolve_preset(options)
     try:
         sources = resolve_sources(options.sources)
-    except ValueError as exc:
+    except UserError as exc:
         raise UserError(f"--sources: {exc}") from None
     if options.teacher:
         sources = _teacher_sources(options, sources)
@@ -245,7 +245,7 @@ def build_trainer(options: TrainOptions, preset: Preset, sources, energies):
     try:
         weighting = make_weighting(options.weighting, sources, energies,
                                    temperature=options.dwa_temperature)
-    except ValueError as exc:
+    except UserError as exc:
         raise UserError(f"--weighting {options.weighting}: {exc}") from None
     network = build_model(preset, options.model, tuple(sources))
     trainer = SeparatorTrainer(network, sources, weighting, loss=preset.train.loss,
