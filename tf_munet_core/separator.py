@@ -260,6 +260,10 @@ class MaskSeparator:
         pad = n_fft // 2
         frames = 1 + n // hop
         by_residual = self.normalization == "exhaustive" and not self.wiener and k > 1
+        # Wiener adds a residual source unless the sources cover the mixture (an export knows
+        # only its normalisation: "exhaustive" says they do)
+        covers_mixture = (self.exhaustive if self.exhaustive is not None
+                          else self.normalization == "exhaustive")
         k_out = k - 1 if by_residual else k
         with profiler.stage("mapping"):
             # one extended (K, model frames, bins + 1) array per distinct mask (mono: one)
@@ -295,7 +299,7 @@ class MaskSeparator:
                     gains.append(grid.gains(mt))
                 if self.wiener:  # (C, K, nb, F)
                     est = wiener_batch([grid.full_gains(*gains[w]) for w in which], spec,
-                                       self.normalization == "exhaustive", self.wiener_iterations)
+                                       covers_mixture, self.wiener_iterations)
                 else:
                     est = np.empty((channels, k_out, *spec.shape[1:]), np.complex64)
                     low = grid.n_low
