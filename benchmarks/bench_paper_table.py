@@ -36,7 +36,13 @@ def _label(model: str, weighting: str) -> str:
     return f"M-U-Net {NAMES[weighting]}"
 
 
-def _train(root: Path, work: Path, model: str, weighting: str, steps: int, per_epoch: int) -> dict:
+SMALL = {"backbone": {"widths": [8, 16, 32, 64, 128, 256]}, "audio": {"frames": 64}}
+"""`--small`: the cunet preset with half the channels and 64-frame patches (about 8x cheaper per
+step), for machines where the full preset does not fit the time at hand."""
+
+
+def _train(root: Path, work: Path, model: str, weighting: str, steps: int, per_epoch: int,
+           overrides: dict | None = None) -> dict:
     from tf_munet.training.loop import run_training
     from tf_munet.training.options import TrainOptions
 
@@ -45,7 +51,7 @@ def _train(root: Path, work: Path, model: str, weighting: str, steps: int, per_e
         preset="cunet", model=model, weighting=weighting, data=str(root), cache=str(work / "cache"),
         run_dir=str(run_dir), epochs=max(1, steps // per_epoch), steps_per_epoch=per_epoch,
         validation_steps=4, batch_size=16, excerpt_every=0, verbose=0, early_stopping_patience=0,
-        seed=0,
+        seed=0, preset_overrides=overrides or {},
     ).validate()
     run_training(options)
     history = json.loads((run_dir / "history.json").read_text())
@@ -62,7 +68,7 @@ def _train(root: Path, work: Path, model: str, weighting: str, steps: int, per_e
     }
 
 
-def _step_times(root: Path, work: Path, repeat: int) -> dict:
+def _step_times(root: Path, work: Path, repeat: int, overrides: dict | None = None) -> dict:
     """M-U-Net UW train step (batch 16, cunet preset) on constant tensors vs fed by the pipeline."""
     import keras
 
@@ -72,6 +78,8 @@ def _step_times(root: Path, work: Path, repeat: int) -> dict:
     from tf_munet.trainer import SeparatorTrainer
 
     preset, sources = get_preset("cunet"), resolve_sources("4stems")
+    if overrides:
+        preset = preset.replace(**overrides)
     cache = prepare_if_needed(root, preset, cache=work / "cache")
     ds = training_dataset(cache, preset, sources, 16, seed=0, augment=True)
     trainer = SeparatorTrainer(build_model(preset, "munet", sources), sources)
@@ -93,11 +101,13 @@ def _step_times(root: Path, work: Path, repeat: int) -> dict:
 
 
 def run(quick: bool = False, steps: int | None = None, root: str | None = None,
-        per_epoch: int | None = None, max_tracks: int | None = None) -> dict:
+        per_epoch: int | None = None, max_tracks: int | None = None, small: bool = False,
+        eval_root: str | None = None) -> dict:
     from tf_munet.evaluation import evaluate, reference_spec, run_spec
     from tf_munet.presets import get_preset, resolve_sources
 
     steps = steps or (10 if quick else 300)
+    overrides = SMALL if small else None
     per_epoch = per_epoch or (5 if quick else 50)
     configs = CONFIGS[:3] if quick else CONFIGS
     with tempfile.TemporaryDirectory() as tmp:
@@ -115,27 +125,31 @@ def run(quick: bool = False, steps: int | None = None, root: str | None = None,
         root = Path(root)
         rows = []
         for model, weighting in configs:
-            rows.append({**_train(root, work, model, weighting, steps, per_epoch), "budget": "steps"})
+            rows.append({**_train(root, work, model, weighting, steps, per_epoch, overrides),
+                         "budget": "steps"})
             print(rows[-1], flush=True)
         base = next(r for r in rows if r["model"] == "munet")
         for row in [r for r in rows if r["model"] != "munet"]:
             equal = max(per_epoch, round(steps * base["step_s"] / row["step_s"] / per_epoch) * per_epoch)
-            timed_row = _train(root, work, row["model"], row["weighting"], equal, per_epoch)
+            timed_row = _train(root, work, row["model"], row["weighting"], equal, per_epoch,
+                               overrides)
             rows.append({**timed_row, "budget": "time"})
             print(rows[-1], flush=True)
-        step_times = _step_times(root, work, 3 if quick else 10)
+        step_times = _step_times(root, work, 3 if quick else 10, overrides)
         specs = [run_spec(r["run_dir"], label=f"{r['label']} [{r['budget']}]") for r in rows]
-        preset = get_preset("cunet").to_dict()
+        preset = json.loads((Path(rows[0]["run_dir"]) / "config.json").read_text())["preset"]
         refs = [reference_spec(k, preset, resolve_sources("4stems")) for k in ("oracle", "mixture")]
         from tf_munet.data.musdb_io import find_tracks
 
-        names = [t.name for t in find_tracks(root, "test")][:max_tracks]
-        summary = evaluate(specs + refs, root, work / "eval", protocols=("museval", "paper"),
+        scored = Path(eval_root) if eval_root else root
+        names = [t.name for t in find_tracks(scored, "test")][:max_tracks]
+        summary = evaluate(specs + refs, scored, work / "eval", protocols=("museval", "paper"),
                            jobs=2, tracks=names, progress=False)
     labels = [s.label for s in specs] + [r.label for r in refs]
     results = {p: {label: summary["results"][p][label] for label in labels}
                for p in ("museval", "paper")}
     data = {"steps": steps, "steps_per_epoch": per_epoch, "batch_size": 16,
+            "preset": "cunet" + (" (small: widths 8-256, 64 frames)" if small else ""),
             "tracks": summary["tracks"], "render_s": render_s, "rows": rows,
             "step_times": step_times, "results": results}
     data["markdown"] = render(data)
@@ -155,7 +169,7 @@ def render(data: dict) -> str:
     rows = {f"{r['label']} [{r['budget']}]": r for r in data["rows"]}
     base = next(r for r in data["rows"] if r["model"] == "munet")
     out = [
-        (f"Trained on rendered songs (cunet preset, batch {data['batch_size']}, "
+        (f"Trained on rendered songs ({data.get('preset', 'cunet')} preset, batch {data['batch_size']}, "
          f"{data['steps_per_epoch']} steps per epoch), scored on {len(data['tracks'])} held-out "
          "rendered songs; "
          f"[steps]: {data['steps']} optimizer steps each; [time]: the steps that fit in M-U-Net UW's "
@@ -196,9 +210,12 @@ if __name__ == "__main__":
     p.add_argument("--root", help="an existing rendered (or MUSDB-layout) set")
     p.add_argument("--steps-per-epoch", type=int)
     p.add_argument("--max-tracks", type=int, help="score only the first test tracks")
+    p.add_argument("--small", action="store_true", help="half-width cunet preset, 64 frames")
+    p.add_argument("--eval-root", help="score on this root's test songs (default: --root's)")
     p.add_argument("--out", help="write the results JSON here too")
     args = p.parse_args()
-    result = run(args.quick, args.steps, args.root, args.steps_per_epoch, args.max_tracks)
+    result = run(args.quick, args.steps, args.root, args.steps_per_epoch, args.max_tracks,
+                 args.small, args.eval_root)
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2))
     print(result["markdown"])
