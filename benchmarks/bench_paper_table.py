@@ -104,7 +104,7 @@ def run(quick: bool = False, steps: int | None = None, root: str | None = None,
         per_epoch: int | None = None, max_tracks: int | None = None, small: bool = False,
         eval_root: str | None = None) -> dict:
     from tf_munet.evaluation import evaluate, reference_spec, run_spec
-    from tf_munet.presets import get_preset, resolve_sources
+    from tf_munet.presets import resolve_sources
 
     steps = steps or (10 if quick else 300)
     overrides = SMALL if small else None
