@@ -108,3 +108,21 @@ def test_separate_takes_an_export_folder_and_skips_tensorflow(tiny_run, tiny_exp
         want = sf.read(tmp_path / "keras" / "song" / f"{s}.wav")[0]
         got = sf.read(tmp_path / "litert" / "song" / f"{s}.wav")[0]
         assert np.abs(got - want).max() < 1e-4, s
+
+
+def test_edge_runner_never_mixes_runs(tiny_export, clip, tmp_path, capsys):
+    """Like `separate`: stems an earlier run left are refused, --overwrite replaces exactly them."""
+    import soundfile as sf
+
+    from tf_munet_core import edge
+
+    song = tmp_path / "song.wav"
+    sf.write(song, clip[:22050], 22050)
+    out = tmp_path / "out"
+    args = [str(tiny_export), str(song), "-o", str(out), "--no-progress"]
+    assert edge.main(args) == 0
+    (out / "song" / "notes.txt").write_text("mine")
+    assert edge.main(args + ["--stems", "vocals"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert edge.main(args + ["--stems", "vocals", "--overwrite"]) == 0
+    assert sorted(p.name for p in (out / "song").iterdir()) == ["notes.txt", "vocals.wav"]

@@ -10,9 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tf_munet.errors import UserError, add_debug_flag, cli_main, safe_child
-from tf_munet.outputs import output_folder, replace_earlier
-from tf_munet_core.files import FORMATS
+from tf_munet.errors import UserError, add_debug_flag, cli_main
+from tf_munet_core.files import clear_earlier_stems, output_folders
 from tf_munet_core.options import parse_stems
 
 
@@ -28,9 +27,6 @@ def build_parser() -> argparse.ArgumentParser:
                    "LiteRT without TensorFlow, with the same stems")
     p.add_argument("inputs", metavar="INPUT", nargs="+", help="audio files to separate")
     add_output_flags(p)
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace stems an earlier run left in OUTDIR/<input name>/ (by default "
-                   "they are refused)")
     p.add_argument("--variant", default="float32",
                    help="export folders: the TF-Lite variant (none, fp16, dynamic or int8, as "
                    "export's --quantize names them; default none)")
@@ -55,38 +51,11 @@ def load_separator(run_dir: str, args: argparse.Namespace):
     return Separator.load(run_dir, **options)
 
 
-def _input_list(inputs: list[str], out: Path) -> list[tuple[Path, Path]]:
-    """(input, its output folder) pairs; refuses missing inputs and colliding names."""
-    from tf_munet.data.audio_io import check_input_file
-
-    output_folder(out, "-o")
-    pairs, seen = [], {}
-    for name in inputs:
-        path = check_input_file(name)
-        target = safe_child(out, path.stem)
-        if target in seen:
-            raise UserError(f"{path}: same output folder {target} as {seen[target]}; rename one")
-        seen[target] = path
-        pairs.append((path, target))
-    return pairs
-
-
-def _clear_earlier_stems(pairs: list[tuple[Path, Path]], overwrite: bool) -> None:
-    """Refuse (or, with --overwrite, remove) stems an earlier run left in an input's folder, so
-    no folder ends up with stems of two runs or two --stems choices."""
-    for _, target in pairs:
-        output_folder(target, "-o")
-        if target.is_dir():
-            earlier = [p for p in target.iterdir() if p.suffix.lstrip(".") in FORMATS]
-            replace_earlier(target, earlier, overwrite=overwrite, what="stems of an earlier run",
-                            flag="-o")
-
-
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = Path(args.out)
-    pairs = _input_list(args.inputs, out)
+    pairs = output_folders(args.inputs, out)
     stems = parse_stems(args.stems)
     separator = load_separator(args.run_dir, args)
 
@@ -94,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     separator.stem_indices(stems)  # fail on a bad --stems before any work
-    _clear_earlier_stems(pairs, args.overwrite)
+    clear_earlier_stems(pairs, args.overwrite)
     total = 0.0
     for path, _ in pairs:
         try:

@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tf_munet_core.files import audio_seconds, output_folders
+    from tf_munet_core.files import audio_seconds, clear_earlier_stems, output_folders
     from tf_munet_core.litert import load_separator
     from tf_munet_core.progress import LineProgress
 
@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     separator = load_separator(args.export_dir, variant=args.variant, kind=args.input,
                                litert_threads=args.threads, **options)
     separator.stem_indices(stems)  # a bad --stems fails before any work
+    clear_earlier_stems(pairs, args.overwrite)
     for i, (path, target) in enumerate(pairs):
         seconds = audio_seconds(path)
         label = f"[{i + 1}/{len(pairs)}] {path.name}"

@@ -177,8 +177,11 @@ def separate_file(
 
 
 def output_folders(inputs: list[str], out: str | os.PathLike) -> list[tuple[Path, Path]]:
-    """(input, its output folder OUT/<input's stem>) pairs; refuses missing inputs and two
-    inputs that would write to the same folder."""
+    """(input, its output folder OUT/<input's stem>) pairs; refuses missing inputs, an OUT that
+    is a file and two inputs that would write to the same folder."""
+    from tf_munet_core.outputs import output_folder
+
+    output_folder(out, "-o")
     pairs, seen = [], {}
     for name in inputs:
         path = check_input_file(name)
@@ -188,3 +191,16 @@ def output_folders(inputs: list[str], out: str | os.PathLike) -> list[tuple[Path
         seen[target] = path
         pairs.append((path, target))
     return pairs
+
+
+def clear_earlier_stems(pairs: list[tuple[Path, Path]], overwrite: bool) -> None:
+    """Refuse (or, with --overwrite, remove) stems an earlier run left in an input's folder, so
+    no folder ends up with stems of two runs or two --stems choices (nothing else is touched)."""
+    from tf_munet_core.outputs import output_folder, replace_earlier
+
+    for _, target in pairs:
+        output_folder(target, "-o")
+        if target.is_dir():
+            earlier = [p for p in target.iterdir() if p.suffix.lstrip(".") in FORMATS]
+            replace_earlier(target, earlier, overwrite=overwrite, what="stems of an earlier run",
+                            flag="-o")

@@ -50,6 +50,9 @@ def add_output_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--format", default="wav", choices=("wav", "flac"), help="output format (default wav)")
     g.add_argument("--float32", action="store_true",
                    help="write 32-bit float WAV (default 16-bit PCM, clipped to +-1)")
+    g.add_argument("--overwrite", action="store_true",
+                   help="replace stems an earlier run left in OUTDIR/<input name>/ (by default "
+                   "they are refused)")
     g.add_argument("--no-progress", action="store_true", help="no progress display")
 
 
