@@ -38,7 +38,8 @@ def _cost(c: dict) -> list[str]:
 
 
 TITLES = {"pipeline": "Pipeline", "inference": "Inference", "deploy": "Deployment",
-          "quality": "Quality", "memory": "Memory", "distill": "Distillation"}
+          "quality": "Quality", "paper_table": "The paper's table at small scale",
+          "memory": "Memory", "distill": "Distillation"}
 """Sections rendered from their own markdown, in README order, and their headings."""
 
 

@@ -19,6 +19,7 @@ SECTIONS = {
     "inference": "benchmarks.bench_inference",
     "deploy": "benchmarks.bench_deploy",
     "quality": "benchmarks.bench_quality",
+    "paper_table": "benchmarks.bench_paper_table",
     "memory": "benchmarks.bench_memory",
     "distill": "benchmarks.bench_distill",
 }
