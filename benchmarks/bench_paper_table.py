@@ -156,15 +156,9 @@ def run(quick: bool = False, steps: int | None = None, root: str | None = None,
     return data
 
 
-def _cell(stats: dict, protocol: str) -> str:
-    if stats["median"] is None:
-        return "–"
-    if protocol == "museval":
-        return f"{stats['median']:.2f}"
-    return f"{stats['mean']:.2f} ± {stats['std']:.2f} ({stats['median']:.2f})"
-
-
 def render(data: dict) -> str:
+    from tf_munet.evaluation import table_cell
+
     sources = ("vocals", "drums", "bass", "other")
     rows = {f"{r['label']} [{r['budget']}]": r for r in data["rows"]}
     base = next(r for r in data["rows"] if r["model"] == "munet")
@@ -196,7 +190,7 @@ def render(data: dict) -> str:
         for label, table in data["results"][protocol].items():
             budget = rows[label]["budget"] if label in rows else "reference"
             name = rows[label]["label"] if label in rows else label
-            cells = " | ".join(_cell(table[s]["SDR"], protocol) for s in (*sources, "all"))
+            cells = " | ".join(table_cell(table[s]["SDR"], protocol) for s in (*sources, "all"))
             out.append(f"| {name} | {budget} | {cells} |")
     return "\n".join(out)
 

@@ -540,7 +540,9 @@ def protocol_title(protocol: str, summary: dict) -> str:
             "track; mean ± std (median) over tracks")
 
 
-def _cell(stats: dict, protocol: str) -> str:
+def table_cell(stats: dict, protocol: str) -> str:
+    """One table cell as each protocol reports it: museval the median over tracks, the others
+    mean ± std (median)."""
     if stats["median"] is None:
         return "n/a"
     if protocol == "museval":
@@ -571,7 +573,7 @@ def markdown(summary: dict) -> str:
                   "|---|---|" + "---|" * len(metrics)]
         for label, table in summary["results"][protocol].items():
             for source, stats in table.items():
-                cells = " | ".join(_cell(stats[m], protocol) for m in metrics)
+                cells = " | ".join(table_cell(stats[m], protocol) for m in metrics)
                 lines.append(f"| {label} | {source} | {cells} |")
     return "\n".join(lines) + "\n"
 
@@ -631,7 +633,7 @@ def compare(dirs: list[str | os.PathLike], out: str | os.PathLike, protocol: str
                   "| separator | " + " | ".join(sources + ["all"]) + " | tracks |",
                   "|---|" + "---|" * (len(sources) + 2)]
         for label, info, res, _ in rows:
-            cells = [_cell(res[p][src]["SDR"], p) if src in res[p] else "" for src in sources + ["all"]]
+            cells = [table_cell(res[p][src]["SDR"], p) if src in res[p] else "" for src in sources + ["all"]]
             n = max((res[p][src]["SDR"]["n"] for src in info["sources"]), default=0)
             lines.append(f"| {label} | " + " | ".join(cells) + f" | {n} |")
         lines.append("")
