@@ -196,11 +196,9 @@ def _audible(ests: np.ndarray) -> np.ndarray:
     return ests
 
 
-_NETWORKS: dict = {}
-
-
-def score_paper(spec: SeparatorSpec, track, refs: dict[str, np.ndarray]) -> list[dict[str, float]]:
-    """The paper protocol on one track (see `tf_munet.paper_protocol`)."""
+def score_paper(spec: SeparatorSpec, separator, track, refs: dict[str, np.ndarray]) -> list[dict[str, float]]:
+    """The paper protocol on one track (see `tf_munet.paper_protocol`), with the network the
+    spec's separator already holds."""
     from tf_munet import paper_protocol as pp
     from tf_munet.presets import Preset
 
@@ -213,11 +211,7 @@ def score_paper(spec: SeparatorSpec, track, refs: dict[str, np.ndarray]) -> list
     elif spec.kind == "oracle":
         masks = pp.oracle_masks(r, audio)
     else:
-        if spec.run_dir not in _NETWORKS:
-            from tf_munet.run_dir import load_run
-
-            _NETWORKS[spec.run_dir] = load_run(spec.run_dir)[1]
-        masks = pp.network_masks(_NETWORKS[spec.run_dir], audio)
+        masks = pp.network_masks(separator.network, audio)
     return pp.score(r, pp.separate_chunks(mix, audio, masks))
 
 
@@ -279,7 +273,7 @@ def evaluate_track(ref, separators: list[tuple[SeparatorSpec, object]], todo: di
                 r, e = stems
                 scores = score_museval(r, e, track.rate) if protocol == "museval" else score_usdr(r, e)
             else:
-                scores = score_paper(spec, track, refs)
+                scores = score_paper(spec, separator, track, refs)
             entry[protocol] = dict(zip(spec.sources, scores))
             step(f"{spec.label}: {protocol}")
         results[spec.label] = entry
