@@ -104,7 +104,7 @@ def _chunk_calls(run: Path, out: Path, kind: str):
     keras_calls, lite_calls = [], []
     for unit, entry in zip(units, entries):
         make = graphs.spectrogram_function if kind == "spectrogram" else graphs.waveform_function
-        fn, runner = make(unit, batch=1), Runner(out / entry["file"], THREADS)
+        fn, runner = make(unit, batch=1), Runner(out / entry["file"], THREADS, entry["signature"])
         for cond in conds:
             feed = {"magnitude" if kind == "spectrogram" else "waveform": x}
             if cond is not None:

@@ -57,3 +57,19 @@ def test_edge_progress_fits_80_columns():
     quiet = io.StringIO()
     LineProgress("x", None, quiet).update(1.0)  # not a terminal: nothing drawn
     assert quiet.getvalue() == ""
+
+
+def test_batch_plan_covers_every_patch_with_fixed_sizes():
+    from tf_munet_core.litert import batch_plan
+
+    sizes = (1, 2, 4, 8)
+    for n in range(1, 40):
+        plan = batch_plan(n, sizes)
+        assert sum(take for take, _ in plan) == n
+        assert all(0 < take <= size and size in sizes for take, size in plan)
+        assert sum(size - take for take, size in plan) < max(1, n % 8)  # padding only at the end
+        assert [size for _, size in plan[:-1]] == [8] * (len(plan) - 1)
+    assert batch_plan(3, (1, 2, 4, 8)) == [(3, 4)]
+    assert batch_plan(13, (1, 2, 4, 8)) == [(8, 8), (5, 8)]
+    assert batch_plan(5, (0,)) == [(5, 0)]  # a free batch dimension: one call
+    assert batch_plan(3, (1,)) == [(1, 1)] * 3  # the oldest exports: a patch per call

@@ -335,7 +335,7 @@ def keras_vs_litert(
 
     def litert_outputs(kind: str, model: dict) -> tuple[np.ndarray, float]:
         """(n, ..., K') LiteRT outputs of one file (conditions concatenated), seconds per chunk."""
-        runner = Runner(export_dir / model["file"], threads)
+        runner = Runner(export_dir / model["file"], threads, model["signature"])
         x = magnitudes if kind == "spectrogram" else chunks
         outs, seconds = [], 0.0
         for cond in conditions(model):

@@ -1,9 +1,10 @@
 """A tf_munet TF-Lite export (manifest.json + .tflite files) as separators, with LiteRT only.
 
 - `spectrogram_separator`: the spectrogram-in model as the core's mask function, patches in
-  batches (exports since the inference core have a free batch dimension; older ones run one
-  patch per call). Its stems are `separate`'s within float32 round-off (quantized variants:
-  within their quantization error).
+  batches: current exports hold one signature per fixed batch size (1, 2, 4, 8; fixed shapes
+  keep the whole network on XNNPACK), covered by `batch_plan`; exports of the first inference
+  core have a free batch dimension; older ones run one patch per call. Its stems are
+  `separate`'s within float32 round-off (quantized variants: within their quantization error).
 - `WaveformSeparator`: the waveform-in model (STFT and inverse STFT inside the .tflite file) on
   fixed chunks at the model's rate, crossfaded with raised-cosine ramps, then resampled back.
   The stems only reach the model's bandwidth (half its sample rate). A mono model runs once per
@@ -89,28 +90,37 @@ class LiteRTExport:
             if not file.is_file():
                 raise UserError(f"{file}: missing model file listed in {path}")
             interpreter = Interpreter(model_path=str(file), num_threads=threads or fft_workers())
-            runner = interpreter.get_signature_runner(entry["signature"])
             key = "magnitude" if kind == "spectrogram" else "waveform"
-            batched = int(runner.get_input_details()[key]["shape_signature"][0]) == -1
-            self.models.append((entry, runner, batched))
+            if "batches" in entry:  # {fixed batch size: signature}
+                runners = {int(b): interpreter.get_signature_runner(sig)
+                           for b, sig in entry["batches"].items()}
+            else:  # one signature, batch 1 or free (-1)
+                runner = interpreter.get_signature_runner(entry["signature"])
+                free = int(runner.get_input_details()[key]["shape_signature"][0]) == -1
+                runners = {0 if free else 1: runner}
+            self.models.append((entry, runners))
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """Patches (B, model_bins, frames, C) -> masks (B, model_bins, frames, C, K), or chunks
         (B, chunk_samples, C) -> stems (B, chunk_samples, C, K), sources in manifest order."""
         x = np.ascontiguousarray(x, np.float32)
         got: dict[str, np.ndarray] = {}
-        for entry, runner, batched in self.models:
+        for entry, runners in self.models:
             conditions = ([(s, self.sources.index(s)) for s in entry["sources"]]
                           if entry["conditioned"] else [(None, None)])
             for source, index in conditions:
-                outs = []
-                for part in ([x] if batched else np.split(x, len(x))):
+                outs, start = [], 0
+                for take, size in batch_plan(len(x), tuple(runners)):
+                    part = x[start : start + take]
+                    start += take
+                    if size > take:  # a fixed batch larger than what is left: zero patches
+                        part = np.concatenate([part, np.zeros((size - take, *x.shape[1:]), np.float32)])
                     feed = {"magnitude" if self.kind == "spectrogram" else "waveform": part}
                     if index is not None:
                         cond = np.zeros((len(part), len(self.sources)), np.float32)
                         cond[:, index] = 1.0
                         feed["condition"] = cond
-                    outs.append(self._outputs(entry, runner(**feed)))
+                    outs.append(self._outputs(entry, runners[size or take](**feed))[:take])
                 out = np.concatenate(outs)
                 names = [source] if source else entry["sources"]
                 for i, s in enumerate(names):
@@ -121,6 +131,20 @@ class LiteRTExport:
         if self.kind == "spectrogram":
             return np.asarray(out["masks"])
         return np.stack([np.asarray(out[name]) for name in entry["outputs"]], axis=-1)
+
+
+def batch_plan(n: int, sizes: tuple[int, ...]) -> list[tuple[int, int]]:
+    """[(items, batch size)] covering `n` items with calls of the fixed `sizes`: the largest
+    while it fits, then the smallest that holds the rest (zero-padded). Size 0 means a free
+    batch dimension: one call of `n`."""
+    if 0 in sizes:
+        return [(n, 0)]
+    plan, biggest = [], max(sizes)
+    while n > 0:
+        size = biggest if n >= biggest else min(s for s in sizes if s >= n)
+        plan.append((min(n, size), size))
+        n -= size
+    return plan
 
 
 def spectrogram_separator(export: LiteRTExport, **options) -> NetworkSeparator:
@@ -219,5 +243,5 @@ def load_separator(folder: str | os.PathLike, *, variant: str = "float32",
     return WaveformSeparator(export, **blocks)
 
 
-__all__ = ["DEFAULT_OVERLAP", "LiteRTExport", "WaveformSeparator", "load_separator",
+__all__ = ["DEFAULT_OVERLAP", "LiteRTExport", "WaveformSeparator", "batch_plan", "load_separator",
            "spectrogram_separator", "variant_name"]

@@ -2,7 +2,8 @@
 
     OUT/
       savedmodel/                       separate_spectrogram + separate_waveform, any batch
-      spectrogram-float32.tflite        magnitude patches -> masks (any batch)
+      spectrogram-float32.tflite        magnitude patches -> masks (batches of 1, 2, 4, 8;
+                                        the dynamic and int8 variants: any batch)
       waveform-float32.tflite           chunk -> stems (batch 1), STFT/iSTFT inside
       ...-float16 / -dynamic / -int8    the quantized variants
       <kind>-<variant>-<source>.tflite  dedicated U-Nets: one file per source
@@ -269,7 +270,9 @@ def export_run(
                 archives = {}
                 for unit in units:
                     archives[unit.suffix] = Path(tmp) / f"{kind}-{unit.suffix or 'all'}"
-                    batch = None if kind == "spectrogram" else 1  # patches go in batches
+                    # patches go in fixed batches (savedmodel.PATCH_BATCHES says why), or any
+                    # batch for the quantized variants
+                    batch = (None, *savedmodel.PATCH_BATCHES) if kind == "spectrogram" else 1
                     savedmodel.write_archive(graphs, archives[unit.suffix], batch=batch, kinds=(kind,),
                                              units=[unit])
                 rep = _representative(graphs, kind, cal) if cal is not None else None
@@ -311,19 +314,22 @@ def _start_fresh(out: Path) -> None:
 def _tflite_variant(graphs, evaluation, archives, out, kind, q, units, rep, threads, repeats):
     """Convert, check, measure and write one variant (every unit); -> (report, manifest) entries."""
     from tf_munet.export import tflite
-    from tf_munet.export.savedmodel import endpoint_name
+    from tf_munet.export.savedmodel import PATCH_BATCHES, endpoint_name
 
     name = f"{kind}-{QUANTIZE[q]}"
+    fixed = kind == "spectrogram" and q in ("none", "fp16")  # see PATCH_BATCHES
     outputs, files, models, ops = {}, [], [], set()
     size, latency, best, calls, seconds = 0, 0.0, 0.0, 0, 0.0
     for unit in units:
         t0 = time.perf_counter()
-        model = tflite.convert(archives[unit.suffix], endpoint_name(kind, unit), q, rep)
+        signatures = ({b: endpoint_name(kind, unit, b) for b in PATCH_BATCHES} if fixed
+                      else {1: endpoint_name(kind, unit)})
+        model = tflite.convert(archives[unit.suffix], tuple(signatures.values()), q, rep)
         seconds += time.perf_counter() - t0
         file = f"{name}-{unit.suffix}.tflite" if unit.suffix else f"{name}.tflite"
         unit_ops = tflite.op_names(model)
         tflite.check_builtin_only(unit_ops, file)
-        runner = tflite.Runner(model, threads)
+        runner = tflite.Runner(model, threads, signatures[1])
         per_cond = []
         for cond in evaluation.conditions:
             feeds = [_feed(kind, evaluation.inputs[kind][i : i + 1], cond)
@@ -341,6 +347,7 @@ def _tflite_variant(graphs, evaluation, archives, out, kind, q, units, rep, thre
         ops |= set(unit_ops)
         models.append({
             "file": file, "signature": runner.signature, "inputs": runner.inputs,
+            **({"batches": {str(b): sig for b, sig in signatures.items()}} if fixed else {}),
             "outputs": list(unit.outputs) if kind == "waveform" else ["masks"],
             "sources": [unit.suffix] if unit.suffix else list(graphs.sources),
             "conditioned": unit.conditioned,

@@ -18,16 +18,29 @@ SPECTROGRAM = "separate_spectrogram"
 WAVEFORM = "separate_waveform"
 
 
-def endpoint_name(kind: str, unit: Unit) -> str:
-    """Signature name of a unit's graph: separate_<kind>[_<source>]."""
+PATCH_BATCHES = (1, 2, 4, 8)
+"""Fixed batch sizes of a spectrogram .tflite file (one signature each, weights shared).
+
+A free batch dimension makes every transposed convolution's output shape a runtime value
+(SHAPE -> STRIDED_SLICE -> PACK), which LiteRT's XNNPACK delegate cannot take: the decoder then
+runs on the reference kernels, about 3x slower per patch than fixed shapes. The runner covers
+any number of patches with these sizes (`tf_munet_core.litert.batch_plan`). Float variants only:
+the dynamic-range and int8 variants keep the free batch (their quantizers break weights shared
+by several signatures)."""
+
+
+def endpoint_name(kind: str, unit: Unit, batch: int | None = None) -> str:
+    """Signature name of a unit's graph: separate_<kind>[_<source>][_batch<B>] (`batch`: one of
+    several fixed batch sizes in one archive, see `write_archive`)."""
     base = SPECTROGRAM if kind == "spectrogram" else WAVEFORM
-    return f"{base}_{unit.suffix}" if unit.suffix else base
+    name = f"{base}_{unit.suffix}" if unit.suffix else base
+    return f"{name}_batch{batch}" if batch is not None else name
 
 
 def write_archive(
     graphs: ExportGraphs,
     path: str | os.PathLike,
-    batch: int | None,
+    batch: int | tuple[int, ...] | None,
     kinds: tuple[str, ...] = ("spectrogram", "waveform"),
     split_dedicated: bool = False,
     units: list[Unit] | None = None,
@@ -37,7 +50,9 @@ def write_archive(
     Args:
         graphs: the run's export graphs.
         path: output folder (replaced if it exists).
-        batch: fixed batch size of the signatures (1 for TF-Lite) or None (any batch).
+        batch: fixed batch size of the signatures (1 for TF-Lite) or None (any batch); or a
+            tuple of them: one signature per entry, named by `endpoint_name(kind, unit, b)`
+            (None in the tuple: the free-batch signature under the plain name).
         kinds: "spectrogram" and/or "waveform".
         split_dedicated: one signature per source for dedicated networks.
         units: export only these units (default: all of `graphs.units(split_dedicated)`).
@@ -52,10 +67,11 @@ def write_archive(
     for unit in units if units is not None else graphs.units(split_dedicated):
         archive.track(unit.network)
         for kind in kinds:
-            name = endpoint_name(kind, unit)
             fn = (graphs.spectrogram_function if kind == "spectrogram" else graphs.waveform_function)
-            archive.add_endpoint(name, fn(unit, batch))
-            endpoints[name] = kind
+            for b in batch if isinstance(batch, tuple) else (batch,):
+                name = endpoint_name(kind, unit, b if isinstance(batch, tuple) else None)
+                archive.add_endpoint(name, fn(unit, b))
+                endpoints[name] = kind
     path = Path(path)
     if path.exists():
         import shutil

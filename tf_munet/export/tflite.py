@@ -40,15 +40,17 @@ class ExportError(UserError):
 
 def convert(
     saved_model_dir: str | os.PathLike,
-    signature: str,
+    signature: str | tuple[str, ...],
     quantize: str = "none",
     representative: Callable[[], Iterable[dict[str, np.ndarray]]] | None = None,
 ) -> bytes:
-    """Convert one signature of a SavedModel written by `savedmodel.write_archive`.
+    """Convert signatures of a SavedModel written by `savedmodel.write_archive` into one file.
 
     Args:
         saved_model_dir: the SavedModel (from Keras' ExportArchive; see savedmodel.py).
-        signature: the signature key to convert.
+        signature: the signature key to convert, or several (one file, weights stored once:
+            `savedmodel.PATCH_BATCHES`) for "none" and "fp16" only: the dynamic-range and int8
+            quantizers mishandle weights shared by several signatures (NaN outputs).
         quantize: "none", "fp16", "dynamic" or "int8".
         representative: for "int8": a callable returning an iterable of {input name: array}
             samples with the signature's shapes.
@@ -60,8 +62,11 @@ def convert(
 
     if quantize not in QUANTIZE:
         raise ValueError(f"quantize must be one of {sorted(QUANTIZE)}. Received: {quantize!r}")
+    signatures = (signature,) if isinstance(signature, str) else tuple(signature)
+    if len(signatures) > 1 and quantize in ("dynamic", "int8"):
+        raise ValueError(f"{quantize} quantization takes one signature. Received: {signatures}")
     converter = tf.lite.TFLiteConverter.from_saved_model(
-        str(saved_model_dir), signature_keys=[signature]
+        str(saved_model_dir), signature_keys=list(signatures)
     )
     ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # never SELECT_TF_OPS: Flex can't run in LiteRT
     if quantize == "fp16":
@@ -76,7 +81,7 @@ def convert(
 
         def dataset():
             for sample in representative():
-                yield signature, {k: np.asarray(v, np.float32) for k, v in sample.items()}
+                yield signatures[0], {k: np.asarray(v, np.float32) for k, v in sample.items()}
 
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = dataset
@@ -89,7 +94,7 @@ def convert(
             return converter.convert()
     except Exception as exc:  # converter errors are long MLIR dumps: keep the first line
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ExportError(f"TF-Lite conversion of {signature} ({quantize}) failed: {first}") from exc
+        raise ExportError(f"TF-Lite conversion of {signatures[0]} ({quantize}) failed: {first}") from exc
 
 
 def _quantize_network_only(converter) -> bytes:
@@ -147,14 +152,18 @@ class Runner:
     Args:
         model: flatbuffer bytes or a .tflite path.
         threads: interpreter threads (None: LiteRT's default).
+        signature: which signature (None: the model's only one).
     """
 
-    def __init__(self, model: bytes | str | os.PathLike, threads: int | None = None):
+    def __init__(self, model: bytes | str | os.PathLike, threads: int | None = None,
+                 signature: str | None = None):
         self.interpreter = interpreter(model, threads)
         signatures = self.interpreter.get_signature_list()
-        if len(signatures) != 1:
+        if signature is None and len(signatures) != 1:
             raise ExportError(f"expected one signature, found {sorted(signatures)}")
-        self.signature = next(iter(signatures))
+        if signature is not None and signature not in signatures:
+            raise ExportError(f"no signature {signature!r}, found {sorted(signatures)}")
+        self.signature = signature or next(iter(signatures))
         self.inputs = list(signatures[self.signature]["inputs"])
         self.outputs = list(signatures[self.signature]["outputs"])
         self._run = self.interpreter.get_signature_runner(self.signature)
