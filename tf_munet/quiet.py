@@ -21,8 +21,8 @@ import importlib.machinery
 import os
 import re
 import sys
-import tempfile
-from contextlib import contextmanager
+
+from tf_munet_core.native_log import native_lines_dropped
 
 BANNER = re.compile(
     r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
@@ -31,12 +31,6 @@ BANNER = re.compile(
 )
 """Lines TensorFlow prints while loading (oneDNN notice, no CUDA driver, CPU features)."""
 
-LITE_CHATTER = re.compile(
-    r"^(fully_quantize: \d+, inference_type: \d+, input_inference_type: \w+, "
-    r"output_inference_type: \w+"
-    r"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.)$"
-)
-"""Lines the TF-Lite converter's calibrator and LiteRT print on every model."""
 
 
 def quiet_tensorflow() -> None:
@@ -92,28 +86,3 @@ class _CapturingLoader(importlib.abc.Loader):
         _quiet_python_loggers()
 
 
-@contextmanager
-def native_lines_dropped(pattern: re.Pattern):
-    """Capture file descriptor 2 (where C++ code writes); afterwards write back every captured
-    line that does not match `pattern`. Does nothing under --debug / TF_MUNET_DEBUG=1."""
-    if os.environ.get("TF_MUNET_DEBUG") == "1":
-        yield
-        return
-    try:
-        fd = sys.__stderr__.fileno()
-    except (AttributeError, OSError, ValueError):
-        fd = 2
-    with tempfile.TemporaryFile() as captured:
-        sys.stderr.flush()
-        saved = os.dup(fd)
-        os.dup2(captured.fileno(), fd)
-        try:
-            yield
-        finally:
-            os.dup2(saved, fd)
-            os.close(saved)
-            captured.seek(0)
-            text = captured.read().decode(errors="replace")
-            kept = [line for line in text.splitlines() if line and not pattern.match(line)]
-            if kept:
-                print("\n".join(kept), file=sys.stderr, flush=True)

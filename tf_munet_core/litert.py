@@ -26,6 +26,7 @@ from tf_munet_core.errors import UserError
 from tf_munet_core.files import resample
 from tf_munet_core.mapping import fft_workers
 from tf_munet_core.masks import DEFAULT_OVERLAP
+from tf_munet_core.native_log import LITE_CHATTER, native_lines_dropped
 from tf_munet_core.separator import MaskSeparator, NetworkSeparator
 
 MANIFEST = "manifest.json"
@@ -84,13 +85,14 @@ class LiteRTExport:
             raise UserError(f"{path}: unknown normalize {self.normalization!r}")
         self.overlap = float(manifest.get("overlap", 0.5))
         self.kind = kind
+        self._announced = False
         self.models = []
         for entry in manifest["variants"][name]["models"]:
             file = self.folder / entry["file"]
             if not file.is_file():
                 raise UserError(f"{file}: missing model file listed in {path}")
-            interpreter = Interpreter(model_path=str(file), num_threads=threads or fft_workers())
             key = "magnitude" if kind == "spectrogram" else "waveform"
+            interpreter = Interpreter(model_path=str(file), num_threads=threads or fft_workers())
             if "batches" in entry:  # {fixed batch size: signature}
                 runners = {int(b): interpreter.get_signature_runner(sig)
                            for b, sig in entry["batches"].items()}
@@ -103,6 +105,10 @@ class LiteRTExport:
     def run(self, x: np.ndarray) -> np.ndarray:
         """Patches (B, model_bins, frames, C) -> masks (B, model_bins, frames, C, K), or chunks
         (B, chunk_samples, C) -> stems (B, chunk_samples, C, K), sources in manifest order."""
+        if not self._announced:  # XNNPACK announces itself on each interpreter's first call
+            self._announced = False
+            with native_lines_dropped(LITE_CHATTER):
+                return self.run(x)
         x = np.ascontiguousarray(x, np.float32)
         got: dict[str, np.ndarray] = {}
         for entry, runners in self.models:

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from tf_munet.errors import UserError
-from tf_munet.quiet import LITE_CHATTER, native_lines_dropped
+from tf_munet_core.native_log import LITE_CHATTER, native_lines_dropped
 
 QUANTIZE = {"none": "float32", "fp16": "float16", "dynamic": "dynamic", "int8": "int8"}
 """CLI name -> variant name (used in file names)."""
