@@ -121,13 +121,16 @@ def _stage_times(sep, clip: np.ndarray) -> dict[str, float]:
     return stages
 
 
-def run(quick: bool = False) -> dict:
+def run(quick: bool = False, presets: tuple[str, ...] | None = None,
+        families: tuple[str, ...] | None = None) -> dict:
+    """Every preset and family (or the `presets` / `families` given: a partial run, printed
+    by `__main__`, not saved)."""
     from benchmarks.bench_cost import matmul_peak
     from benchmarks.common import best_time
     from tf_munet.separation import Separator
 
     peak = matmul_peak(1024 if quick else 2048)
-    presets = ("tiny",) if quick else ("cunet", "paper", "fullband")
+    presets = presets or (("tiny",) if quick else ("cunet", "paper", "fullband"))
     durations = (5.0,) if quick else (30.0, 180.0)
     clips = {d: _clip(d) for d in durations}
     rows = []
@@ -137,6 +140,7 @@ def run(quick: bool = False) -> dict:
             # 0.25, float32), plus M-U-Net with the speed options
             variants = [(f, f, {}) for f in FAMILIES] + [("munet", f"munet, {name}", options)
                                                          for name, options in SPEED_OPTIONS]
+            variants = [v for v in variants if families is None or v[1] in families]
             for family, label, options in variants:
                 if preset == "paper" and family != "munet" and not quick:
                     durations_here = (30.0,)  # 124 M-parameter passes: a 30 s clip is enough
@@ -207,9 +211,15 @@ if __name__ == "__main__":
     import argparse
     import json
 
-    p = argparse.ArgumentParser()
+    p = argparse.ArgumentParser(prog="python -m benchmarks.bench_inference",
+                                description="a partial inference run, printed (python -m "
+                                "benchmarks.run --only inference runs and saves all of it)")
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--presets", help="comma-separated presets (default: cunet, paper, fullband)")
+    p.add_argument("--rows", help="';'-separated row labels, e.g. 'munet;munet, overlap 0' "
+                   "(default: every family and speed option)")
     args = p.parse_args()
-    res = run(args.quick)
+    res = run(args.quick, tuple(args.presets.split(",")) if args.presets else None,
+              tuple(args.rows.split(";")) if args.rows else None)
     print(res["markdown"])
     print(json.dumps({"peak_rss_mb": res["peak_rss_mb"]}))
