@@ -456,14 +456,17 @@ plt.show()'''),
 
 The stems of `LISTEN_VARIANT` (the first chunks of the test track, at the model's rate) next to
 Keras' stems. Chunks are separated one by one here, without overlap, so their edges click (the
-vertical lines); `export/run_tflite.py` overlaps and crossfades them. To separate whole files on
-a device, copy the export folder and
-`export/run_tflite.py` from the repository: it needs only numpy, soundfile and `ai-edge-litert`
-(no TensorFlow, no tf_munet):
+vertical lines); the edge runner overlaps and crossfades them. To separate whole files on a
+device, copy the export folder there and install the runner alone from a checkout of the
+repository, `pip install ./edge`: the inference core with numpy, scipy, soundfile, soxr and
+`ai-edge-litert`, no TensorFlow and no tf_munet. Then:
 
 ```
-python export/run_tflite.py EXPORT_DIR song.wav -o stems/ --variant int8
-```'''),
+tf-munet-edge EXPORT_DIR song.wav -o stems/ --variant int8
+```
+
+(`python -m tf_munet.separate EXPORT_DIR song.wav -o stems/` takes the same LiteRT route from the
+main package, without importing TensorFlow.)'''),
     ("code", '''\
 from tf_munet.plotting import plot_spectrograms
 
