@@ -43,10 +43,7 @@ def _hidden_leftovers(cache: Path) -> list[Path]:
 
 
 def test_synthetic_stems_are_distinct_and_sum_exactly(tmp_path):
-    t0 = time.perf_counter()
     root = write_synthetic_musdb(tmp_path / "s", train=4, test=2, seconds=6.0, seed=3)
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 10.0, f"6 tracks x 6 s took {elapsed:.1f} s"
     track = root / "train" / "Synthetic Train - Track 01"
     audio = {k: sf.read(track / f"{k}.wav", dtype="int32")[0] for k in ("mixture", *STEMS)}
     info = sf.info(track / "mixture.wav")

@@ -65,13 +65,12 @@ def _free_port() -> int:
 # ---------------------------------------------------------------------------- options
 
 
-def test_help_is_fast_and_imports_no_tensorflow():
-    code = ("import sys, time; t = time.time(); from tf_munet.training.options import "
+def test_options_and_help_import_no_tensorflow():
+    code = ("import sys; from tf_munet.training.options import "
             "parse_options; o = parse_options(['--preset', 'cunet']); "
-            "assert 'tensorflow' not in sys.modules, 'TF imported'; print(time.time() - t)")
+            "assert 'tensorflow' not in sys.modules, 'TF imported'")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV)
     assert out.returncode == 0, out.stderr
-    assert float(out.stdout) < 1.0
     helped = subprocess.run([sys.executable, "-m", "tf_munet.train", "--help"],
                             capture_output=True, text=True, env=ENV, timeout=30)
     assert helped.returncode == 0
