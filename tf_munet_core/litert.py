@@ -106,7 +106,7 @@ class LiteRTExport:
         """Patches (B, model_bins, frames, C) -> masks (B, model_bins, frames, C, K), or chunks
         (B, chunk_samples, C) -> stems (B, chunk_samples, C, K), sources in manifest order."""
         if not self._announced:  # XNNPACK announces itself on each interpreter's first call
-            self._announced = False
+            self._announced = True
             with native_lines_dropped(LITE_CHATTER):
                 return self.run(x)
         x = np.ascontiguousarray(x, np.float32)
