@@ -327,6 +327,23 @@ def _run_edge(export_dir, song_path, out, *args):
     )
 
 
+def test_every_spectrogram_variant_separates_close_to_keras(munet, song):
+    """Fixed-batch files (float32, float16) and free-batch ones (dynamic, int8) both go through
+    the runner's batch plan; quantized stems stay near Keras' (their error, not a wrong patch)."""
+    from tf_munet.separation import Separator
+
+    run, export_dir, _ = munet
+    _, track = song
+    x = track["mixture"][: 3 * 22050]  # 3 s: several patches, a padded last batch
+    ref = Separator.load(run).separate(x, 22050)
+    bounds = {"float32": 120.0, "float16": 40.0, "dynamic": 10.0, "int8": 10.0}  # SNR, dB
+    for variant, snr in bounds.items():
+        got = litert.load_separator(export_dir, variant=variant).separate(x, 22050)
+        for s in FOUR:
+            assert got[s].shape == ref[s].shape
+            assert _snr(ref[s], got[s]) > snr, (variant, s, _snr(ref[s], got[s]))
+
+
 def test_edge_runner_matches_the_separator(munet, song, tmp_path):
     from tf_munet.separation import Separator
 

@@ -126,7 +126,7 @@ class LiteRTExport:
                         cond = np.zeros((len(part), len(self.sources)), np.float32)
                         cond[:, index] = 1.0
                         feed["condition"] = cond
-                    outs.append(self._outputs(entry, runners[size or take](**feed))[:take])
+                    outs.append(self._outputs(entry, runners[size](**feed))[:take])
                 out = np.concatenate(outs)
                 names = [source] if source else entry["sources"]
                 for i, s in enumerate(names):
