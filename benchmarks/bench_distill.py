@@ -74,7 +74,7 @@ def run(quick: bool = False, teacher_steps: int | None = None, steps: int | None
             wall = time.perf_counter() - t
             history = json.loads((run_dir / "history.json").read_text())
             return run_dir, {"label": label, "model": model,
-                             "steps": sum(e["iterations"] for e in history["epochs"]),
+                             "steps": history["epochs"][-1]["iterations"],  # cumulative
                              "wall_s": round(wall, 1)}
 
         teacher_dir, teacher = train("teacher (dedicated, stems)", "dedicated", teacher_steps, root)
@@ -112,7 +112,8 @@ def render(rows, refs, sources) -> str:
     out = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         sdr = " | ".join(f"{r['sdr'][s]:.2f}" for s in (*sources, "all"))
-        out.append(f"| {r['label']} | {r['steps']} | {r['wall_s']:.0f} s | {sdr} | "
+        wall = f"{r['wall_s']:.0f} s" + (" *" if r.get("wall_note") else "")
+        out.append(f"| {r['label']} | {r['steps']} | {wall} | {sdr} | "
                    f"{r['end_to_end_s']:.2f} s | {r['network_s']:.2f} s |")
     for label, sdr in refs.items():
         out.append(f"| {label} | – | – | " + " | ".join(f"{sdr[s]:.2f}" for s in (*sources, "all"))
@@ -122,6 +123,7 @@ def render(rows, refs, sources) -> str:
             f"{student['sdr']['all'] - teacher['sdr']['all']:+.2f} dB; student network time "
             f"{student['network_s'] / max(teacher['network_s'], 1e-9):.2f}× the teacher's "
             f"(end to end {student['end_to_end_s'] / max(teacher['end_to_end_s'], 1e-9):.2f}×).")]
+    out += [f"\n\\* {r['label']}: {r['wall_note']}" for r in rows if r.get("wall_note")]
     return "\n".join(out)
 
 
