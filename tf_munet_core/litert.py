@@ -105,10 +105,13 @@ class LiteRTExport:
     def run(self, x: np.ndarray) -> np.ndarray:
         """Patches (B, model_bins, frames, C) -> masks (B, model_bins, frames, C, K), or chunks
         (B, chunk_samples, C) -> stems (B, chunk_samples, C, K), sources in manifest order."""
-        if not self._announced:  # XNNPACK announces itself on each interpreter's first call
-            self._announced = True
-            with native_lines_dropped(LITE_CHATTER):
-                return self.run(x)
+        if self._announced:
+            return self._run(x)
+        self._announced = True
+        with native_lines_dropped(LITE_CHATTER):  # XNNPACK announces itself on first calls
+            return self._run(x)
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(x, np.float32)
         got: dict[str, np.ndarray] = {}
         for entry, runners in self.models:
