@@ -459,3 +459,20 @@ def test_musdb18_names_get_the_official_validation_split(small_root, tmp_path):
     info = cache_lib.load_cache(prepare(root, get_preset("tiny"), tmp_path / "c", workers=1, progress=False))
     assert info["validation"] == {"tracks": [official], "split": "musdb18", "fraction": 0.2, "seed": 0}
     assert info["tracks"]["train"] == sorted([official, "Synthetic Train - Track 02"])
+
+
+def test_unguarded_script_with_workers_fails_instead_of_hanging(synthetic_musdb, tmp_path):
+    """A script calling prepare at top level (no `if __name__ == "__main__":`) re-runs in each
+    spawned worker; the worker must stop with the advice, not wait for its parent's lock."""
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from tf_munet.data.prepare import prepare\n"
+        "from tf_munet.presets import get_preset\n"
+        f"prepare({str(synthetic_musdb)!r}, get_preset('tiny'), {str(tmp_path / 'c')!r}, workers=2,"
+        " progress=False)\n"
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode != 0
+    assert 'if __name__ == "__main__":' in proc.stderr

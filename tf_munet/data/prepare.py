@@ -123,7 +123,16 @@ def _write_shard(path: Path, blocks: np.ndarray) -> None:
 
 @contextmanager
 def _locked(cache: Path):
-    """One prepare per cache at a time (a second one waits); released even on SIGKILL."""
+    """One prepare per cache at a time (a second one waits); released even on SIGKILL.
+
+    A spawned worker that re-runs an unguarded script would wait forever for its parent's
+    lock, so it is stopped with the usual multiprocessing advice instead.
+    """
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise UserError(
+            f"{cache}: data preparation was started while a worker process imported the main "
+            "script; call it under `if __name__ == \"__main__\":`"
+        )
     cache.mkdir(parents=True, exist_ok=True)
     with open(cache / ".prepare.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
