@@ -65,6 +65,7 @@ def _train(root: Path, work: Path, model: str, weighting: str, steps: int, per_e
         "best_epoch": history.get("best_epoch"), "train_s": round(sum(times), 1),
         "step_s": statistics.median(steady) / per_epoch,
         "epoch_s": {"min": min(times), "median": statistics.median(times), "max": max(times)},
+        "val_curve": [[e["iterations"], e["val"]["sum"]] for e in epochs if "val" in e],
     }
 
 
@@ -102,14 +103,15 @@ def _step_times(root: Path, work: Path, repeat: int, overrides: dict | None = No
 
 def run(quick: bool = False, steps: int | None = None, root: str | None = None,
         per_epoch: int | None = None, max_tracks: int | None = None, small: bool = False,
-        eval_root: str | None = None) -> dict:
+        eval_root: str | None = None, configs: list[tuple[str, str]] | None = None) -> dict:
+    """Train and score `configs` ((model, weighting) pairs; default: every row of CONFIGS)."""
     from tf_munet.evaluation import evaluate, reference_spec, run_spec
     from tf_munet.presets import resolve_sources
 
     steps = steps or (10 if quick else 300)
     overrides = SMALL if small else None
     per_epoch = per_epoch or (5 if quick else 50)
-    configs = CONFIGS[:3] if quick else CONFIGS
+    configs = configs or (CONFIGS[:3] if quick else CONFIGS)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if root is None:
@@ -131,12 +133,18 @@ def run(quick: bool = False, steps: int | None = None, root: str | None = None,
         base = next(r for r in rows if r["model"] == "munet")
         for row in [r for r in rows if r["model"] != "munet"]:
             equal = max(per_epoch, round(steps * base["step_s"] / row["step_s"] / per_epoch) * per_epoch)
+            if equal == row["steps"]:  # as fast per step as the M-U-Net: the same run
+                rows.append({**row, "budget": "time"})
+                continue
             timed_row = _train(root, work, row["model"], row["weighting"], equal, per_epoch,
                                overrides)
             rows.append({**timed_row, "budget": "time"})
             print(rows[-1], flush=True)
         step_times = _step_times(root, work, 3 if quick else 10, overrides)
-        specs = [run_spec(r["run_dir"], label=f"{r['label']} [{r['budget']}]") for r in rows]
+        first = {}  # run folder -> its first label: a reused run is scored once
+        for r in rows:
+            first.setdefault(r["run_dir"], f"{r['label']} [{r['budget']}]")
+        specs = [run_spec(d, label=label) for d, label in first.items()]
         preset = json.loads((Path(rows[0]["run_dir"]) / "config.json").read_text())["preset"]
         refs = [reference_spec(k, preset, resolve_sources("4stems")) for k in ("oracle", "mixture")]
         from tf_munet.data.musdb_io import find_tracks
@@ -145,8 +153,9 @@ def run(quick: bool = False, steps: int | None = None, root: str | None = None,
         names = [t.name for t in find_tracks(scored, "test")][:max_tracks]
         summary = evaluate(specs + refs, scored, work / "eval", protocols=("museval", "paper"),
                            jobs=2, tracks=names, progress=False)
-    labels = [s.label for s in specs] + [r.label for r in refs]
-    results = {p: {label: summary["results"][p][label] for label in labels}
+    labels = {f"{r['label']} [{r['budget']}]": first[r["run_dir"]] for r in rows}
+    labels.update({r.label: r.label for r in refs})
+    results = {p: {label: summary["results"][p][scored_as] for label, scored_as in labels.items()}
                for p in ("museval", "paper")}
     data = {"steps": steps, "steps_per_epoch": per_epoch, "batch_size": 16,
             "preset": "cunet" + (" (small: widths 8-256, 64 frames)" if small else ""),
@@ -154,6 +163,37 @@ def run(quick: bool = False, steps: int | None = None, root: str | None = None,
             "step_times": step_times, "results": results}
     data["markdown"] = render(data)
     return data
+
+
+def _curves(rows: list[dict]) -> list[str]:
+    """Validation loss (L1 summed over sources, the validation songs of the training set) over
+    training, and the steps each model needs to reach M-U-Net UW's loss at a quarter of its
+    budget: the iteration cost of the paper's claim, measured."""
+    runs = [r for r in rows if r["budget"] == "steps" and r.get("val_curve")]
+    base = next((r for r in runs if r["model"] == "munet" and r["weighting"] == "uw"), None)
+    if base is None:
+        return []
+    logged = [step for step, _ in base["val_curve"]]
+
+    def nearest(step):
+        return min(logged, key=lambda s: abs(s - step))
+
+    def at(curve, step):
+        return min(curve, key=lambda p: abs(p[0] - step))[1]
+
+    marks = sorted({nearest(base["steps"] * f) for f in (1 / 8, 1 / 4, 1 / 2, 1)})
+    target_step = nearest(base["steps"] / 4)
+    target = at(base["val_curve"], target_step)
+    out = ["", (f"Validation loss during training (L1 summed over sources) at {', '.join(map(str, marks))} "
+                f"steps, and the first step at which each model reaches M-U-Net UW's loss after "
+                f"{target_step} steps ({target:.3f}):"), "",
+           "| model | " + " | ".join(f"{m} steps" for m in marks) + " | steps to reach it |",
+           "|---|" + "---|" * (len(marks) + 1)]
+    for r in runs:
+        reached = next((step for step, loss in r["val_curve"] if loss <= target), None)
+        out.append(f"| {r['label']} | " + " | ".join(f"{at(r['val_curve'], m):.3f}" for m in marks)
+                   + f" | {reached if reached is not None else 'not within ' + str(r['steps'])} |")
+    return out
 
 
 def render(data: dict) -> str:
@@ -176,6 +216,7 @@ def render(data: dict) -> str:
         e = r["epoch_s"]
         out.append(f"| {r['label']} | {r['budget']} | {r['steps']} | {r['effective_iterations']} | "
                    f"{r['step_s'] * 1e3:.0f} ms | {e['min']:.0f} / {e['median']:.0f} / {e['max']:.0f} s |")
+    out += _curves(data["rows"])
     st = data["step_times"]
     out += ["", (f"M-U-Net UW train step (batch 16): {st['constant_s'] * 1e3:.0f} ms on constant tensors, "
                  f"{st['fed_s'] * 1e3:.0f} ms fed by the tf.data pipeline (the pipeline alone: "
@@ -195,10 +236,11 @@ def render(data: dict) -> str:
     return "\n".join(out)
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None, run_fn=None, prog: str = "python -m benchmarks.bench_paper_table") -> None:
+    """Command line of this benchmark (and of `bench_baselines`, which passes its own `run_fn`)."""
     import argparse
 
-    p = argparse.ArgumentParser()
+    p = argparse.ArgumentParser(prog=prog)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--steps", type=int)
     p.add_argument("--root", help="an existing rendered (or MUSDB-layout) set")
@@ -207,9 +249,20 @@ if __name__ == "__main__":
     p.add_argument("--small", action="store_true", help="half-width cunet preset, 64 frames")
     p.add_argument("--eval-root", help="score on this root's test songs (default: --root's)")
     p.add_argument("--out", help="write the results JSON here too")
-    args = p.parse_args()
-    result = run(args.quick, args.steps, args.root, args.steps_per_epoch, args.max_tracks,
-                 args.small, args.eval_root)
+    p.add_argument("--save", action="store_true",
+                   help="store the result in benchmarks/results.json and the README block")
+    args = p.parse_args(argv)
+    result = (run_fn or run)(args.quick, args.steps, args.root, args.steps_per_epoch,
+                             args.max_tracks, args.small, args.eval_root)
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2))
+    if args.save:
+        from benchmarks.common import save_results, update_readme
+        from benchmarks.report import render as render_all
+
+        update_readme(render_all(save_results(result.pop("section", "paper_table"), result)))
     print(result["markdown"])
+
+
+if __name__ == "__main__":
+    main()

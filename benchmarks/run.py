@@ -20,6 +20,7 @@ SECTIONS = {
     "deploy": "benchmarks.bench_deploy",
     "quality": "benchmarks.bench_quality",
     "paper_table": "benchmarks.bench_paper_table",
+    "baselines": "benchmarks.bench_baselines",
     "memory": "benchmarks.bench_memory",
     "distill": "benchmarks.bench_distill",
 }
