@@ -128,3 +128,26 @@ def test_verdict():
     assert bd.verdict(0.8) == bd.verdict(1.3) == "met"
     assert bd.verdict(2.6) == "missed by 100.0 %"
     assert bd.verdict(1.31) == "missed by 0.8 %"
+
+
+def test_learning_curves_count_steps_to_reach_the_munet():
+    """The baselines section's 'steps to reach' column: the first logged step at which a model's
+    validation loss is at or below M-U-Net UW's after a quarter of its budget."""
+    table = _module("bench_paper_table")
+
+    def row(model, curve, budget="steps"):
+        return {"label": model, "model": model, "weighting": "uw", "budget": budget, "steps": 800,
+                "val_curve": [[100 * (i + 1), v] for i, v in enumerate(curve)]}
+
+    munet = row("munet", [0.9, 0.7, 0.6, 0.55, 0.5, 0.48, 0.47, 0.46])  # at 200 steps: 0.7
+    cunet = row("cunet", [1.0, 0.95, 0.9, 0.9, 0.8, 0.71, 0.70, 0.65])  # reaches 0.7 at 700
+    dedicated = row("dedicated", [0.8, 0.75, 0.72, 0.69, 0.6, 0.5, 0.45, 0.4])  # at 400
+    slow = row("slow", [1.0] * 8)
+    lines = table._curves([munet, cunet, dedicated, slow, row("cunet", [0.1] * 8, budget="time")])
+    text = "\n".join(lines)
+    assert "after 200 steps (0.700)" in text
+    assert "| munet | 0.900 | 0.700 | 0.550 | 0.460 | 200 |" in text
+    assert "| cunet | 1.000 | 0.950 | 0.900 | 0.650 | 700 |" in text
+    assert "| dedicated | 0.800 | 0.750 | 0.690 | 0.400 | 400 |" in text
+    assert "| slow | 1.000 | 1.000 | 1.000 | 1.000 | not within 800 |" in text
+    assert text.count("| cunet |") == 1  # equal-time rows are not curves of their own
