@@ -252,6 +252,9 @@ def main(argv: list[str] | None = None, run_fn=None, prog: str = "python -m benc
     p.add_argument("--save", action="store_true",
                    help="store the result in benchmarks/results.json and the README block")
     args = p.parse_args(argv)
+    from tf_munet.quiet import quiet_tensorflow
+
+    quiet_tensorflow()
     result = (run_fn or run)(args.quick, args.steps, args.root, args.steps_per_epoch,
                              args.max_tracks, args.small, args.eval_root)
     if args.out:

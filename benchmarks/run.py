@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny settings (smoke test)")
     parser.add_argument("--no-readme", action="store_true")
     args = parser.parse_args(argv)
+    from tf_munet.quiet import quiet_tensorflow
+
+    quiet_tensorflow()  # logs carry results, not TensorFlow's start-up banner
     from benchmarks.common import machine, save_results, update_readme
     from benchmarks.report import render
 
