@@ -32,4 +32,4 @@ def run(quick: bool = False, steps: int | None = None, root: str | None = None,
 
 
 if __name__ == "__main__":
-    bench_paper_table.main(run_fn=run, prog="python -m benchmarks.bench_baselines")
+    bench_paper_table.main(run_fn=run, prog="python -m benchmarks.bench_baselines", small_flag=False)

@@ -237,8 +237,10 @@ def render(data: dict) -> str:
     return "\n".join(out)
 
 
-def main(argv: list[str] | None = None, run_fn=None, prog: str = "python -m benchmarks.bench_paper_table") -> None:
-    """Command line of this benchmark (and of `bench_baselines`, which passes its own `run_fn`)."""
+def main(argv: list[str] | None = None, run_fn=None, prog: str = "python -m benchmarks.bench_paper_table",
+         small_flag: bool = True) -> None:
+    """Command line of this benchmark (and of `bench_baselines`, which passes its own `run_fn`
+    and always runs the half-width preset: `small_flag=False` hides --small)."""
     import argparse
 
     p = argparse.ArgumentParser(prog=prog)
@@ -247,7 +249,8 @@ def main(argv: list[str] | None = None, run_fn=None, prog: str = "python -m benc
     p.add_argument("--root", help="an existing rendered (or MUSDB-layout) set")
     p.add_argument("--steps-per-epoch", type=int)
     p.add_argument("--max-tracks", type=int, help="score only the first test tracks")
-    p.add_argument("--small", action="store_true", help="half-width cunet preset, 64 frames")
+    if small_flag:
+        p.add_argument("--small", action="store_true", help="half-width cunet preset, 64 frames")
     p.add_argument("--eval-root", help="score on this root's test songs (default: --root's)")
     p.add_argument("--out", help="write the results JSON here too")
     p.add_argument("--save", action="store_true",
@@ -257,7 +260,7 @@ def main(argv: list[str] | None = None, run_fn=None, prog: str = "python -m benc
 
     quiet_tensorflow()
     result = (run_fn or run)(args.quick, args.steps, args.root, args.steps_per_epoch,
-                             args.max_tracks, args.small, args.eval_root)
+                             args.max_tracks, getattr(args, "small", True), args.eval_root)
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2))
     if args.save:
