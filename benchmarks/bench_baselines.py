@@ -21,12 +21,12 @@ STEPS = 2000
 
 
 def run(quick: bool = False, steps: int | None = None, root: str | None = None,
-        per_epoch: int | None = None, max_tracks: int | None = None, small: bool = True,
+        per_epoch: int | None = None, max_tracks: int | None = None,
         eval_root: str | None = None) -> dict:
-    """`bench_paper_table.run` for the three families, `STEPS` steps each by default, on the
-    half-width preset (`small` is always on: the full preset needs hours per family here)."""
+    """`bench_paper_table.run` for the three families, `STEPS` steps each by default, always on
+    the half-width preset (the full preset needs hours per family here)."""
     data = bench_paper_table.run(quick, steps or (10 if quick else STEPS), root, per_epoch,
-                                 max_tracks, True, eval_root, configs=CONFIGS)
+                                 max_tracks, small=True, eval_root=eval_root, configs=CONFIGS)
     data["section"] = "baselines"
     return data
 

@@ -132,9 +132,8 @@ def run(quick: bool = False, steps: int | None = None, root: str | None = None,
             print(rows[-1], flush=True)
         base = next(r for r in rows if r["model"] == "munet")
         for row in [r for r in rows if r["model"] != "munet"]:
-            equal = max(per_epoch, round(steps * base["step_s"] / row["step_s"] / per_epoch) * per_epoch)
-            if abs(equal - row["steps"]) <= 0.05 * row["steps"]:  # as fast per step as the
-                # M-U-Net (within 5 %, step-time noise): the same run is its equal-time run
+            equal = equal_time_steps(steps, base["step_s"], row["step_s"], per_epoch)
+            if equal is None:  # as fast per step as the M-U-Net: its step run is its time run
                 rows.append({**row, "budget": "time"})
                 continue
             timed_row = _train(root, work, row["model"], row["weighting"], equal, per_epoch,
@@ -142,9 +141,7 @@ def run(quick: bool = False, steps: int | None = None, root: str | None = None,
             rows.append({**timed_row, "budget": "time"})
             print(rows[-1], flush=True)
         step_times = _step_times(root, work, 3 if quick else 10, overrides)
-        first = {}  # run folder -> its first label: a reused run is scored once
-        for r in rows:
-            first.setdefault(r["run_dir"], f"{r['label']} [{r['budget']}]")
+        first, scored_as = score_labels(rows)
         specs = [run_spec(d, label=label) for d, label in first.items()]
         preset = json.loads((Path(rows[0]["run_dir"]) / "config.json").read_text())["preset"]
         refs = [reference_spec(k, preset, resolve_sources("4stems")) for k in ("oracle", "mixture")]
@@ -154,9 +151,8 @@ def run(quick: bool = False, steps: int | None = None, root: str | None = None,
         names = [t.name for t in find_tracks(scored, "test")][:max_tracks]
         summary = evaluate(specs + refs, scored, work / "eval", protocols=("museval", "paper"),
                            jobs=2, tracks=names, progress=False)
-    labels = {f"{r['label']} [{r['budget']}]": first[r["run_dir"]] for r in rows}
-    labels.update({r.label: r.label for r in refs})
-    results = {p: {label: summary["results"][p][scored_as] for label, scored_as in labels.items()}
+    scored_as.update({r.label: r.label for r in refs})
+    results = {p: {label: summary["results"][p][scored] for label, scored in scored_as.items()}
                for p in ("museval", "paper")}
     data = {"steps": steps, "steps_per_epoch": per_epoch, "batch_size": 16,
             "preset": "cunet" + (" (small: widths 8-256, 64 frames)" if small else ""),
@@ -164,6 +160,22 @@ def run(quick: bool = False, steps: int | None = None, root: str | None = None,
             "step_times": step_times, "results": results}
     data["markdown"] = render(data)
     return data
+
+
+def equal_time_steps(steps: int, base_step_s: float, step_s: float, per_epoch: int) -> int | None:
+    """Whole epochs of a model whose steps take `step_s` in the time of `steps` M-U-Net steps of
+    `base_step_s`; None when that is within 5 % of `steps` (step-time noise: reuse the run)."""
+    equal = max(per_epoch, round(steps * base_step_s / step_s / per_epoch) * per_epoch)
+    return None if abs(equal - steps) <= 0.05 * steps else equal
+
+
+def score_labels(rows: list[dict]) -> tuple[dict[str, str], dict[str, str]]:
+    """({run folder: label it is scored under}, {row label: label its scores are found under}):
+    a run reused for two budgets is scored once, under its first row's label."""
+    first: dict[str, str] = {}
+    for r in rows:
+        first.setdefault(r["run_dir"], f"{r['label']} [{r['budget']}]")
+    return first, {f"{r['label']} [{r['budget']}]": first[r["run_dir"]] for r in rows}
 
 
 def _curves(rows: list[dict]) -> list[str]:
@@ -259,8 +271,10 @@ def main(argv: list[str] | None = None, run_fn=None, prog: str = "python -m benc
     from tf_munet.quiet import quiet_tensorflow
 
     quiet_tensorflow()
-    result = (run_fn or run)(args.quick, args.steps, args.root, args.steps_per_epoch,
-                             args.max_tracks, getattr(args, "small", True), args.eval_root)
+    options = {"small": args.small} if small_flag else {}
+    result = (run_fn or run)(quick=args.quick, steps=args.steps, root=args.root,
+                             per_epoch=args.steps_per_epoch, max_tracks=args.max_tracks,
+                             eval_root=args.eval_root, **options)
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2))
     if args.save:

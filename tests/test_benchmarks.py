@@ -151,3 +151,18 @@ def test_learning_curves_count_steps_to_reach_the_munet():
     assert "| dedicated | 0.800 | 0.750 | 0.690 | 0.400 | 400 |" in text
     assert "| slow | 1.000 | 1.000 | 1.000 | 1.000 | not within 800 |" in text
     assert text.count("| cunet |") == 1  # equal-time rows are not curves of their own
+
+
+def test_equal_time_budget_and_a_reused_run_scored_once():
+    table = _module("bench_paper_table")
+    assert table.equal_time_steps(2000, 0.2, 0.8, 50) == 500  # a 4x slower step: a quarter
+    assert table.equal_time_steps(2000, 0.200, 0.196, 50) is None  # 2050 steps: within 5 %
+    assert table.equal_time_steps(100, 0.2, 0.8, 50) == 50  # at least one epoch
+    rows = [{"label": "C-U-Net", "budget": "steps", "run_dir": "a"},
+            {"label": "M-U-Net UW", "budget": "steps", "run_dir": "b"},
+            {"label": "C-U-Net", "budget": "time", "run_dir": "a"},
+            {"label": "dedicated", "budget": "time", "run_dir": "c"}]
+    first, scored_as = table.score_labels(rows)
+    assert first == {"a": "C-U-Net [steps]", "b": "M-U-Net UW [steps]", "c": "dedicated [time]"}
+    assert scored_as["C-U-Net [time]"] == "C-U-Net [steps]"
+    assert scored_as["dedicated [time]"] == "dedicated [time]"
