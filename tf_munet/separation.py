@@ -29,6 +29,7 @@ from tf_munet.presets import Preset, is_exhaustive
 from tf_munet_core.files import FORMATS, resample
 from tf_munet_core.mapping import frequency_map, input_stft
 from tf_munet_core.masks import DEFAULT_OVERLAP, channel_views
+from tf_munet_core.options import DEFAULT_PRECISION
 from tf_munet_core.profiler import STAGES, Profiler
 from tf_munet_core.separator import MaskSeparator, NetworkSeparator
 from tf_munet_core.spectra import stft
@@ -58,25 +59,28 @@ class Separator(NetworkSeparator):
             fewer patches than 0.5 (every frame seen twice) and scored the same on the synthetic
             set (cunet preset M-U-Net: 7.87 vs 7.88 dB museval SDR); 0 (no overlap, the
             fastest) scored 0.2 dB lower.
-        precision: "float32", or "bfloat16" to run the network in bfloat16 (about 1.8x faster
-            on CPUs with AMX / AVX512-BF16, slower on others; see `models.precision`).
+        precision: "float32", "bfloat16" (2-2.5x faster networks on CPUs with AMX /
+            AVX512-BF16, slower on others) or "auto" (bfloat16 where the CPU has those
+            instructions and there is no GPU); see `models.precision`.
         name: label in tables and logs.
         **options: `tf_munet_core.separator.MaskSeparator` options (normalize, wiener,
             block_seconds, fast_fft, ...).
     """
 
     def __init__(self, network, preset: Preset, sources, family: str = "munet", *,
-                 batch_size: int = 8, overlap: float = DEFAULT_OVERLAP, precision: str = "float32",
+                 batch_size: int = 8, overlap: float = DEFAULT_OVERLAP, precision: str = DEFAULT_PRECISION,
                  name: str = "model", **options):
         from tf_munet.models.conditions import is_conditioned
-        from tf_munet.models.precision import with_precision
+        from tf_munet.models.inference import inference_network, network_precision
 
         options.setdefault("exhaustive", is_exhaustive(sources))
         super().__init__(preset.audio, tuple(sources), self._masks, overlap=overlap,
                          batch_size=batch_size, name=name, **options)
         self.preset = preset
-        self.network = with_precision(network, precision)
-        self.precision = precision
+        # the network as inference runs it (`models.inference`): `network` itself in float32, a
+        # copy made here in bfloat16
+        self.network = inference_network(network, precision)
+        self.precision = network_precision(self.network)
         self.family = family
         self.conditioned = is_conditioned(network)
         self._call = None
@@ -91,27 +95,20 @@ class Separator(NetworkSeparator):
         return cls(network, config.preset, config.sources, config.model, **options)
 
     def _network_fn(self):
-        """tf.function: magnitude patches (B, bins, frames, C) -> masks (B, bins, frames, C, K)
-        on the network's grid (traced once: the batch dimension is free)."""
+        """patches (B, bins, frames, C) -> masks (B, bins, frames, C, K) on the network's grid
+        (traced on first use: the batch dimension is free)."""
         if self._call is None:
             import tensorflow as tf
 
-            from tf_munet.models.conditions import all_source_masks
+            from tf_munet.models.inference import mask_function
 
             a = self.audio
             spec = tf.TensorSpec((None, a.model_bins, a.frames, a.channels), tf.float32)
-
-            @tf.function(input_signature=[spec])
-            def call(mag):
-                return tf.cast(all_source_masks(self.network, mag), tf.float32)
-
-            self._call = call
+            self._call = mask_function(self.network, spec)
         return self._call
 
     def _masks(self, patches: np.ndarray) -> np.ndarray:
-        import tensorflow as tf
-
-        return self._network_fn()(tf.constant(patches)).numpy()
+        return self._network_fn()(patches)
 
     def separate_file(self, path, out_dir, **kwargs) -> dict:
         """Separate one audio file into `out_dir/<source>.<fmt>` (any format ffmpeg decodes)."""

@@ -12,6 +12,10 @@ import argparse
 from tf_munet_core.errors import UserError
 from tf_munet_core.masks import DEFAULT_OVERLAP
 
+PRECISIONS = ("auto", "float32", "bfloat16")
+"""Network arithmetic of the Keras runtimes (see `tf_munet.models.precision`)."""
+DEFAULT_PRECISION = "float32"
+
 
 def add_separator_flags(p: argparse.ArgumentParser, *, precision: bool = False) -> None:
     """Flags of the separation itself; `precision` adds --precision (Keras runtimes only)."""
@@ -35,9 +39,10 @@ def add_separator_flags(p: argparse.ArgumentParser, *, precision: bool = False) 
     g.add_argument("--dsp-threads", type=int, default=None,
                    help="threads for the input-rate STFTs and mask mapping (default: every core)")
     if precision:
-        g.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
-                       help="network arithmetic: bfloat16 is ~1.8x faster on CPUs with AMX or "
-                       "AVX512-BF16 (masks within ~1e-3 of float32), slower on others")
+        g.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
+                       help="network arithmetic: bfloat16 is 2-2.5x faster on CPUs with AMX or "
+                       "AVX512-BF16 (masks within ~1e-3 of float32), slower on others; auto picks "
+                       f"it where the CPU has them (default {DEFAULT_PRECISION})")
 
 
 def add_output_flags(p: argparse.ArgumentParser) -> None:
@@ -91,6 +96,6 @@ def separator_options(args: argparse.Namespace) -> dict:
         options["fast_fft"] = True
     if args.dsp_threads is not None:
         options["threads"] = args.dsp_threads
-    if getattr(args, "precision", "float32") != "float32":
+    if getattr(args, "precision", DEFAULT_PRECISION) != DEFAULT_PRECISION:
         options["precision"] = args.precision
     return options

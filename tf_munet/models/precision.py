@@ -1,10 +1,12 @@
-"""Inference copies of a network that compute in bfloat16 (its weights stay float32).
+"""Inference copies of a network that hold and compute bfloat16 weights.
 
 On CPUs with AMX or AVX512-BF16 instructions (oneDNN uses them at run time) a bfloat16 copy's
-convolutions run about 1.8x faster than float32 (cunet and paper presets, measured by the
-benchmarks); its masks differ from float32 by a few thousandths. On CPUs without those
-instructions bfloat16 is slower: measure before choosing it. The input scaling (a log or a
-division of magnitudes) and the mask head (activation, reshape, outputs) stay float32.
+convolutions run 2-2.5x faster than float32 (cunet and paper presets, measured by the
+benchmarks); its masks differ from float32 by about a thousandth. On CPUs without those
+instructions bfloat16 is slower: `resolve_precision("auto")` chooses by the CPU's flags. The
+weights are rounded to bfloat16 once, in the copy (a mixed-precision policy would cast them on
+every call). The input scaling (a log or a division of magnitudes) and the mask head
+(activation, reshape, outputs) stay float32.
 """
 
 from __future__ import annotations
@@ -12,16 +14,43 @@ from __future__ import annotations
 import keras
 
 from tf_munet.errors import UserError
+from tf_munet_core.options import PRECISIONS
 
-PRECISIONS = ("float32", "bfloat16")
 _FLOAT32_LAYERS = ("InputLayer", "InputScaling", "Activation", "SourceMasks")
+_BFLOAT16_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+def cpu_has_bfloat16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether this CPU has bfloat16 matrix instructions (AMX-BF16 or AVX512-BF16): the flags
+    of Linux's `cpuinfo` (False where there is none)."""
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return any(flag in line.split() for flag in _BFLOAT16_FLAGS)
+    except OSError:
+        pass
+    return False
+
+
+def resolve_precision(precision: str) -> str:
+    """"auto" -> "bfloat16" on CPUs with bfloat16 instructions and no GPU, else "float32";
+    the others as they are."""
+    if precision not in PRECISIONS:
+        raise UserError(f"Unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}.")
+    if precision != "auto":
+        return precision
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU") or not cpu_has_bfloat16():
+        return "float32"
+    return "bfloat16"
 
 
 def with_precision(network: keras.Model, precision: str) -> keras.Model:
-    """`network` itself for "float32"; for "bfloat16" a copy with the same weights whose
-    layers compute in bfloat16 (Keras' "mixed_bfloat16" policy)."""
-    if precision not in PRECISIONS:
-        raise UserError(f"Unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}.")
+    """`network` itself for "float32"; for "bfloat16" a copy whose layers hold and compute
+    bfloat16 weights ("auto": see `resolve_precision`)."""
+    precision = resolve_precision(precision)
     if precision == "float32":
         return network
     import tf_munet.layers  # noqa: F401 - registers the custom layers for from_config
@@ -31,7 +60,7 @@ def with_precision(network: keras.Model, precision: str) -> keras.Model:
     outputs = {entries[0]} if isinstance(entries[0], str) else {e[0] for e in entries}
     for layer in config["layers"]:
         if layer["class_name"] not in _FLOAT32_LAYERS and layer["name"] not in outputs:
-            layer["config"]["dtype"] = "mixed_bfloat16"
+            layer["config"]["dtype"] = "bfloat16"
     copy = keras.Model.from_config(config)
     copy.set_weights(network.get_weights())
     return copy

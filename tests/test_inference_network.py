@@ -1,0 +1,111 @@
+"""The network as inference runs it: batch norm folded into convolutions, bfloat16 copies and
+the choice of precision by the CPU's flags."""
+
+import keras
+import numpy as np
+import pytest
+from _tiny_run import FOUR
+
+from tf_munet.models import all_source_masks, build_model
+from tf_munet.models.folding import fold_batchnorm, foldable_pairs
+from tf_munet.models.inference import checked_copy, inference_network, mask_gap, network_precision
+from tf_munet.models.precision import cpu_has_bfloat16, resolve_precision
+from tf_munet.presets import get_preset
+
+TINY = get_preset("tiny")
+
+
+def _trained_statistics(network: keras.Model, seed: int = 0) -> keras.Model:
+    """Batch-norm statistics and affine weights away from their initial (identity) values, so
+    a fold on the wrong axis or with the wrong sign changes the output."""
+    rng = np.random.default_rng(seed)
+    for layer in network.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            for v in (layer.gamma, layer.beta, layer.moving_mean):
+                v.assign(rng.uniform(-1, 1, v.shape).astype("float32") + 0.5)
+            layer.moving_variance.assign(rng.uniform(0.2, 2.0, layer.moving_variance.shape))
+    return network
+
+
+def _patches(seed: int = 1) -> np.ndarray:
+    a = TINY.audio
+    return np.random.default_rng(seed).random((3, a.model_bins, a.frames, a.channels), "float32")
+
+
+@pytest.mark.parametrize("family", ["munet", "dedicated", "cunet"])
+def test_folded_network_gives_the_same_masks(family):
+    network = _trained_statistics(build_model(TINY, family, FOUR))
+    folded = fold_batchnorm(network)
+    norms = [lay for lay in network.layers if isinstance(lay, keras.layers.BatchNormalization)]
+    left = [lay.name for lay in folded.layers if isinstance(lay, keras.layers.BatchNormalization)]
+    # every batch norm after a convolution is gone; the C-U-Net's control generator keeps its
+    # own (they follow ReLU layers, and run on a K-vector)
+    assert norms and all(name.startswith("control_") for name in left)
+    assert len(left) == (2 if family == "cunet" else 0)
+    assert folded.count_params() < network.count_params()
+    x = _patches()
+    want = np.asarray(all_source_masks(network, x))
+    got = np.asarray(all_source_masks(folded, x))
+    assert np.abs(want - 0.5).max() > 0.05  # masks far from a constant: the check means something
+    np.testing.assert_allclose(got, want, atol=2e-6)
+
+
+def test_only_a_batch_norm_that_alone_reads_a_linear_convolution_folds():
+    inp = keras.Input((8, 8, 2))
+    shared = keras.layers.Conv2D(3, 3, padding="same", name="shared")(inp)
+    a = keras.layers.BatchNormalization(name="bn_shared")(shared)
+    relu = keras.layers.Conv2D(3, 3, padding="same", activation="relu", name="relu_conv")(inp)
+    b = keras.layers.BatchNormalization(name="bn_after_relu")(relu)
+    plain = keras.layers.Conv2DTranspose(3, 3, strides=2, padding="same", use_bias=False,
+                                         name="plain")(inp)
+    c = keras.layers.BatchNormalization(name="bn_plain")(plain)
+    out = keras.layers.Concatenate()([a, shared, b, keras.layers.MaxPooling2D()(c)])
+    network = _trained_statistics(keras.Model(inp, out))
+    assert foldable_pairs(network.get_config()) == {"bn_plain": "plain"}
+    folded = fold_batchnorm(network)
+    x = np.random.default_rng(0).standard_normal((2, 8, 8, 2)).astype("float32")
+    np.testing.assert_allclose(np.asarray(folded(x)), np.asarray(network(x)), atol=1e-5)
+    assert folded.get_layer("plain").use_bias and "bn_shared" in [lay.name for lay in folded.layers]
+
+
+def test_bfloat16_copy_holds_bfloat16_weights_and_keeps_float32_masks():
+    network = _trained_statistics(build_model(TINY, "munet", FOUR))
+    copy = inference_network(network, "bfloat16")
+    conv = copy.get_layer("enc0_conv")
+    assert conv.variable_dtype == "bfloat16" and conv.compute_dtype == "bfloat16"
+    assert copy.get_layer("input_scaling").compute_dtype == "float32"
+    x = _patches()
+    half = np.asarray(copy(x))
+    assert half.dtype == np.float32
+    np.testing.assert_allclose(half, np.asarray(network(x)), atol=0.03)
+    assert inference_network(network, "float32") is network  # float32 runs the network as trained
+    assert not any(isinstance(lay, keras.layers.BatchNormalization) for lay in copy.layers)
+
+
+def test_auto_precision_follows_the_cpu_flags(tmp_path):
+    amx = tmp_path / "amx"
+    amx.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx512f amx_bf16 amx_tile\n\n")
+    plain = tmp_path / "plain"
+    plain.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f\n")
+    assert cpu_has_bfloat16(str(amx)) and not cpu_has_bfloat16(str(plain))
+    assert not cpu_has_bfloat16(str(tmp_path / "missing"))
+    assert resolve_precision("auto") == ("bfloat16" if cpu_has_bfloat16() else "float32")
+    assert resolve_precision("float32") == "float32" and resolve_precision("bfloat16") == "bfloat16"
+    with pytest.raises(ValueError, match="precision"):
+        resolve_precision("float16")
+
+
+def test_a_bfloat16_copy_whose_masks_stray_is_dropped_for_float32():
+    """The check that guards against oneDNN's faulty bfloat16 kernels: a copy whose masks are
+    wrong (here: a corrupted mask head) or not finite is replaced by the float32 network."""
+    network = _trained_statistics(build_model(TINY, "munet", FOUR))
+    copy = inference_network(network, "bfloat16")
+    assert mask_gap(network, copy) < 0.05 and checked_copy(network, copy) is copy
+    assert network_precision(copy) == "bfloat16" and network_precision(network) == "float32"
+    broken = inference_network(network, "bfloat16")
+    head = broken.get_layer("mask_head")
+    head.bias.assign(-30 * np.ones(head.bias.shape))  # every mask ~0
+    with pytest.warns(RuntimeWarning, match="float32"):
+        assert checked_copy(network, broken) is network
+    head.bias.assign(np.full(head.bias.shape, np.nan))
+    assert mask_gap(network, broken) == float("inf")
