@@ -9,10 +9,12 @@ the original's to float32 round-off.
 
 from __future__ import annotations
 
-import json
+from typing import Callable
 
 import keras
 import numpy as np
+
+from tf_munet.models.copies import editable_config, rebuild
 
 _FOLDS_INTO = {"Conv2D": -1, "Conv2DTranspose": -2, "Dense": -1}
 """Layers a batch norm folds into, and their kernel's output-channel axis."""
@@ -71,16 +73,21 @@ def _folded_weights(conv: keras.layers.Layer, bn: keras.layers.BatchNormalizatio
     scale = gamma / np.sqrt(var + bn.epsilon)
     shape = [1] * kernel.ndim
     shape[axis] = channels
-    return [(kernel * scale.reshape(shape)).astype(np.float32),
+    return [kernel * scale.reshape(shape).astype(np.float32),
             ((bias - mean) * scale + beta).astype(np.float32)]
 
 
-def fold_batchnorm(network: keras.Model) -> keras.Model:
+def fold_batchnorm(network: keras.Model,
+                   edit: Callable[[dict], None] | None = None) -> keras.Model:
     """An inference copy of a functional `network` with every foldable batch norm folded into
-    its convolution (`network` itself when there is none). Layer names are kept."""
-    config = json.loads(json.dumps(network.get_config()))  # lists everywhere: edited in place
+    its convolution (`network` itself when there is none and no `edit`). Layer names are kept.
+
+    `edit` changes the copy's config before it is built (`precision.use_bfloat16`): one copy
+    instead of two.
+    """
+    config = editable_config(network)
     pairs = foldable_pairs(config)
-    if not pairs:
+    if not pairs and edit is None:
         return network
     for layer in config["layers"]:
         for ref in _tensor_refs(layer["inbound_nodes"]):
@@ -90,7 +97,9 @@ def fold_batchnorm(network: keras.Model) -> keras.Model:
     for ref in _tensor_refs(config["output_layers"]):
         ref[0] = pairs.get(ref[0], ref[0])
     config["layers"] = [layer for layer in config["layers"] if layer["name"] not in pairs]
-    copy = keras.Model.from_config(config)
+    if edit is not None:
+        edit(config)
+    copy = rebuild(config)
     bn_of = {conv: bn for bn, conv in pairs.items()}
     for layer in copy.layers:
         source = network.get_layer(layer.name)

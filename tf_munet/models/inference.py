@@ -21,7 +21,7 @@ import numpy as np
 
 from tf_munet.models.conditions import all_source_masks
 from tf_munet.models.folding import fold_batchnorm
-from tf_munet.models.precision import resolve_precision, with_precision
+from tf_munet.models.precision import resolve_precision, use_bfloat16
 
 BFLOAT16_TOLERANCE = 0.25
 """Largest mask difference (masks lie in [0, 1]) a bfloat16 copy may show against float32 on
@@ -59,7 +59,7 @@ def inference_network(network: keras.Model, precision: str = "float32") -> keras
     """
     if resolve_precision(precision) == "float32":
         return network
-    return checked_copy(network, with_precision(fold_batchnorm(network), "bfloat16"))
+    return checked_copy(network, fold_batchnorm(network, edit=use_bfloat16))
 
 
 def network_precision(network: keras.Model) -> str:

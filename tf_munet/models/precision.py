@@ -47,20 +47,25 @@ def resolve_precision(precision: str) -> str:
     return "bfloat16"
 
 
-def with_precision(network: keras.Model, precision: str) -> keras.Model:
-    """`network` itself for "float32"; for "bfloat16" a copy whose layers hold and compute
-    bfloat16 weights ("auto": see `resolve_precision`)."""
-    precision = resolve_precision(precision)
-    if precision == "float32":
-        return network
-    import tf_munet.layers  # noqa: F401 - registers the custom layers for from_config
-
-    config = network.get_config()
+def use_bfloat16(config: dict) -> None:
+    """Edit a functional config in place: every layer but the input scaling, the mask head and
+    the outputs holds and computes bfloat16."""
     entries = config["output_layers"]  # [name, node, index] for one output, else a list of them
     outputs = {entries[0]} if isinstance(entries[0], str) else {e[0] for e in entries}
     for layer in config["layers"]:
         if layer["class_name"] not in _FLOAT32_LAYERS and layer["name"] not in outputs:
             layer["config"]["dtype"] = "bfloat16"
-    copy = keras.Model.from_config(config)
+
+
+def with_precision(network: keras.Model, precision: str) -> keras.Model:
+    """`network` itself for "float32"; for "bfloat16" a copy whose layers hold and compute
+    bfloat16 weights ("auto": see `resolve_precision`)."""
+    if resolve_precision(precision) == "float32":
+        return network
+    from tf_munet.models.copies import editable_config, rebuild
+
+    config = editable_config(network)
+    use_bfloat16(config)
+    copy = rebuild(config)
     copy.set_weights(network.get_weights())
     return copy
