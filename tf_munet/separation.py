@@ -59,7 +59,7 @@ class Separator(NetworkSeparator):
             fewer patches than 0.5 (every frame seen twice) and scored the same on the synthetic
             set (cunet preset M-U-Net: 7.87 vs 7.88 dB museval SDR); 0 (no overlap, the
             fastest) scored 0.2 dB lower.
-        precision: "float32", "bfloat16" (2-2.5x faster networks on CPUs with AMX /
+        precision: "float32", "bfloat16" (2.4-3.6x faster networks on CPUs with AMX /
             AVX512-BF16, slower on others) or "auto" (bfloat16 where the CPU has those
             instructions and there is no GPU); see `models.precision`.
         name: label in tables and logs.

@@ -40,7 +40,7 @@ def add_separator_flags(p: argparse.ArgumentParser, *, precision: bool = False) 
                    help="threads for the input-rate STFTs and mask mapping (default: every core)")
     if precision:
         g.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
-                       help="network arithmetic: bfloat16 is 2-2.5x faster on CPUs with AMX or "
+                       help="network arithmetic: bfloat16 is 2.4-3.6x faster on CPUs with AMX or "
                        "AVX512-BF16 (masks within ~1e-3 of float32), slower on others; auto picks "
                        f"it where the CPU has them (default {DEFAULT_PRECISION})")
 

@@ -1,7 +1,7 @@
 """Inference copies of a network that hold and compute bfloat16 weights.
 
 On CPUs with AMX or AVX512-BF16 instructions (oneDNN uses them at run time) a bfloat16 copy's
-convolutions run 2-2.5x faster than float32 (cunet and paper presets, measured by the
+networks run 2.4x (cunet preset) to 3.6x (paper preset) faster than float32 (measured by the
 benchmarks); its masks differ from float32 by about a thousandth. On CPUs without those
 instructions bfloat16 is slower: `resolve_precision("auto")` chooses by the CPU's flags. The
 weights are rounded to bfloat16 once, in the copy (a mixed-precision policy would cast them on
