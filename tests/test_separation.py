@@ -321,7 +321,7 @@ def test_bfloat16_network_matches_float32(family, separator, track):
     """precision="bfloat16": the same weights computing in bfloat16 give nearly the same
     masks (float32 masks out), stems that sum to the mixture, and a separate cache key."""
     from tf_munet.models import build_model
-    from tf_munet.models.precision import with_precision
+    from tf_munet.models.inference import inference_network
 
     network = separator.network if family == "munet" else build_model(TINY, family, FOUR)
     mix = track["mixture"][: 4 * 44100]
@@ -337,9 +337,9 @@ def test_bfloat16_network_matches_float32(family, separator, track):
     np.testing.assert_allclose(sum(half.values()), mix, atol=1e-5)
     assert sep.settings()["precision"] == "bfloat16"
     assert "precision" not in Separator(network, TINY, FOUR, family).settings()
-    assert with_precision(network, "float32") is network
+    assert inference_network(network, "float32") is network
     with pytest.raises(ValueError, match="precision"):
-        with_precision(network, "int4")
+        inference_network(network, "int4")
 
 
 def test_fast_fft_option_costs_little(track):

@@ -16,8 +16,8 @@ import numpy as np
 
 from tf_munet.models.copies import editable_config, rebuild
 
-_FOLDS_INTO = {"Conv2D": -1, "Conv2DTranspose": -2, "Dense": -1}
-"""Layers a batch norm folds into, and their kernel's output-channel axis."""
+_FOLDS_INTO = {"Conv2D": -1, "Conv2DTranspose": -2}
+"""Convolutions a batch norm folds into, and their kernel's output-channel axis."""
 
 
 def _tensor_refs(obj):

@@ -1,4 +1,5 @@
-"""Inference copies of a network that hold and compute bfloat16 weights.
+"""The network's arithmetic at inference: which precision "auto" means on this machine, and the
+config edit that makes a copy hold and compute bfloat16 weights (`inference.inference_network`).
 
 On CPUs with AMX or AVX512-BF16 instructions (oneDNN uses them at run time) a bfloat16 copy's
 networks run 2.4x (cunet preset) to 3.6x (paper preset) faster than float32 (measured by the
@@ -10,8 +11,6 @@ every call). The input scaling (a log or a division of magnitudes) and the mask 
 """
 
 from __future__ import annotations
-
-import keras
 
 from tf_munet.errors import UserError
 from tf_munet_core.options import PRECISIONS
@@ -55,17 +54,3 @@ def use_bfloat16(config: dict) -> None:
     for layer in config["layers"]:
         if layer["class_name"] not in _FLOAT32_LAYERS and layer["name"] not in outputs:
             layer["config"]["dtype"] = "bfloat16"
-
-
-def with_precision(network: keras.Model, precision: str) -> keras.Model:
-    """`network` itself for "float32"; for "bfloat16" a copy whose layers hold and compute
-    bfloat16 weights ("auto": see `resolve_precision`)."""
-    if resolve_precision(precision) == "float32":
-        return network
-    from tf_munet.models.copies import editable_config, rebuild
-
-    config = editable_config(network)
-    use_bfloat16(config)
-    copy = rebuild(config)
-    copy.set_weights(network.get_weights())
-    return copy
