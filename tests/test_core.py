@@ -73,3 +73,50 @@ def test_batch_plan_covers_every_patch_with_fixed_sizes():
     assert batch_plan(13, (1, 2, 4, 8)) == [(8, 8), (5, 8)]
     assert batch_plan(5, (0,)) == [(5, 0)]  # a free batch dimension: one call
     assert batch_plan(3, (1,)) == [(1, 1)] * 3  # the oldest exports: a patch per call
+
+
+def _constant_separator(gain: float, k: int, **options):
+    """A NetworkSeparator whose network answers every bin with `gain` (model 8 kHz, STFT 256/64)."""
+    from tf_munet_core.config import AudioConfig
+    from tf_munet_core.separator import NetworkSeparator
+
+    audio = AudioConfig(sample_rate=8000, channels=1, n_fft=256, hop=64, freq_bins=100, frames=16)
+
+    def mask_fn(patches):
+        return np.full((*patches.shape, k), gain, np.float32)
+
+    return NetworkSeparator(audio, tuple(f"s{i}" for i in range(k)), mask_fn, **options)
+
+
+@pytest.mark.parametrize("rate", [16000, 44100])
+def test_inverse_stft_gives_back_the_scaled_input_to_the_last_sample(rate):
+    """Masks of 1/4 in every bin (above the model's band too): each stem is the input / 4, at the
+    ends of the signal as well as inside (the overlap-add's window sum is divided out there)."""
+    x = np.random.default_rng(0).standard_normal((rate * 3 // 2, 2)).astype(np.float32)
+    stems = _constant_separator(0.25, 4, normalize="raw").separate(x, rate)
+    for y in stems.values():
+        np.testing.assert_allclose(y, x / 4, atol=2e-6)
+
+
+def test_stems_do_not_depend_on_the_number_of_threads():
+    """Batches of frames are added in rounds that share no samples: any number of threads gives
+    the same sums, bit for bit (frame batches of 2 need three rounds for a 4-hop window)."""
+    from tf_munet_core.config import AudioConfig
+    from tf_munet_core.separator import NetworkSeparator
+
+    audio = AudioConfig(sample_rate=8000, channels=1, n_fft=256, hop=64, freq_bins=100, frames=16)
+
+    def mask_fn(patches):  # masks that vary with the input, so every frame's sum is different
+        m = 1 / (1 + np.exp(-np.log1p(patches)))[..., None]
+        return np.concatenate([m, 1 - m, m * m], axis=-1).astype(np.float32)
+
+    x = np.random.default_rng(1).standard_normal((44100 * 2, 2)).astype(np.float32)
+    runs = [NetworkSeparator(audio, ("a", "b", "c"), mask_fn, normalize="partial", threads=t,
+                             frame_batch=batch).separate(x, 44100)
+            for t, batch in [(1, 2), (2, 2), (3, 2), (1, 32), (2, 32)]]
+    for other in runs[1:3]:
+        for s in runs[0]:
+            np.testing.assert_array_equal(runs[0][s], other[s])
+    for s in runs[3]:
+        np.testing.assert_array_equal(runs[3][s], runs[4][s])
+        np.testing.assert_allclose(runs[0][s], runs[3][s], atol=1e-6)

@@ -142,28 +142,56 @@ class InputGrid:
 
 
 class OverlapAdd:
-    """Overlap-add of windowed frames (..., nb, n_fft) into (..., samples), by hop-sized parts
-    (one vectorised add per part of a frame instead of one per frame)."""
+    """The inverse STFT's overlap-add, in place in the caller's rows of samples.
 
-    def __init__(self, lead: tuple[int, ...], frames: int, n_fft: int, hop: int):
+    `rows` (..., length) are float32 zeros at least `(frames - 1) * hop + n_fft` long; frames
+    (..., nb, n_fft) are added hop-sized part by part (one vectorised add per part of a frame
+    instead of one per frame). `synthesis` is the window to multiply frames by: the analysis
+    window divided by the sum of squared windows where that sum is constant (everywhere but the
+    first and last frames' reach), so `finish` only corrects the samples near the ends.
+
+    Batches of frames `rounds` apart never touch the same samples, so the batches of one round
+    may be added from several threads at once, and every sample gets its terms in the same
+    order whatever the number of threads.
+    """
+
+    def __init__(self, rows: np.ndarray, frames: int, window: np.ndarray, hop: int):
+        n_fft = len(window)
         self.n_fft, self.hop, self.frames = n_fft, hop, frames
         self.parts = -(-n_fft // hop)
-        self.buf = np.zeros((*lead, frames - 1 + self.parts, hop), np.float32)
+        length = (frames - 1 + self.parts) * hop
+        if rows.shape[-1] < length or rows.strides[-1] != rows.itemsize:
+            raise ValueError(f"rows must be contiguous along time and at least {length} long")
+        self.rows = rows
+        step = rows.strides[-1]
+        self.parted = np.lib.stride_tricks.as_strided(  # (..., frames - 1 + parts, hop) view
+            rows, (*rows.shape[:-1], frames - 1 + self.parts, hop), (*rows.strides[:-1], hop * step, step)
+        )
+        env = np.zeros((frames - 1 + self.parts, hop), np.float64)
+        sq = window.astype(np.float64) ** 2
+        for r in range(self.parts):
+            a, b = r * hop, min(n_fft, (r + 1) * hop)
+            env[r : r + frames, : b - a] += sq[a:b]
+        self.env = env.reshape(-1)
+        self.level = float(self.env.max())
+        self.synthesis = (window / self.level).astype(np.float32)
+
+    def rounds(self, batch: int) -> int:
+        """How many batches of `batch` frames apart two batches are free of shared samples."""
+        return 1 + -(-(self.parts - 1) // batch)
 
     def add(self, y: np.ndarray, u0: int) -> None:
-        """Add frames u0, u0 + 1, ... (y: (..., nb, n_fft), already windowed)."""
+        """Add frames u0, u0 + 1, ... (y: (..., nb, n_fft), already multiplied by `synthesis`)."""
         nb = y.shape[-2]
         for r in range(self.parts):
             a, b = r * self.hop, min(self.n_fft, (r + 1) * self.hop)
-            self.buf[..., u0 + r : u0 + r + nb, : b - a] += y[..., a:b]
+            self.parted[..., u0 + r : u0 + r + nb, : b - a] += y[..., a:b]
 
-    def result(self, window: np.ndarray, pad: int, n: int, out: np.ndarray | None = None):
-        """Samples [pad, pad + n) divided by the frames' summed squared window (..., n)."""
-        env = np.zeros((self.frames - 1 + self.parts, self.hop), np.float32)
-        sq = window**2
-        for r in range(self.parts):
-            a, b = r * self.hop, min(self.n_fft, (r + 1) * self.hop)
-            env[r : r + self.frames, : b - a] += sq[a:b]
-        env = env.reshape(-1)[pad : pad + n]
-        flat = self.buf.reshape(*self.buf.shape[:-2], -1)[..., pad : pad + n]
-        return np.multiply(flat, 1.0 / np.maximum(env, 1e-8), out=out)
+    def finish(self, pad: int, n: int) -> np.ndarray:
+        """Samples [pad, pad + n): the sum of windows divided out where it is not `level`."""
+        gain = self.level / np.maximum(self.env[pad : pad + n], 1e-8)
+        off = np.flatnonzero(np.abs(gain - 1.0) > 1e-7)
+        out = self.rows[..., pad : pad + n]
+        if off.size:
+            out[..., off] *= gain[off].astype(np.float32)
+        return out

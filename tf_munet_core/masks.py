@@ -55,7 +55,7 @@ def normalize_masks(masks: np.ndarray, mode: str) -> np.ndarray:
     masks = np.maximum(masks, 0.0, dtype=np.float32)
     if mode == "raw":
         return masks
-    total = masks.sum(axis=-1, keepdims=True)
+    total = sum_last_axis(masks)
     if mode == "exhaustive":
         masks /= np.maximum(total, 1e-8)
         masks[total[..., 0] <= 1e-8] = 1.0 / masks.shape[-1]  # silent bins: shared equally
@@ -64,6 +64,15 @@ def normalize_masks(masks: np.ndarray, mode: str) -> np.ndarray:
         masks /= np.maximum(total, 1.0)
         return masks
     raise ValueError(f"normalization must be exhaustive, partial or raw. Received: {mode!r}")
+
+
+def sum_last_axis(a: np.ndarray) -> np.ndarray:
+    """`a.sum(axis=-1, keepdims=True)` for a short last axis (sources, channels), by slices:
+    the same sums (numpy adds fewer than 8 terms in order), several times faster."""
+    total = a[..., :1].copy()
+    for j in range(1, a.shape[-1]):
+        total += a[..., j : j + 1]
+    return total
 
 
 def patch_starts(total: int, size: int, overlap: float) -> tuple[list[int], int]:
@@ -118,7 +127,7 @@ def channel_views(x: np.ndarray, model_channels: int) -> tuple[list[np.ndarray],
     """What the model sees of an input segment (samples, C): views (samples, model channels)
     and how their masks map back ("shared", "per_channel" or "dup", see the module docstring)."""
     if model_channels == 1:
-        return [x.mean(axis=1, keepdims=True)], "shared"
+        return [sum_last_axis(x) / np.float32(x.shape[1])], "shared"  # the mean, fast
     if x.shape[1] == model_channels:
         return [x], "per_channel"
     return [np.repeat(x[:, c : c + 1], model_channels, axis=1) for c in range(x.shape[1])], "dup"

@@ -178,8 +178,8 @@ class MaskSeparator:
             if start == 0 and block.shape[1] == len(x):  # one block: its stems are the result
                 whole = block
                 continue
-            if out is None:
-                out = np.empty((len(picks), *x.shape), np.float32)
+            if out is None:  # (K, n, C) views of (K, C, n) rows, the blocks' layout
+                out = np.empty((len(picks), x.shape[1], len(x)), np.float32).transpose(0, 2, 1)
             with profiler.stage("output"):
                 for i, k in enumerate(picks):
                     out[i, start : start + block.shape[1]] = block[k]
@@ -266,10 +266,9 @@ class MaskSeparator:
                           else self.normalization == "exhaustive")
         k_out = k - 1 if by_residual else k
         with profiler.stage("mapping"):
-            # one extended (K, model frames, bins + 1) array per distinct mask (mono: one)
-            keys = list({id(m): None for m in masks})
-            ext = {id(m): grid.extend(m) for m in masks}
-            which = [keys.index(id(m)) for m in masks]
+            # one (freq_bins, model frames, K) array per distinct mask (mono: one)
+            keys = list({id(m): m for m in masks}.values())
+            which = [[id(m) for m in keys].index(id(m)) for m in masks]
             # input frame u is centred at u * hop / rate s; model frame t at t * hop_m / r_m
             pos = np.arange(frames) * (hop / rate) * (self.audio.sample_rate / self.audio.hop)
             t_lo, t_hi, t_frac = linear_weights(pos, masks[0].shape[1])
@@ -278,63 +277,72 @@ class MaskSeparator:
             xp = np.ascontiguousarray(np.pad(x, ((pad, pad), (0, 0)), mode="reflect").T)
             framed = np.lib.stride_tricks.sliding_window_view(xp, n_fft, axis=1)[:, ::hop]
         batch = self.frame_batch if self.wiener else min(self.frame_batch, 32)
-        workers = self.threads or fft_workers()
-        threads = max(1, min(workers, -(-frames // batch)))
-        olas = [OverlapAdd((channels, k_out), frames, n_fft, hop) for _ in range(threads)]
-        spent = [{"input_stft": 0.0, "mapping": 0.0, "istft": 0.0} for _ in range(threads)]
+        # stems (K, C, samples) with the STFT's padding: the overlap-add's own rows, so every
+        # write runs along contiguous time and nothing is copied out afterwards
+        rows = np.zeros((k, channels, (frames - 1) * hop + n_fft + hop), np.float32)
+        ola = OverlapAdd(rows[:k_out].transpose(1, 0, 2), frames, window, hop)
+        synthesis = ola.synthesis
+        starts = list(range(0, frames, batch))
+        spent: list[dict[str, float]] = []
 
-        def run(t: int) -> None:
-            """Batches t, t + threads, ... into olas[t]: a fixed order, so sums are the same
-            from run to run. numpy and scipy.fft release the GIL: threads use the cores."""
-            clock, times = time.perf_counter, spent[t]
-            for u0 in range(t * batch, frames, threads * batch):
-                u = slice(u0, min(frames, u0 + batch))
-                t0 = clock()
-                spec = scipy.fft.rfft(framed[:, u] * window, axis=-1)  # (C, nb, F)
-                t1 = clock()
-                gains = []
-                for key in keys:  # by time (linear), then by Hz (two gathers), then extended
-                    e, f = ext[key], t_frac[u][None, :, None]
-                    mt = e[:, u] if same_frames else e[:, t_lo[u]] * (1 - f) + e[:, t_hi[u]] * f
-                    gains.append(grid.gains(mt))
-                if self.wiener:  # (C, K, nb, F)
-                    est = wiener_batch([grid.full_gains(*gains[w]) for w in which], spec,
-                                       covers_mixture, self.wiener_iterations)
-                else:
-                    est = np.empty((channels, k_out, *spec.shape[1:]), np.complex64)
-                    low = grid.n_low
-                    for c in range(channels):
-                        g_low, g_top = gains[which[c]]
-                        np.multiply(spec[c, None, :, :low], g_low[:k_out], out=est[c, :, :, :low])
-                        np.multiply(spec[c, None, :, low:], g_top[:k_out, :, None],
-                                    out=est[c, :, :, low:])
-                t2 = clock()
-                y = scipy.fft.irfft(est, n=n_fft, axis=-1, overwrite_x=True)
-                y *= window
-                olas[t].add(y, u0)
-                times["input_stft"] += t1 - t0
-                times["mapping"] += t2 - t1
-                times["istft"] += clock() - t2
+        def run(u0: int) -> None:
+            """One batch of input frames, from frames to their stems' samples. numpy and
+            scipy.fft release the GIL: threads use the cores."""
+            clock, times = time.perf_counter, {"input_stft": 0.0, "mapping": 0.0, "istft": 0.0}
+            u = slice(u0, min(frames, u0 + batch))
+            t0 = clock()
+            spec = scipy.fft.rfft(framed[:, u] * window, axis=-1)  # (C, nb, F)
+            t1 = clock()
+            gains = []
+            for m in keys:  # by time (linear), then by Hz (two gathers), then extended
+                f = t_frac[u][None, :, None]
+                mt = m[:, u] if same_frames else m[:, t_lo[u]] * (1 - f) + m[:, t_hi[u]] * f
+                gains.append(grid.gains(grid.extend(mt)))
+            if self.wiener:  # (C, K, nb, F)
+                est = wiener_batch([grid.full_gains(*gains[w]) for w in which], spec,
+                                   covers_mixture, self.wiener_iterations)
+            else:  # real gains on (re, im) pairs: float32 products, no complex casts
+                est = np.empty((channels, k_out, *spec.shape[1:]), np.complex64)
+                re_im, out = spec.view(np.float32), est.view(np.float32)
+                low = 2 * grid.n_low
+                for c in range(channels):
+                    g_low, g_top = gains[which[c]]
+                    np.multiply(re_im[c, None, :, :low], np.repeat(g_low[:k_out], 2, axis=-1),
+                                out=out[c, :, :, :low])
+                    np.multiply(re_im[c, None, :, low:], g_top[:k_out, :, None],
+                                out=out[c, :, :, low:])
+            t2 = clock()
+            y = scipy.fft.irfft(est, n=n_fft, axis=-1, overwrite_x=True)
+            y *= synthesis
+            ola.add(y, u0)
+            times["input_stft"] += t1 - t0
+            times["mapping"] += t2 - t1
+            times["istft"] += clock() - t2
+            spent.append(times)
 
+        # batches of one round share no samples: added concurrently, in the same order of terms
+        # whatever the number of threads
+        rounds = ola.rounds(batch)
+        threads = max(1, min(self.threads or fft_workers(), len(starts)))
         t0 = time.perf_counter()
         if threads == 1:
-            run(0)
+            for r in range(rounds):
+                for u0 in starts[r::rounds]:
+                    run(u0)
         else:
             with ThreadPoolExecutor(threads) as pool:
-                list(pool.map(run, range(threads)))
+                for r in range(rounds):
+                    list(pool.map(run, starts[r::rounds]))
         profiler.add_threads(spent, time.perf_counter() - t0)
-        ola = olas[0]
         with profiler.stage("istft"):
-            for other in olas[1:]:
-                ola.buf += other.buf
-            stems = np.empty((k, n, channels), np.float32)
-            ola.result(window, pad, n, out=stems[:k_out].transpose(2, 0, 1))
+            stems = rows[:, :, pad : pad + n]
+            ola.finish(pad, n)
         if by_residual:
             with profiler.stage("output"):
-                np.subtract(x, stems[0], out=stems[-1])
+                np.subtract(xp[:, pad : pad + n], stems[0], out=stems[-1])
                 for j in range(1, k_out):
                     stems[-1] -= stems[j]
-        return stems
+        return stems.transpose(0, 2, 1)
 
 
 class NetworkSeparator(MaskSeparator):
