@@ -120,3 +120,40 @@ def test_stems_do_not_depend_on_the_number_of_threads():
     for s in runs[3]:
         np.testing.assert_array_equal(runs[3][s], runs[4][s])
         np.testing.assert_allclose(runs[0][s], runs[3][s], atol=1e-6)
+
+
+def test_blocks_prepare_the_next_block_while_this_one_finishes():
+    """With a prepare step, block i + 1 is read and prepared (in another thread) before block i's
+    segment runs, and the crossfaded result is the one without it."""
+    import threading
+
+    from tf_munet_core.streaming import Blocks
+
+    rate = 1000
+    x = np.random.default_rng(2).standard_normal((rate * 9, 2)).astype(np.float32)
+    blocks = Blocks(block_seconds=2.0, fade=0.5, margin=0.25)
+    events, workers = [], set()
+
+    def read(a, b):
+        events.append(("read", a))
+        return x[a:b]
+
+    def prepare(seg, a, b):
+        workers.add(threading.current_thread().name)
+        return seg * 2  # stands in for the masks
+
+    def segment(seg, a, b, prepared):
+        events.append(("segment", a))
+        return np.stack([prepared, seg])
+
+    piped = list(blocks.stream(read, len(x), rate, segment, prepare=prepare))
+    plain = list(blocks.stream(lambda a, b: x[a:b], len(x), rate,
+                               lambda seg, a, b: np.stack([seg * 2, seg])))
+    assert [s for s, _ in piped] == [s for s, _ in plain]
+    for (_, got), (_, want) in zip(piped, plain):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(np.concatenate([y for _, y in piped], axis=1)[1], x, atol=1e-6)
+    starts = [a for kind, a in events if kind == "read"]
+    assert len(starts) == 4 and workers and threading.current_thread().name not in workers
+    for i, a in enumerate(starts[:-1]):  # the next block is read before this one's segment
+        assert events.index(("read", starts[i + 1])) < events.index(("segment", a))

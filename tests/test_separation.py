@@ -231,9 +231,9 @@ def test_blocks_match_one_pass_and_reads_stay_bounded(separator, track):
     reads = []
     orig = blocked._separate_segment
 
-    def spy(x, rate, start, stop, profiler):
+    def spy(x, rate, start, stop, profiler, masks):
         reads.append(stop - start)
-        return orig(x, rate, start, stop, profiler)
+        return orig(x, rate, start, stop, profiler, masks)
 
     blocked._separate_segment = spy
     est = blocked.separate(mix, 44100, stems=("vocals", "bass"))

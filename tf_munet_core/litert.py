@@ -213,7 +213,10 @@ class WaveformSeparator(MaskSeparator):
             out[s : s + chunk] += self.export.run(padded[None, s : s + chunk])[0] * w[:, None, None]
         return out[:n]
 
-    def _separate_segment(self, x, rate, start, stop, profiler) -> np.ndarray:
+    def _prepare_segment(self, x, rate, start, stop, profiler) -> None:
+        return None  # the waveform model does everything in `_separate_segment`
+
+    def _separate_segment(self, x, rate, start, stop, profiler, prepared=None) -> np.ndarray:
         n, channels = x.shape
         cm, model_rate = self.audio.channels, self.audio.sample_rate
         if cm == channels:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from contextlib import contextmanager
 
@@ -19,12 +20,22 @@ STAGES = {
 
 
 class Profiler:
-    """Wall seconds per stage (`STAGES`) of the separations it is passed to."""
+    """Wall seconds per stage (`STAGES`) of the separations it is passed to.
+
+    Stages may be timed from several threads: a block's masks are computed while the previous
+    block's inverse STFTs run (`streaming.Blocks.stream`), so stage times can add up to more
+    than the wall time.
+    """
 
     enabled = True
 
     def __init__(self):
         self.seconds: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def _add(self, name: str, seconds: float) -> None:
+        with self._lock:
+            self.seconds[name] = self.seconds.get(name, 0.0) + seconds
 
     @contextmanager
     def stage(self, name: str):
@@ -33,14 +44,14 @@ class Profiler:
         try:
             yield
         finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+            self._add(name, time.perf_counter() - t0)
 
     def add_threads(self, spent: list[dict[str, float]], wall: float) -> None:
         """Add threads' stage times, scaled so they add up to the wall time they took."""
         total = sum(sum(d.values()) for d in spent) or 1.0
         for d in spent:
             for name, seconds in d.items():
-                self.seconds[name] = self.seconds.get(name, 0.0) + seconds * wall / total
+                self._add(name, seconds * wall / total)
 
 
 class NoProfiler(Profiler):

@@ -13,9 +13,14 @@ The path of one block (see `masks`, `mapping` and `streaming` for each step):
 2. Each input channel's STFT at the input's rate (`mapping.input_stft`) gets its masks
    mapped by Hz and seconds (`mapping.InputGrid`), in float32 batches of 32 frames shared out
    between the cores (threads: numpy and scipy.fft release the GIL). Inverse STFTs by
-   overlap-add. When the masks sum to 1 (exhaustive normalisation, no Wiener) the last source
-   is the mixture minus the others: exact by linearity, and one inverse STFT fewer.
-3. `wiener=True` refines the estimates with norbert's multichannel Wiener filter (EM iterations
+   overlap-add into the stems' own rows (`mapping.OverlapAdd`: batches in rounds that share no
+   samples, so any number of threads gives the same sums). When the masks sum to 1 (exhaustive
+   normalisation, no Wiener) the last source is the mixture minus the others: exact by
+   linearity, and one inverse STFT fewer.
+3. Blocks (`streaming.Blocks`): step 1 of the next block runs in a second thread while
+   step 2 of this one runs, so the network's idle cycles and the single-threaded passes of
+   either step overlap.
+4. `wiener=True` refines the estimates with norbert's multichannel Wiener filter (EM iterations
    on batches of input frames; norbert is then needed).
 
 `normalize="raw"` with `overlap=0` and model-rate input gives the network's own masks applied on
@@ -200,10 +205,13 @@ class MaskSeparator:
         """Yield (start, stems (K, n, channels)) of an input served by `read(start, stop)`."""
         profiler = profiler or NO_PROFILER
 
-        def segment(x, start, stop):
-            return self._separate_segment(x, rate, start, stop, profiler)
+        def masks(x, start, stop):
+            return self._prepare_segment(x, rate, start, stop, profiler)
 
-        return self.blocks.stream(read, total, rate, segment, progress, profiler)
+        def segment(x, start, stop, prepared):
+            return self._separate_segment(x, rate, start, stop, profiler, prepared)
+
+        return self.blocks.stream(read, total, rate, segment, progress, profiler, prepare=masks)
 
     def min_samples(self, rate: int) -> int:
         """Shortest input the STFTs take (reflect padding needs over half a window, at the
@@ -238,13 +246,17 @@ class MaskSeparator:
         with profiler.stage("masks"):
             return masks_per_channel(masks, mode, x.shape[1])
 
+    def _prepare_segment(self, x, rate, start, stop, profiler):
+        """A segment's first step, run a block ahead in a second thread (`Blocks.stream`)."""
+        return self._segment_masks(x, rate, start, stop, profiler)
+
     def _input_grid(self, rate: int) -> InputGrid:
         if rate not in self._grids:
             self._grids[rate] = InputGrid.build(self.audio, rate, self.fast_fft)
         return self._grids[rate]
 
     def _separate_segment(self, x: np.ndarray, rate: int, start: int, stop: int,
-                          profiler: Profiler) -> np.ndarray:
+                          profiler: Profiler, masks: list[np.ndarray] | None = None) -> np.ndarray:
         """Stems (K, n, C) of one segment: masks mapped onto each channel's STFT at `rate`.
 
         Works in float32/complex64 on batches of input frames, laid out (channel, source,
@@ -254,7 +266,8 @@ class MaskSeparator:
 
         n, channels = x.shape
         k = len(self.sources)
-        masks = self._segment_masks(x, rate, start, stop, profiler)
+        if masks is None:  # (`_prepare_segment` gives them)
+            masks = self._segment_masks(x, rate, start, stop, profiler)
         grid = self._input_grid(rate)
         n_fft, hop, window = grid.n_fft, grid.hop, grid.window
         pad = n_fft // 2
