@@ -44,22 +44,34 @@ TITLES = {"pipeline": "Pipeline", "inference": "Inference", "deploy": "Deploymen
 """Sections rendered from their own markdown, in README order, and their headings."""
 
 
-def _generic(name: str, data: dict) -> list[str]:
+def _machine(m: dict) -> str:
+    return (f"{m.get('cpu', '?')} ({m.get('cores', '?')} cores"
+            f"{', GPUs: ' + ', '.join(m['gpus']) if m.get('gpus') else ', no GPU'}), TensorFlow "
+            f"{m.get('tensorflow', '?')}")
+
+
+def _generic(name: str, data: dict, header: dict) -> list[str]:
     md = data.get("markdown")
-    return [f"### {name}", "", md] if md else []
+    if not md:
+        return []
+    m = data.get("machine")
+    if m and (m.get("cpu"), m.get("cores"), m.get("gpus")) != (
+            header.get("cpu"), header.get("cores"), header.get("gpus")):
+        md = (f"*This section was measured on another machine: {_machine(m)} (rerun alone); "
+              f"compare its figures with each other, not with other sections'.*\n\n{md}")
+    return [f"### {name}", "", md]
 
 
 def render(results: dict) -> str:
     m = results.get("machine", {})
     lines = [
-        (f"Measured by `python -m benchmarks.run` on {m.get('cpu', '?')} ({m.get('cores', '?')} cores"
-         f"{', GPUs: ' + ', '.join(m['gpus']) if m.get('gpus') else ', no GPU'}), TensorFlow "
-         f"{m.get('tensorflow', '?')}. Raw numbers: `benchmarks/results.json`."),
+        (f"Measured by `python -m benchmarks.run` on {_machine(m)}, unless a section says "
+         f"otherwise. Raw numbers: `benchmarks/results.json`."),
         "",
     ]
     if "cost" in results:
         lines += _cost(results["cost"]) + [""]
     for name, title in TITLES.items():
         if name in results:
-            lines += _generic(title, results[name]) + [""]
+            lines += _generic(title, results[name], m) + [""]
     return "\n".join(lines)

@@ -38,13 +38,16 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.common import machine, save_results, update_readme
     from benchmarks.report import render
 
-    results = save_results("machine", machine())
+    here = machine()
+    if not args.only:  # the header's machine: the last full run's
+        save_results("machine", here)
     for name in args.only or list(SECTIONS):
         module = importlib.import_module(SECTIONS[name])
         t0 = time.time()
         print(f"== {name} ...", flush=True)
         data = module.run(quick=args.quick)
         data["wall_s"] = round(time.time() - t0, 1)
+        data["machine"] = here  # sections rerun alone may be measured elsewhere
         results = save_results(name, data)
         print(f"== {name} done in {data['wall_s']} s", flush=True)
     if not args.no_readme and not args.quick:

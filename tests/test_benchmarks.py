@@ -166,3 +166,16 @@ def test_equal_time_budget_and_a_reused_run_scored_once():
     assert first == {"a": "C-U-Net [steps]", "b": "M-U-Net UW [steps]", "c": "dedicated [time]"}
     assert scored_as["C-U-Net [time]"] == "C-U-Net [steps]"
     assert scored_as["dedicated [time]"] == "dedicated [time]"
+
+
+def test_a_section_measured_on_another_machine_says_so():
+    """A section rerun alone on another machine keeps its own machine, and the page says so."""
+    report = _module("report")
+    xeon = {"cpu": "Xeon", "cores": 2, "gpus": [], "tensorflow": "2.21.0"}
+    epyc = {**xeon, "cpu": "EPYC"}
+    page = report.render({"machine": xeon, "inference": {"markdown": "INF", "machine": epyc},
+                          "deploy": {"markdown": "DEP", "machine": xeon}, "memory": {"markdown": "MEM"}})
+    assert page.startswith("Measured by `python -m benchmarks.run` on Xeon (2 cores, no GPU)")
+    inference = page[page.index("### Inference"):page.index("### Deployment")]
+    assert "another machine: EPYC (2 cores, no GPU)" in inference and "INF" in inference
+    assert page.count("another machine") == 1

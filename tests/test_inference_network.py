@@ -1,6 +1,8 @@
 """The network as inference runs it: batch norm folded into convolutions, bfloat16 copies and
 the choice of precision by the CPU's flags."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -90,7 +92,14 @@ def test_auto_precision_follows_the_cpu_flags(tmp_path):
     assert cpu_has_bfloat16(str(amx)) and not cpu_has_bfloat16(str(plain))
     assert not cpu_has_bfloat16(str(tmp_path / "missing"))
     assert resolve_precision("auto") == ("bfloat16" if cpu_has_bfloat16() else "float32")
-    assert resolve_precision("float32") == "float32" and resolve_precision("bfloat16") == "bfloat16"
+    assert resolve_precision("auto", str(amx)) == "bfloat16"
+    assert resolve_precision("auto", str(plain)) == "float32"
+    assert resolve_precision("float32", str(amx)) == "float32"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a CPU with the instructions: no warning
+        assert resolve_precision("bfloat16", str(amx)) == "bfloat16"
+    with pytest.warns(RuntimeWarning, match="no bfloat16 instructions"):  # kept, but warned
+        assert resolve_precision("bfloat16", str(plain)) == "bfloat16"
     with pytest.raises(ValueError, match="precision"):
         resolve_precision("float16")
 

@@ -12,6 +12,8 @@ every call). The input scaling (a log or a division of magnitudes) and the mask 
 
 from __future__ import annotations
 
+import warnings
+
 from tf_munet.errors import UserError
 from tf_munet_core.options import PRECISIONS
 
@@ -32,18 +34,25 @@ def cpu_has_bfloat16(cpuinfo: str = "/proc/cpuinfo") -> bool:
     return False
 
 
-def resolve_precision(precision: str) -> str:
+def resolve_precision(precision: str, cpuinfo: str = "/proc/cpuinfo") -> str:
     """"auto" -> "bfloat16" on CPUs with bfloat16 instructions and no GPU, else "float32";
-    the others as they are."""
+    the others as they are. "bfloat16" asked for on a CPU without those instructions (and no
+    GPU) is kept but warned about: it is emulated there, several times slower than float32
+    (9x for the cunet preset on an AVX2-only CPU)."""
     if precision not in PRECISIONS:
         raise UserError(f"Unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}.")
-    if precision != "auto":
+    if precision == "float32":
         return precision
     import tensorflow as tf
 
-    if tf.config.list_physical_devices("GPU") or not cpu_has_bfloat16():
-        return "float32"
-    return "bfloat16"
+    native = bool(tf.config.list_physical_devices("GPU")) or cpu_has_bfloat16(cpuinfo)
+    if precision == "bfloat16":
+        if not native:
+            warnings.warn("this CPU has no bfloat16 instructions (AMX-BF16 or AVX512-BF16): the "
+                          "bfloat16 network is emulated and several times slower than float32; "
+                          "--precision auto chooses by the CPU", RuntimeWarning, stacklevel=2)
+        return precision
+    return "bfloat16" if native else "float32"
 
 
 def use_bfloat16(config: dict) -> None:
