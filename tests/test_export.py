@@ -292,7 +292,7 @@ assert not [m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras",
 print("ran", count)
 """
     proc = subprocess.run([sys.executable, "-c", script, *folders], capture_output=True, text=True,
-                          timeout=300)
+                          timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert int(proc.stdout.split()[-1]) >= 8 + 2 + 8 + 4 + 2
 
