@@ -256,8 +256,9 @@ class MaskSeparator:
         return self._grids[rate]
 
     def _separate_segment(self, x: np.ndarray, rate: int, start: int, stop: int,
-                          profiler: Profiler, masks: list[np.ndarray] | None = None) -> np.ndarray:
-        """Stems (K, n, C) of one segment: masks mapped onto each channel's STFT at `rate`.
+                          profiler: Profiler, masks: list[np.ndarray]) -> np.ndarray:
+        """Stems (K, n, C) of one segment: its masks (`_prepare_segment`) mapped onto each channel's
+        STFT at `rate`.
 
         Works in float32/complex64 on batches of input frames, laid out (channel, source,
         frame, bin) so every FFT runs on contiguous rows.
@@ -266,8 +267,6 @@ class MaskSeparator:
 
         n, channels = x.shape
         k = len(self.sources)
-        if masks is None:  # (`_prepare_segment` gives them)
-            masks = self._segment_masks(x, rate, start, stop, profiler)
         grid = self._input_grid(rate)
         n_fft, hop, window = grid.n_fft, grid.hop, grid.window
         pad = n_fft // 2
@@ -281,7 +280,8 @@ class MaskSeparator:
         with profiler.stage("mapping"):
             # one (freq_bins, model frames, K) array per distinct mask (mono: one)
             keys = list({id(m): m for m in masks}.values())
-            which = [[id(m) for m in keys].index(id(m)) for m in masks]
+            key_ids = [id(m) for m in keys]
+            which = [key_ids.index(id(m)) for m in masks]
             # input frame u is centred at u * hop / rate s; model frame t at t * hop_m / r_m
             pos = np.arange(frames) * (hop / rate) * (self.audio.sample_rate / self.audio.hop)
             t_lo, t_hi, t_frac = linear_weights(pos, masks[0].shape[1])
