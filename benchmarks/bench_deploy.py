@@ -46,7 +46,7 @@ TARGET = 1.3
 """TF-Lite float32 waveform model within 1.3x of the Keras graph (the benchmark issue's goal)."""
 
 
-def _runtimes(run: Path, out: Path) -> dict:
+def _runtimes(run: Path, out: Path, variants: tuple[str, ...] = VARIANTS) -> dict:
     """{label: object with .separate(clip, rate)} for one exported run."""
     from tf_munet.export.savedmodel import SavedModelSeparator
     from tf_munet.separation import Separator
@@ -56,7 +56,7 @@ def _runtimes(run: Path, out: Path) -> dict:
         "keras": Separator.load(run, batch_size=8),
         "savedmodel": SavedModelSeparator.load(out, batch_size=8),
     }
-    for v in VARIANTS:
+    for v in variants:
         runtimes[f"tflite {v}"] = load_separator(out, variant=v, litert_threads=THREADS)
     runtimes["tflite waveform float32"] = load_separator(out, kind="waveform",
                                                          litert_threads=THREADS)
@@ -192,6 +192,8 @@ def run(quick: bool = False) -> dict:
     preset = "tiny" if quick else "cunet"
     families = ("munet", "cunet") if quick else FAMILIES  # quick: no dedicated (32 conversions)
     durations = (5.0,) if quick else (30.0, 180.0)
+    # quick: float32 files only (the quantized ones are converted and checked in tests/test_export.py)
+    quantize, variants = (("none",), ("float32",)) if quick else (QUANTIZE, VARIANTS)
     clips = {d: _clip(d) for d in durations}
     rows, exports, graph_rows, startup = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -199,7 +201,7 @@ def run(quick: bool = False) -> dict:
             run_dir = _make_run(Path(tmp), preset, family)
             out = Path(tmp) / f"export-{preset}-{family}"
             t0 = time.perf_counter()
-            report = export_run(run_dir, out, quantize=QUANTIZE, inputs=KINDS, threads=THREADS,
+            report = export_run(run_dir, out, quantize=quantize, inputs=KINDS, threads=THREADS,
                                 latency_repeats=2, calibration=4, excerpt_chunks=2)
             exports.append({
                 "preset": preset, "family": family, "export_s": time.perf_counter() - t0,
@@ -212,7 +214,7 @@ def run(quick: bool = False) -> dict:
                            for name, v in report["tflite"].items()},
             })
             print({k: v for k, v in exports[-1].items() if k != "tflite"}, flush=True)
-            runtimes = _runtimes(run_dir, out)
+            runtimes = _runtimes(run_dir, out, variants)
             overlaps = {label: getattr(sep, "overlap", None) for label, sep in runtimes.items()}
             for d in durations:
                 repeat = 1 if d > 60 else 2
@@ -234,13 +236,14 @@ def run(quick: bool = False) -> dict:
             del runtimes
             gc.collect()
             if family == "munet":  # start-up matters for one song: from the command line
-                startup = _time_to_stems(run_dir, out, {1.0: clips[durations[0]][:RATE],
-                                                        durations[-1]: clips[durations[-1]]},
-                                         Path(tmp))
+                lengths = {1.0: clips[durations[0]][:RATE]}
+                if not quick:
+                    lengths[durations[-1]] = clips[durations[-1]]
+                startup = _time_to_stems(run_dir, out, lengths, Path(tmp))
             for r in _graph_vs_litert(run_dir, out, rounds=2 if quick else 3, repeat=3 if quick else 5):
                 graph_rows.append({"preset": preset, "family": family, **r})
     data = {
-        "preset": preset, "threads": THREADS, "target_ratio": TARGET, "rows": rows,
+        "preset": preset, "threads": THREADS, "target_ratio": TARGET, "rows": rows, "variants": variants,
         "tf_threads": tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count(),
         "exports": exports, "graph_vs_litert": graph_rows, "time_to_stems": startup,
         "edge_target_ratio": EDGE_TARGET, "section_s": time.time() - t_start,
@@ -256,18 +259,20 @@ def verdict(ratio: float, target: float = TARGET) -> str:
 
 def render(data: dict) -> str:
     mb = 1 / 2**20
+    variants = data.get("variants", VARIANTS)
     intro = (
         f"{data['preset']} preset, untrained networks, {data['threads']} LiteRT threads, "
         f"TensorFlow {data['tf_threads']} (intra-op). Each run is exported once (`tf_munet.export.export_run`, "
-        "SavedModel + float32/float16/dynamic/int8 TF-Lite files, spectrogram and waveform "
+        f"SavedModel + {'/'.join(variants)} TF-Lite files, spectrogram and waveform "
         "inputs; sizes of the spectrogram-in files, a dedicated set's four files together):"
     )
+    heads = " | ".join([f".tflite {variants[0]}", *variants[1:]])
     out = [intro, "",
-           "| preset | family | export time | SavedModel | .tflite float32 | float16 | dynamic | int8 |",
-           "|---|---|---|---|---|---|---|---|"]
+           f"| preset | family | export time | SavedModel | {heads} |",
+           "|---|---|---|---|" + "---|" * len(variants)]
     for e in data["exports"]:
         sizes = " | ".join(f"{e['tflite'][f'spectrogram-{v}']['size_bytes'] * mb:.1f} MiB"
-                           for v in VARIANTS)
+                           for v in variants)
         out.append(f"| {e['preset']} | {e['family']} | {e['export_s']:.0f} s | "
                    f"{e['savedmodel_bytes'] * mb:.1f} MiB | {sizes} |")
     rows_intro = (

@@ -359,7 +359,8 @@ def test_sigkill_during_export_leaves_no_half_written_artifact(tiny_run, tmp_pat
     from tf_munet.export import main
 
     out = tmp_path / "export"
-    args = [str(tiny_run), "--out", str(out), "--quantize", "none,fp16", "--excerpt-chunks", "2", "--quiet"]
+    args = [str(tiny_run), "--out", str(out), "--quantize", "none,fp16", "--inputs", "spectrogram",
+            "--excerpt-chunks", "2", "--quiet"]
     # an earlier export's manifest must not vouch for the files a killed export leaves
     out.mkdir()
     (out / "manifest.json").write_text(json.dumps({"format": "tf_munet-tflite/1", "variants": {}}))
