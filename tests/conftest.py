@@ -9,6 +9,21 @@ from tf_munet.quiet import quiet_tensorflow  # noqa: E402
 quiet_tensorflow()  # no TensorFlow banner in captured output
 
 
+# --- order: the longest files first ------------------------------------------------------------
+# Under `-n auto --dist loadfile` (the README's command) each process takes whole files in this
+# order: the longest ones start first, so none of them starts last while the other processes idle.
+LONGEST_FIRST = (  # measured on 2 cores, serial, longest first
+    "test_train.py", "test_export.py", "test_notebooks.py", "test_trainer.py", "test_reliability.py",
+    "test_runtimes.py", "test_cunet.py", "test_benchmarks.py", "test_data.py", "test_hub.py",
+    "test_evaluation.py", "test_real_track.py", "test_distill.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: in-file order kept
+
+
 # --- data (tests/test_data.py; usable by every area) -------------------------------------------
 import pytest  # noqa: E402
 
