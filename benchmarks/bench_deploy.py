@@ -35,12 +35,13 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.bench_inference import _clip, _make_run
+from tf_munet.export.tflite import QUANTIZE as VARIANT_OF
 from tf_munet.registry import FAMILIES
 
 RATE = 44100
 THREADS = 2
-QUANTIZE = ("none", "fp16", "dynamic", "int8")
-VARIANTS = ("float32", "float16", "dynamic", "int8")
+QUANTIZE = tuple(VARIANT_OF)  # every TF-Lite variant: none (float32), fp16, dynamic, int8
+VARIANTS = tuple(VARIANT_OF.values())
 KINDS = ("spectrogram", "waveform")
 TARGET = 1.3
 """TF-Lite float32 waveform model within 1.3x of the Keras graph (the benchmark issue's goal)."""
@@ -193,7 +194,8 @@ def run(quick: bool = False) -> dict:
     families = ("munet", "cunet") if quick else FAMILIES  # quick: no dedicated (32 conversions)
     durations = (5.0,) if quick else (30.0, 180.0)
     # quick: float32 files only (the quantized ones are converted and checked in tests/test_export.py)
-    quantize, variants = (("none",), ("float32",)) if quick else (QUANTIZE, VARIANTS)
+    quantize = ("none",) if quick else QUANTIZE
+    variants = tuple(VARIANT_OF[q] for q in quantize)
     clips = {d: _clip(d) for d in durations}
     rows, exports, graph_rows, startup = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
