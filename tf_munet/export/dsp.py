@@ -6,8 +6,9 @@ RFFT2D needs a power-of-two FFT length (the paper's n_fft 1022 is not). So the e
 carry spectra as separate real and imaginary tensors and use:
 
 - "fft" (power-of-two n_fft): `tf.signal.rfft` (RFFT2D) for the analysis; the inverse real DFT
-  is two more real FFTs of the even and odd extensions of the real and imaginary parts (an
-  inverse FFT written with forward FFTs), so the cost stays O(n log n) and nothing is quantized.
+  is one more real FFT, of the even extension of the real part plus the odd extension of the
+  imaginary part (an inverse FFT written with a forward FFT), so the cost stays O(n log n) and
+  nothing is quantized.
 - "dft" (any n_fft): the DFT and its inverse as 2-D matmuls with constant matrices (the window
   folded in). Quantized variants quantize these matrices like any other weight.
 
@@ -104,19 +105,18 @@ def stft(wave: tf.Tensor, audio: AudioConfig, mode: str = "auto") -> tuple[tf.Te
 
 
 def _irfft_by_rfft(real: tf.Tensor, imag: tf.Tensor, n_fft: int) -> tf.Tensor:
-    """Inverse real DFT of a half spectrum (..., n/2 + 1) -> (..., n) using forward RFFTs only.
+    """Inverse real DFT of a half spectrum (..., n/2 + 1) -> (..., n) with one forward RFFT.
 
-    With the even extension a of the real part and the odd extension b of the imaginary part,
-    x[n] = (Re A[n] + Im B[n]) / N for n <= N/2 and x[N - n] = (Re A[n] - Im B[n]) / N, where
-    A, B are the real FFTs of a and b (Re A is even in n and Im B odd).
+    Let a be the even extension of the real part and b the odd extension of the imaginary part
+    (b[0] = b[N/2] = 0). A = RFFT(a) is real and B = RFFT(b) imaginary, so C = RFFT(a + b)
+    holds both: Re C = A, Im C = B / i. Then x[n] = (Re C[n] + Im C[n]) / N for n <= N/2 and
+    x[N - n] = (Re C[n] - Im C[n]) / N.
     """
     half = n_fft // 2
-    mirror_r = tf.reverse(real[..., 1:half], axis=[-1])
-    mirror_i = tf.reverse(imag[..., 1:half], axis=[-1])
-    even = tf.concat([real, mirror_r], axis=-1)
-    odd = tf.concat([imag, -mirror_i], axis=-1)
-    a = tf.math.real(tf.signal.rfft(even))
-    b = tf.math.imag(tf.signal.rfft(odd))
+    inner_sum = (real + imag)[..., 1:half]  # (imag at 0 and N/2 left out: b is zero there)
+    mirror = tf.reverse((real - imag)[..., 1:half], axis=[-1])
+    c = tf.signal.rfft(tf.concat([real[..., :1], inner_sum, real[..., half:], mirror], axis=-1))
+    a, b = tf.math.real(c), tf.math.imag(c)
     front = a + b  # n = 0 .. N/2
     back = tf.reverse((a - b)[..., 1:half], axis=[-1])  # n = N/2 + 1 .. N - 1
     return tf.concat([front, back], axis=-1) / float(n_fft)

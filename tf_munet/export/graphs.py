@@ -215,12 +215,19 @@ class ExportGraphs:
         with tf.name_scope(NETWORK_SCOPE):  # int8 quantizes only this scope (see tflite.py)
             masks = unit.network(inputs, training=False)  # (B, model_bins, T, C, K)
         k = len(unit.outputs)
-        masks = normalize_masks(self.front.mask_to_linear(masks), self.unit_normalization(unit))
-        masks = extend_mask(masks, bins)  # (B, bins, T, C, K)
-        masks = tf.reshape(tf.transpose(masks, [0, 3, 4, 2, 1]), [-1, k, frames, bins])
+        normalization = self.unit_normalization(unit)
+        masks = normalize_masks(self.front.mask_to_linear(masks), normalization)
+        # masks that sum to 1: the last stem is the mixture minus the others (exact by
+        # linearity, one inverse STFT fewer; the core's separator does the same)
+        k_out = k - 1 if normalization == "exhaustive" and k > 1 else k
+        masks = extend_mask(masks[..., :k_out], bins)  # (B, bins, T, C, K')
+        masks = tf.reshape(tf.transpose(masks, [0, 3, 4, 2, 1]), [-1, k_out, frames, bins])
         est_real = tf.reshape(real[:, None] * masks, [-1, frames, bins])
         est_imag = tf.reshape(imag[:, None] * masks, [-1, frames, bins])
-        out = dsp.istft(est_real, est_imag, a, length, self.stft_mode)  # (B*C*K, L)
+        out = dsp.istft(est_real, est_imag, a, length, self.stft_mode)  # (B*C*K', L)
+        out = tf.reshape(out, [-1, k_out, length])
+        if k_out < k:
+            out = tf.concat([out, (rows - tf.reduce_sum(out, axis=1))[:, None]], axis=1)
         out = tf.transpose(tf.reshape(out, [batch, chans, k, length]), [0, 3, 1, 2])
         return {name: out[..., i] for i, name in enumerate(unit.outputs)}
 
