@@ -25,6 +25,7 @@ setup(
         "pyyaml",
         "norbert",
         "scipy",
+        "ducc0",
         "matplotlib",
         "pyfluidsynth",
         "pretty_midi",

@@ -3,7 +3,7 @@
 #
 # The main environment (first argument: its python) trains a tiny run a few steps, exports it and
 # separates a clip with `python -m tf_munet.separate`; then a fresh virtual environment gets only
-# `pip install ./edge` (the inference core + numpy, scipy, soundfile, soxr, ai-edge-litert),
+# `pip install ./edge` (the inference core + numpy, ducc0, soundfile, soxr, ai-edge-litert),
 # proves TensorFlow is absent, separates the same clip with `tf-munet-edge` and compares stems.
 #
 #   bash .ci/edge_check.sh .venv/bin/python       # venv in ${TMPDIR:-/tmp}/tf_munet-edge-venv

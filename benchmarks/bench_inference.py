@@ -79,12 +79,14 @@ def _patches(sep, seconds: float) -> int:
 
 def _floor(sep, clip: np.ndarray, peak_flops: float) -> dict[str, float]:
     """What no implementation of this method escapes on this machine, for one clip: the
-    input-rate FFTs alone (each channel's STFT, K - 1 inverse STFTs per channel, as many
-    threads as the separator uses) and the network's FLOPs at the measured matmul peak."""
-    import scipy.fft
+    input-rate FFTs alone (each channel's STFT, K - 1 inverse STFTs per channel, with the
+    separator's FFT library, batches and threads) and the network's FLOPs at the measured
+    matmul peak."""
+    from concurrent.futures import ThreadPoolExecutor
 
     from benchmarks.common import best_time
     from tf_munet.models.flops import count_flops
+    from tf_munet_core import fft
     from tf_munet_core.mapping import fft_workers as _fft_workers
     from tf_munet_core.mapping import input_stft
 
@@ -92,13 +94,17 @@ def _floor(sep, clip: np.ndarray, peak_flops: float) -> dict[str, float]:
     channels, k_out = clip.shape[1], len(sep.sources) - 1
     frames = 1 + len(clip) // hop
     workers = _fft_workers()
-    x = np.random.default_rng(0).random((channels, 256, n_fft)).astype(np.float32)
-    spec = scipy.fft.rfft(x, axis=-1)
-    spec_k = np.repeat(spec[:, None], k_out, axis=1)
+    # 256 frames in batches of 32 (the separator's), spread over its threads
+    x = np.random.default_rng(0).random((8, channels, 32, n_fft)).astype(np.float32)
+    spec_k = np.repeat(fft.rfft(x)[:, :, None], k_out, axis=2)
+
+    def batch(i):
+        fft.rfft(x[i])
+        fft.irfft(spec_k[i], n_fft)
 
     def ffts():
-        scipy.fft.rfft(x, axis=-1, workers=workers)
-        scipy.fft.irfft(spec_k, n=n_fft, axis=-1, workers=workers)
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(batch, range(len(x))))
 
     fft_s = best_time(ffts, repeat=5) * frames / 256
     passes = len(sep.sources) if sep.conditioned else 1
@@ -208,7 +214,7 @@ def render(rows: list[dict], peak_flops: float | None = None, note: str = "") ->
         peak = f" ({peak_flops / 1e9:.0f} GFLOP/s, measured in this run)" if peak_flops else ""
         out += ["", "The floor of this method on this machine: the input-rate FFTs alone (STFT of "
                 "every channel, K - 1 inverse STFTs per channel) plus the network's FLOPs at the "
-                f"matmul peak{peak}: nothing built on the same STFT grid, network, pocketfft and oneDNN gets "
+                f"matmul peak{peak}: nothing built on the same STFT grid, network, FFTs (ducc0) and oneDNN gets "
                 "below it on these cores:", "",
                 "| preset | family | clip | FFTs alone | network | network at peak | floor | "
                 "× real time at the floor | end to end / floor |",

@@ -1,6 +1,6 @@
 """tf-munet-edge EXPORT_DIR INPUT... -o OUTDIR: separate audio files with a TF-Lite export.
 
-Needs only numpy, scipy, soundfile, soxr and ai-edge-litert (no TensorFlow): the stems are
+Needs only numpy, ducc0, soundfile, soxr and ai-edge-litert (no TensorFlow): the stems are
 those of `python -m tf_munet.separate` (same inference core), at the input's rate and channels.
 """
 

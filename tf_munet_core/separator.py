@@ -12,8 +12,8 @@ The path of one block (see `masks`, `mapping` and `streaming` for each step):
    network, unwarp, overlap average), then are normalised (`masks.normalize_masks`).
 2. Each input channel's STFT at the input's rate (`mapping.input_stft`) gets its masks
    mapped by Hz and seconds (`mapping.InputGrid`), in float32 batches of 32 frames shared out
-   between the cores (threads: numpy and scipy.fft release the GIL). Inverse STFTs by
-   overlap-add into the stems' own rows (`mapping.OverlapAdd`: batches in rounds that share no
+   between the cores (threads: numpy and the FFTs of `tf_munet_core.fft` release the GIL).
+   Inverse STFTs by overlap-add into the stems' own rows (`mapping.OverlapAdd`: batches in rounds that share no
    samples, so any number of threads gives the same sums). When the masks sum to 1 (exhaustive
    normalisation, no Wiener) the last source is the mixture minus the others: exact by
    linearity, and one inverse STFT fewer.
@@ -37,6 +37,7 @@ from typing import Protocol
 
 import numpy as np
 
+from tf_munet_core import fft
 from tf_munet_core.config import AudioConfig
 from tf_munet_core.errors import UserError
 from tf_munet_core.files import resample
@@ -263,8 +264,6 @@ class MaskSeparator:
         Works in float32/complex64 on batches of input frames, laid out (channel, source,
         frame, bin) so every FFT runs on contiguous rows.
         """
-        import scipy.fft
-
         n, channels = x.shape
         k = len(self.sources)
         grid = self._input_grid(rate)
@@ -300,11 +299,11 @@ class MaskSeparator:
 
         def run(u0: int) -> None:
             """One batch of input frames, from frames to their stems' samples. numpy and
-            scipy.fft release the GIL: threads use the cores."""
+            the FFTs release the GIL: threads use the cores."""
             clock, times = time.perf_counter, {"input_stft": 0.0, "mapping": 0.0, "istft": 0.0}
             u = slice(u0, min(frames, u0 + batch))
             t0 = clock()
-            spec = scipy.fft.rfft(framed[:, u] * window, axis=-1)  # (C, nb, F)
+            spec = fft.rfft(framed[:, u] * window)  # (C, nb, F)
             t1 = clock()
             gains = []
             for m in keys:  # by time (linear), then by Hz (two gathers), then extended
@@ -325,7 +324,7 @@ class MaskSeparator:
                     np.multiply(re_im[c, None, :, low:], g_top[:k_out, :, None],
                                 out=out[c, :, :, low:])
             t2 = clock()
-            y = scipy.fft.irfft(est, n=n_fft, axis=-1, overwrite_x=True)
+            y = fft.irfft(est, n_fft, overwrite=True)
             y *= synthesis
             ola.add(y, u0)
             times["input_stft"] += t1 - t0

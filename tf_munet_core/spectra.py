@@ -24,12 +24,12 @@ def stft(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
 
     The same transform as `tf_munet.spectral.stft`; frames are strided views, not copies.
     """
-    import scipy.fft
+    from tf_munet_core.fft import rfft
 
     pad = n_fft // 2
     xp = np.ascontiguousarray(np.pad(x, ((pad, pad), (0, 0)), mode="reflect").T)  # (C, n)
     frames = np.lib.stride_tricks.sliding_window_view(xp, n_fft, axis=1)[:, ::hop]
-    spec = scipy.fft.rfft(frames * hann(n_fft), axis=-1)  # (C, T, F)
+    spec = rfft(frames * hann(n_fft))  # (C, T, F)
     return np.ascontiguousarray(spec.transpose(1, 2, 0), dtype=np.complex64)
 
 
