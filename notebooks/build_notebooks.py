@@ -461,7 +461,7 @@ The stems of `LISTEN_VARIANT` (the first chunks of the test track, at the model'
 Keras' stems. Chunks are separated one by one here, without overlap, so their edges click (the
 vertical lines); the edge runner overlaps and crossfades them. To separate whole files on a
 device, copy the export folder there and install the runner alone from a checkout of the
-repository, `pip install ./edge`: the inference core with numpy, scipy, soundfile, soxr and
+repository, `pip install ./edge`: the inference core with numpy, ducc0, soundfile, soxr and
 `ai-edge-litert`, no TensorFlow and no tf_munet. Then:
 
 ```
