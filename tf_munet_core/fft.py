@@ -4,7 +4,7 @@ The input-rate STFT lengths have large prime factors (5512 = 2^3 * 13 * 53 sampl
 for the 8192 Hz presets), where ducc0's transforms, vectorised across rows, ran 1.8x faster than
 scipy.fft's on the separator's batches. Both release the GIL, so the separator's threads share
 the cores. Every runtime (Keras, SavedModel, the edge runner) and the benchmark's floor use these
-two functions.
+two functions. ducc0 is imported on first use (it takes ~0.2 s; `--help` and start-up need none).
 """
 
 from __future__ import annotations

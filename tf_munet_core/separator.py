@@ -13,8 +13,8 @@ The path of one block (see `masks`, `mapping` and `streaming` for each step):
 2. Each input channel's STFT at the input's rate (`mapping.input_stft`) gets its masks
    mapped by Hz and seconds (`mapping.InputGrid`), in float32 batches of 32 frames shared out
    between the cores (threads: numpy and the FFTs of `tf_munet_core.fft` release the GIL).
-   Inverse STFTs by overlap-add into the stems' own rows (`mapping.OverlapAdd`: batches in rounds that share no
-   samples, so any number of threads gives the same sums). When the masks sum to 1 (exhaustive
+   Inverse STFTs by overlap-add into the stems' own rows (`mapping.OverlapAdd`: batches in
+   rounds that share no samples, so any number of threads gives the same sums). When the masks sum to 1 (exhaustive
    normalisation, no Wiener) the last source is the mixture minus the others: exact by
    linearity, and one inverse STFT fewer.
 3. Blocks (`streaming.Blocks`): step 1 of the next block runs in a second thread while
