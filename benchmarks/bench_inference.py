@@ -108,7 +108,7 @@ def _floor(sep, clip: np.ndarray, peak_flops: float) -> dict[str, float]:
 
     fft_s = best_time(ffts, repeat=5) * frames / 256
     passes = len(sep.sources) if sep.conditioned else 1
-    network_flops = count_flops(sep.network) * passes * _patches(sep, len(clip) / 44100)
+    network_flops = count_flops(sep.trained_network) * passes * _patches(sep, len(clip) / 44100)
     return {"fft_s": fft_s, "network_at_peak_s": network_flops / peak_flops,
             "network_gflop": network_flops / 1e9}
 

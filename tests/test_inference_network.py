@@ -1,5 +1,5 @@
-"""The network as inference runs it: batch norm folded into convolutions, bfloat16 copies and
-the choice of precision by the CPU's flags."""
+"""The network as inference runs it: batch norm folded into convolutions, sub-pixel mask heads,
+bfloat16 copies and the choice of precision by the CPU's flags."""
 
 import warnings
 
@@ -10,8 +10,10 @@ from _tiny_run import FOUR
 
 from tf_munet.models import all_source_masks, build_model
 from tf_munet.models.folding import fold_batchnorm, foldable_pairs
+from tf_munet.layers import SubpixelConv2DTranspose
 from tf_munet.models.inference import checked_copy, inference_network, mask_gap, network_precision
 from tf_munet.models.precision import cpu_has_bfloat16, resolve_precision
+from tf_munet.models.subpixel import subpixel_copy
 from tf_munet.presets import get_preset
 
 TINY = get_preset("tiny")
@@ -32,6 +34,45 @@ def _trained_statistics(network: keras.Model, seed: int = 0) -> keras.Model:
 def _patches(seed: int = 1) -> np.ndarray:
     a = TINY.audio
     return np.random.default_rng(seed).random((3, a.model_bins, a.frames, a.channels), "float32")
+
+
+@pytest.mark.parametrize("kernel,strides", [(5, 2), (4, 2), (3, 2), (2, 2), (5, 3)])
+@pytest.mark.parametrize("filters", [1, 4])
+def test_subpixel_layer_equals_the_transposed_convolution(kernel, strides, filters):
+    rng = np.random.default_rng(kernel * 10 + strides)
+    x = rng.standard_normal((2, 7, 5, 6)).astype("float32")  # odd sizes: the phases must align
+    transposed = keras.layers.Conv2DTranspose(filters, kernel, strides=strides, padding="same",
+                                              activation="sigmoid")
+    transposed(x)
+    transposed.set_weights([rng.standard_normal(w.shape).astype("float32") for w in transposed.weights])
+    sub = SubpixelConv2DTranspose.from_transposed(transposed)
+    want = np.asarray(transposed(x))
+    got = np.asarray(sub(x))
+    assert got.shape == want.shape == (2, 7 * strides, 5 * strides, filters)
+    assert want.std() > 0.1
+    np.testing.assert_allclose(got, want, atol=2e-6)
+    again = SubpixelConv2DTranspose.from_config(sub.get_config())  # serialisable
+    again(x)
+    again.set_weights(sub.get_weights())
+    np.testing.assert_array_equal(np.asarray(again(x)), got)
+
+
+@pytest.mark.parametrize("family", ["munet", "dedicated", "cunet"])
+def test_subpixel_copy_gives_the_same_masks_and_shares_the_rest(family):
+    network = _trained_statistics(build_model(TINY, family, FOUR))
+    copy = subpixel_copy(network)
+    heads = [lay.name for lay in copy.layers if isinstance(lay, SubpixelConv2DTranspose)]
+    assert heads and all(name.endswith(("mask_head", "dec2_deconv")) for name in heads)
+    assert len([h for h in heads if h.endswith("mask_head")]) == (4 if family == "dedicated" else 1)
+    shared = [lay for lay in copy.layers if not isinstance(lay, SubpixelConv2DTranspose)]
+    assert all(lay is network.get_layer(lay.name) for lay in shared if lay.weights)
+    x = _patches()
+    want = np.asarray(all_source_masks(network, x))
+    got = np.asarray(all_source_masks(copy, x))
+    assert np.abs(want - 0.5).max() > 0.05
+    np.testing.assert_allclose(got, want, atol=2e-6)
+    assert inference_network(network, "float32").get_layer("mask_head" if family != "dedicated"
+                                                           else "vocals_mask_head").__class__ is SubpixelConv2DTranspose
 
 
 @pytest.mark.parametrize("family", ["munet", "dedicated", "cunet"])
@@ -80,7 +121,10 @@ def test_bfloat16_copy_holds_bfloat16_weights_and_keeps_float32_masks():
     half = np.asarray(copy(x))
     assert half.dtype == np.float32
     np.testing.assert_allclose(half, np.asarray(network(x)), atol=0.03)
-    assert inference_network(network, "float32") is network  # float32 runs the network as trained
+    head = copy.get_layer("mask_head")
+    assert isinstance(head, SubpixelConv2DTranspose) and head.compute_dtype == "bfloat16"
+    same = inference_network(network, "float32")  # float32: the trained layers, sub-pixel heads
+    assert same.get_layer("enc0_conv") is network.get_layer("enc0_conv")
     assert not any(isinstance(lay, keras.layers.BatchNormalization) for lay in copy.layers)
 
 

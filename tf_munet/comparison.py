@@ -124,8 +124,8 @@ def model_costs(
         network_s = _best_seconds(lambda: forward(patch), max(5, repeats))
         rows.append({
             "label": label, "family": sep.family, "preset": sep.preset.name,
-            "params": int(count_params(sep.network)), "passes": passes,
-            "gflops_per_patch": passes * count_flops(sep.network) / 1e9,
+            "params": int(count_params(sep.trained_network)), "passes": passes,
+            "gflops_per_patch": passes * count_flops(sep.trained_network) / 1e9,
             "network_ms_per_patch": 1e3 * network_s,
             "separation_s": elapsed, "realtime_factor": seconds / elapsed,
         })

@@ -77,8 +77,9 @@ class Separator(NetworkSeparator):
         super().__init__(preset.audio, tuple(sources), self._masks, overlap=overlap,
                          batch_size=batch_size, name=name, **options)
         self.preset = preset
-        # the network as inference runs it (`models.inference`): `network` itself in float32, a
-        # copy made here in bfloat16
+        # the network as inference runs it (`models.inference`: sub-pixel mask heads, and in
+        # bfloat16 a folded copy); the trained one is kept for its parameter and FLOP counts
+        self.trained_network = network
         self.network = inference_network(network, precision)
         self.precision = network_precision(self.network)
         self.family = family

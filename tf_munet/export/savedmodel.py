@@ -65,7 +65,7 @@ def write_archive(
     archive = keras.export.ExportArchive()
     endpoints = {}
     for unit in units if units is not None else graphs.units(split_dedicated):
-        archive.track(unit.network)
+        archive.track(unit.graph)
         for kind in kinds:
             fn = (graphs.spectrogram_function if kind == "spectrogram" else graphs.waveform_function)
             for b in batch if isinstance(batch, tuple) else (batch,):

@@ -1,6 +1,6 @@
-"""The network as the separator runs it: the trained network, or a bfloat16 copy with batch
-norm folded that is checked against float32; one traced function from patches to every
-source's mask.
+"""The network as the separator runs it: the trained network with its mask heads in sub-pixel
+form (`subpixel`), or a bfloat16 copy with batch norm folded that is checked against float32;
+one traced function from patches to every source's mask.
 
 Folding removes two memory-bound passes per layer and the copy holds its weights in bfloat16
 (no casts per call). A bfloat16 copy is checked once on random magnitudes: oneDNN's
@@ -22,6 +22,7 @@ import numpy as np
 from tf_munet.models.conditions import all_source_masks
 from tf_munet.models.folding import fold_batchnorm
 from tf_munet.models.precision import resolve_precision, use_bfloat16
+from tf_munet.models.subpixel import subpixel_copy
 
 BFLOAT16_TOLERANCE = 0.25
 """Largest mask difference (masks lie in [0, 1]) a bfloat16 copy may show against float32 on
@@ -51,15 +52,17 @@ def checked_copy(network: keras.Model, copy: keras.Model,
 
 
 def inference_network(network: keras.Model, precision: str = "float32") -> keras.Model:
-    """`network` itself for float32; for bfloat16 a copy with its batch norms folded into their
-    convolutions (on the float32 weights, before rounding) that `checked_copy` accepted.
+    """For float32, `network` with its few-filter transposed convolutions (the mask heads) in
+    sub-pixel form (`subpixel.subpixel_copy`: the same masks, shared weights); for bfloat16
+    a copy with its batch norms folded into their convolutions (on the float32 weights, before
+    rounding) and the same sub-pixel heads, that `checked_copy` accepted.
 
     Float32 is not folded: the copy costs more start-up (0.2 s for the cunet preset, 1.5 s for
     the paper's) than its 7 % shorter network time saves on a 3-minute song.
     """
     if resolve_precision(precision) == "float32":
-        return network
-    return checked_copy(network, fold_batchnorm(network, edit=use_bfloat16))
+        return subpixel_copy(network)
+    return checked_copy(network, subpixel_copy(fold_batchnorm(network, edit=use_bfloat16)))
 
 
 def network_precision(network: keras.Model) -> str:
