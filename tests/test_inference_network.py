@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from _tiny_run import FOUR
 
+from tf_munet.layers import SubpixelConv2DTranspose
 from tf_munet.models import all_source_masks, build_model
 from tf_munet.models.folding import fold_batchnorm, foldable_pairs
-from tf_munet.layers import SubpixelConv2DTranspose
 from tf_munet.models.inference import checked_copy, inference_network, mask_gap, network_precision
 from tf_munet.models.precision import cpu_has_bfloat16, resolve_precision
 from tf_munet.models.subpixel import subpixel_copy

@@ -323,7 +323,7 @@ def test_bfloat16_network_matches_float32(family, separator, track):
     from tf_munet.models import build_model
     from tf_munet.models.inference import inference_network
 
-    network = separator.network if family == "munet" else build_model(TINY, family, FOUR)
+    network = separator.trained_network if family == "munet" else build_model(TINY, family, FOUR)
     mix = track["mixture"][: 4 * 44100]
     full = Separator(network, TINY, FOUR, family).separate(mix, 44100)
     sep = Separator(network, TINY, FOUR, family, precision="bfloat16")
@@ -337,7 +337,8 @@ def test_bfloat16_network_matches_float32(family, separator, track):
     np.testing.assert_allclose(sum(half.values()), mix, atol=1e-5)
     assert sep.settings()["precision"] == "bfloat16"
     assert "precision" not in Separator(network, TINY, FOUR, family).settings()
-    assert inference_network(network, "float32") is network
+    same = inference_network(network, "float32")  # float32: the trained layers, sub-pixel heads
+    assert same is not network and same.get_layer(conv.name) is network.get_layer(conv.name)
     with pytest.raises(ValueError, match="precision"):
         inference_network(network, "int4")
 
@@ -418,14 +419,14 @@ def test_cli_streams_files_like_the_api(separator, run, track, tmp_path):
     assert separate_main([str(run), str(path), "-o", str(out), "--float32", "--block-seconds",
                           "2", "--no-progress", "--stems", "drums"]) == 0
     got, rate = sf.read(out / "x" / "drums.wav", dtype="float32", always_2d=True)
-    want = Separator(separator.network, TINY, FOUR, block_seconds=2.0).separate(x, 44100)["drums"]
+    want = Separator(separator.trained_network, TINY, FOUR, block_seconds=2.0).separate(x, 44100)["drums"]
     np.testing.assert_allclose(got, want, atol=1e-6)
     # the speed options reach the separator
     assert separate_main([str(run), str(path), "-o", str(tmp_path / "fast"), "--float32",
                           "--overlap", "0", "--precision", "bfloat16", "--fast-fft",
                           "--no-progress", "--stems", "drums"]) == 0
     got = sf.read(tmp_path / "fast" / "x" / "drums.wav", dtype="float32", always_2d=True)[0]
-    want = Separator(separator.network, TINY, FOUR, overlap=0.0, precision="bfloat16",
+    want = Separator(separator.trained_network, TINY, FOUR, overlap=0.0, precision="bfloat16",
                      fast_fft=True).separate(x, 44100)["drums"]
     np.testing.assert_allclose(got, want, atol=1e-5)
 
