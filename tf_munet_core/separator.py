@@ -307,21 +307,22 @@ class MaskSeparator:
             t1 = clock()
             gains = []
             for m in keys:  # by time (linear), then by Hz (two gathers), then extended
+                m = m if self.wiener else m[..., :k_out]  # the residual source needs none
                 f = t_frac[u][None, :, None]
                 mt = m[:, u] if same_frames else m[:, t_lo[u]] * (1 - f) + m[:, t_hi[u]] * f
                 gains.append(grid.gains(grid.extend(mt)))
             if self.wiener:  # (C, K, nb, F)
                 est = wiener_batch([grid.full_gains(*gains[w]) for w in which], spec,
                                    covers_mixture, self.wiener_iterations)
-            else:  # real gains on (re, im) pairs: float32 products, no complex casts
+            else:  # real gains: complex bins below n_low, (re, im) pairs above (one gain each)
                 est = np.empty((channels, k_out, *spec.shape[1:]), np.complex64)
                 re_im, out = spec.view(np.float32), est.view(np.float32)
                 low = 2 * grid.n_low
                 for c in range(channels):
                     g_low, g_top = gains[which[c]]
-                    np.multiply(re_im[c, None, :, :low], np.repeat(g_low[:k_out], 2, axis=-1),
-                                out=out[c, :, :, :low])
-                    np.multiply(re_im[c, None, :, low:], g_top[:k_out, :, None],
+                    np.multiply(spec[c, None, :, : grid.n_low], g_low,
+                                out=est[c, :, :, : grid.n_low])
+                    np.multiply(re_im[c, None, :, low:], g_top[:, :, None],
                                 out=out[c, :, :, low:])
             t2 = clock()
             y = fft.irfft(est, n_fft, overwrite=True)
