@@ -13,9 +13,10 @@ time is reported). Then, on the same synthetic 44.1 kHz stereo clips as the infe
   .tflite file) on fixed chunks at the model's rate. Its stems only reach the model's bandwidth
   (half its sample rate), so its difference to Keras' stems is not a round-off error.
 
-End to end = resampling, STFTs, network, mask mapping and inverse STFTs, all sources; best of
-1-2 runs after a short warm-up call. Max |diff| = the largest absolute sample difference between
-a row's stems and Keras' (same clip, every source).
+End to end = resampling, STFTs, network, mask mapping and inverse STFTs, all sources; every
+runtime once per round, in turn (so a slow minute of a noisy machine costs every row alike),
+best of 3 rounds (30 s clips) or 2 (3-min song) after a short warm-up call. Max |diff| = the
+largest absolute sample difference between a row's stems and Keras' (same clip, every source).
 
 "Keras graph vs LiteRT" puts the 1.3x target side by side: one model-rate chunk (batch 1)
 through the export's own graphs run as `tf.function`s in TensorFlow (`ExportGraphs`, as the
@@ -64,15 +65,26 @@ def _runtimes(run: Path, out: Path, variants: tuple[str, ...] = VARIANTS) -> dic
     return runtimes
 
 
-def _end_to_end(sep, clip: np.ndarray, repeat: int) -> tuple[float, dict]:
-    """(best seconds, stems of the last run) of `sep.separate(clip, RATE)` after a 2 s warm-up."""
-    sep.separate(clip[: 2 * RATE], RATE)
-    best, stems = math.inf, None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        stems = sep.separate(clip, RATE)
-        best = min(best, time.perf_counter() - t0)
-    return best, stems
+def _end_to_end(runtimes: dict, clip: np.ndarray, rounds: int) -> dict[str, tuple[float, float]]:
+    """{label: (best seconds, max |diff| to Keras' stems)} of `separate(clip, RATE)`, after a 2 s
+    warm-up each: every runtime once per round, in turn, so a slow minute of a noisy machine
+    costs every runtime alike instead of one row."""
+    for sep in runtimes.values():
+        sep.separate(clip[: 2 * RATE], RATE)
+    best = dict.fromkeys(runtimes, math.inf)
+    diffs = dict.fromkeys(runtimes, 0.0)
+    keras_stems = None
+    for r in range(rounds):
+        for label, sep in runtimes.items():
+            t0 = time.perf_counter()
+            stems = sep.separate(clip, RATE)
+            best[label] = min(best[label], time.perf_counter() - t0)
+            if r == 0 and label == "keras":
+                keras_stems = stems
+            elif r == 0:
+                diffs[label] = _max_diff(keras_stems, stems)
+            del stems
+    return {label: (best[label], diffs[label]) for label in runtimes}
 
 
 def _max_diff(a: dict, b: dict) -> float:
@@ -219,22 +231,15 @@ def run(quick: bool = False) -> dict:
             runtimes = _runtimes(run_dir, out, variants)
             overlaps = {label: getattr(sep, "overlap", None) for label, sep in runtimes.items()}
             for d in durations:
-                repeat = 1 if d > 60 else 2
-                t_keras, keras_stems = _end_to_end(runtimes["keras"], clips[d], repeat)
-                for label, sep in runtimes.items():
-                    if label == "keras":
-                        t, diff = t_keras, 0.0
-                    else:
-                        t, stems = _end_to_end(sep, clips[d], repeat)
-                        diff = _max_diff(keras_stems, stems)
-                        del stems
+                times = _end_to_end(runtimes, clips[d], rounds=2 if d > 60 else 3)
+                t_keras = times["keras"][0]
+                for label, (t, diff) in times.items():
                     rows.append({
                         "preset": preset, "family": family, "runtime": label, "seconds": d,
                         "end_to_end_s": t, "realtime_factor": d / t, "vs_keras": t / t_keras,
                         "max_abs_diff": diff, "overlap": overlaps[label],
                     })
                     print(rows[-1], flush=True)
-                del keras_stems
             del runtimes
             gc.collect()
             if family == "munet":  # start-up matters for one song: from the command line
@@ -283,7 +288,8 @@ def render(data: dict) -> str:
         "replaced by the SavedModel's signature; `tflite` rows = the edge runner "
         "`tf-munet-edge` (the inference core + LiteRT, batches of 8 patches); the waveform row's stems "
         "stop at the model's bandwidth (half its sample rate), so its difference to Keras' stems "
-        "is not round-off."
+        "is not round-off. Every runtime once per round, in turn; best of 3 rounds (30 s clips) "
+        "or 2 (3-min song)."
     )
     out += ["", rows_intro, "",
             "| preset | family | runtime | clip | end to end | × real time | vs Keras | max abs diff to Keras' stems |",
