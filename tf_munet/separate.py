@@ -16,7 +16,7 @@ from tf_munet_core.options import parse_stems
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from tf_munet_core.options import add_output_flags, add_separator_flags
+    from tf_munet_core.options import add_output_flags, add_separator_flags, add_variant_flag
 
     p = argparse.ArgumentParser(
         prog="python -m tf_munet.separate", description=__doc__.split("\n\n")[0],
@@ -27,9 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "LiteRT without TensorFlow, with the same stems")
     p.add_argument("inputs", metavar="INPUT", nargs="+", help="audio files to separate")
     add_output_flags(p)
-    p.add_argument("--variant", default="float32",
-                   help="export folders: the TF-Lite variant (none, fp16, dynamic or int8, as "
-                   "export's --quantize names them; default none)")
+    add_variant_flag(p, scope="export folders: ")
     add_separator_flags(p, precision=True)
     add_debug_flag(p)
     return p

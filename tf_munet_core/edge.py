@@ -14,6 +14,7 @@ from tf_munet_core.errors import UserError, one_line
 from tf_munet_core.options import (
     add_output_flags,
     add_separator_flags,
+    add_variant_flag,
     parse_stems,
     separator_options,
 )
@@ -29,9 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", metavar="INPUT", nargs="+", help="audio files (anything soundfile reads)")
     add_output_flags(p)
     g = p.add_argument_group("model")
-    g.add_argument("--variant", default="float32",
-                   help="quantization: none (float32), fp16 (float16), dynamic or int8, as "
-                   "export's --quantize names them (default none)")
+    add_variant_flag(g)
     g.add_argument("--input", choices=("spectrogram", "waveform"), default="spectrogram",
                    help="spectrogram-in model with full-rate masks (default), or waveform-in "
                    "(stems up to the model's bandwidth only)")

@@ -1,6 +1,7 @@
 """The separator's command-line flags, defined once for `separate`, `evaluate` and the edge runner.
 
-`add_separator_flags` adds what changes the stems, `add_output_flags` what changes the files;
+`add_separator_flags` adds what changes the stems, `add_output_flags` what changes the files,
+`add_variant_flag` which of an export's TF-Lite files runs;
 `separator_options` turns parsed flags into separator keyword arguments (only those off their
 defaults, so evaluation cache keys stay those of the defaults).
 """
@@ -59,6 +60,16 @@ def add_output_flags(p: argparse.ArgumentParser) -> None:
                    help="replace stems an earlier run left in OUTDIR/<input name>/ (by default "
                    "they are refused)")
     g.add_argument("--no-progress", action="store_true", help="no progress display")
+
+
+def add_variant_flag(p: argparse.ArgumentParser | argparse._ArgumentGroup, *,
+                     scope: str = "") -> None:
+    """--variant: which of an export's TF-Lite files runs (`scope` starts the help, e.g. "export
+    folders: ")."""
+    p.add_argument("--variant", default="float32",
+                   help=f"{scope}the TF-Lite variant: none (float32), fp16 (float16), dynamic or "
+                   "int8, as export's --quantize names them, or the variant's own name (default "
+                   "none, i.e. float32)")
 
 
 def parse_stems(text: str | None) -> tuple[str, ...] | None:
