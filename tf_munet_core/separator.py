@@ -281,6 +281,8 @@ class MaskSeparator:
             keys = list({id(m): m for m in masks}.values())
             key_ids = [id(m) for m in keys]
             which = [key_ids.index(id(m)) for m in masks]
+            if not self.wiener:  # the residual source needs no gains
+                keys = [m[..., :k_out] for m in keys]
             # input frame u is centred at u * hop / rate s; model frame t at t * hop_m / r_m
             pos = np.arange(frames) * (hop / rate) * (self.audio.sample_rate / self.audio.hop)
             t_lo, t_hi, t_frac = linear_weights(pos, masks[0].shape[1])
@@ -307,7 +309,6 @@ class MaskSeparator:
             t1 = clock()
             gains = []
             for m in keys:  # by time (linear), then by Hz (two gathers), then extended
-                m = m if self.wiener else m[..., :k_out]  # the residual source needs none
                 f = t_frac[u][None, :, None]
                 mt = m[:, u] if same_frames else m[:, t_lo[u]] * (1 - f) + m[:, t_hi[u]] * f
                 gains.append(grid.gains(grid.extend(mt)))
@@ -317,13 +318,12 @@ class MaskSeparator:
             else:  # real gains: complex bins below n_low, (re, im) pairs above (one gain each)
                 est = np.empty((channels, k_out, *spec.shape[1:]), np.complex64)
                 re_im, out = spec.view(np.float32), est.view(np.float32)
-                low = 2 * grid.n_low
+                n_low = grid.n_low
                 for c in range(channels):
                     g_low, g_top = gains[which[c]]
-                    np.multiply(spec[c, None, :, : grid.n_low], g_low,
-                                out=est[c, :, :, : grid.n_low])
-                    np.multiply(re_im[c, None, :, low:], g_top[:, :, None],
-                                out=out[c, :, :, low:])
+                    np.multiply(spec[c, None, :, :n_low], g_low, out=est[c, :, :, :n_low])
+                    np.multiply(re_im[c, None, :, 2 * n_low :], g_top[:, :, None],
+                                out=out[c, :, :, 2 * n_low :])
             t2 = clock()
             y = fft.irfft(est, n_fft, overwrite=True)
             y *= synthesis
