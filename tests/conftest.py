@@ -12,11 +12,19 @@ quiet_tensorflow()  # no TensorFlow banner in captured output
 # --- order: the longest files first ------------------------------------------------------------
 # Under `-n auto --dist loadfile` (the README's command) each process takes whole files in this
 # order: the longest ones start first, so none of them starts last while the other processes idle.
-LONGEST_FIRST = (  # measured on 2 cores, serial, longest first
-    "test_train.py", "test_export.py", "test_notebooks.py", "test_trainer.py", "test_reliability.py",
-    "test_runtimes.py", "test_cunet.py", "test_benchmarks.py", "test_data.py", "test_hub.py",
-    "test_evaluation.py", "test_real_track.py", "test_distill.py",
+# (pytest-xdist would otherwise reorder files by their number of tests, and a file of four long
+# notebook tests would start last.)
+LONGEST_FIRST = (  # measured under the README's command on 2 cores, longest first
+    "test_train.py", "test_export.py", "test_notebooks.py", "test_reliability.py",
+    "test_benchmarks.py", "test_runtimes.py", "test_real_track.py", "test_cunet.py",
+    "test_outputs.py", "test_evaluation.py", "test_separation.py", "test_data.py", "test_trainer.py",
+    "test_quiet.py", "test_distill.py", "test_hub.py", "test_fullband.py", "test_callbacks.py",
 )
+
+
+def pytest_configure(config):
+    if hasattr(config.option, "loadscopereorder"):  # pytest-xdist: keep LONGEST_FIRST's order
+        config.option.loadscopereorder = False
 
 
 def pytest_collection_modifyitems(items):
