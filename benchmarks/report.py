@@ -156,7 +156,8 @@ def _generic(name: str, data: dict, header: dict) -> list[str]:
             header.get("cpu"), header.get("cores"), header.get("gpus")):
         md = (f"*This section was measured on another machine: {_machine(m)} (rerun alone); "
               f"compare its figures with each other, not with other sections'.*\n\n{md}")
-    notes = [text for text in (NOTES.get(name), data.get("caveat")) if text]
+    seed = f"Seed {data['seed']} for every model (one run each)." if "seed" in data and name not in RENDERERS else None
+    notes = [text for text in (seed, NOTES.get(name), data.get("caveat")) if text]
     return [f"### {title(name)}", "", md, *[line for text in notes for line in ("", text)]]
 
 

@@ -121,3 +121,13 @@ def test_scored_song_length_is_read_from_the_files(tmp_path):
     soundfile.write(tmp_path / "test" / "b" / "mixture.wav", np.zeros((4000, 2), np.float32), 8000)
     assert table._track_seconds(tracks) is None
     assert table._track_seconds([]) is None
+
+
+def test_every_trained_result_is_stored_and_shown_with_its_seed(results):
+    docs = (ROOT / "docs" / "benchmarks.md").read_text()
+    report = _module("report")
+    for name in ("quality", "paper_table", "baselines", "distill"):
+        assert isinstance(results[name]["seed"], int)
+        section = docs[docs.index(f"### {report.title(name)}"):]
+        section = section[:section.find("\n### ", 1)]
+        assert f"Seed {results[name]['seed']} " in section or f"seed {results[name]['seed']})" in section
