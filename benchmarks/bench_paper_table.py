@@ -336,6 +336,14 @@ def findings(data: dict) -> list[str]:
                        f"{_range([overall(data, m, 'museval') for m in munets])}), the largest difference "
                        f"({widest['paper']:+.2f} dB) is {within(widest['paper'], widest['spread'])}.")
     step_runs = {rows[lb]["run_dir"] for lb in rows if rows[lb]["budget"] == "steps"}
+    pairs = [(rows[s], rows[t]) for s in rows for t in rows if rows[s]["budget"] == "steps"
+             and rows[t]["budget"] == "time" and rows[s]["label"] == rows[t]["label"]
+             and rows[t]["run_dir"] not in step_runs]
+    if pairs:
+        out.append("The same model's step time in its two runs: " + "; ".join(
+            f"{x['label']} {x['step_s'] * 1e3:.0f} and {y['step_s'] * 1e3:.0f} ms "
+            f"({max(x['step_s'], y['step_s']) / min(x['step_s'], y['step_s']):.2f}×)" for x, y in pairs)
+            + ": equal-time budgets are only as exact as that.")
     for t in [lb for lb, r in rows.items() if r["budget"] == "time" and r["run_dir"] not in step_runs]:
         out.append(f"At equal training time ({rows[t]['steps']} steps) the {rows[t]['label']} scores "
                    f"{score(t)}; {against(uw, t)}.")
