@@ -200,7 +200,7 @@ def run_weighting_contract(name: str, family: str | None = None, sources=FOUR) -
 def run_preset_oracle_contract(preset: Preset, track: dict, sources=FOUR, margin_db: float = 3.0) -> None:
     """Ideal masks on the preset's grid, through the separator's mapping, give back each source:
     every stem is nearer its own source than any other, and far better than mixture / K."""
-    from tf_munet.evaluation import MixtureSeparator, OracleSeparator
+    from tf_munet.separation import MixtureSeparator, OracleSeparator
 
     refs = {s: track[s] for s in sources}
     est = OracleSeparator(preset, sources).separate(track["mixture"], 44100, references=refs)
