@@ -136,7 +136,8 @@ def make_trainer(family: str, weighting: str = "uw", preset: Preset = SMALL, sou
     spec = get_weighting(weighting)
     trainer = SeparatorTrainer(build_model(preset, family, sources), sources,
                                spec.make(sources, ENERGIES))
-    trainer.compile(optimizer=keras.optimizers.Adam(lr))
+    # eager: tracing and compiling cost more than two tiny steps (test_trainer.py traces them)
+    trainer.compile(optimizer=keras.optimizers.Adam(lr), run_eagerly=True)
     return trainer
 
 

@@ -79,7 +79,6 @@ def test_new_family_passes_the_family_contracts(tmp_path):
 
 def test_new_weighting_passes_the_weighting_contract():
     run_weighting_contract(FIRST_TWICE.name)
-    run_weighting_contract(FIRST_TWICE.name, HALVES.name)
 
 
 def test_new_weighting_weighs_the_loss_two_to_one():
