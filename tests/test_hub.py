@@ -76,6 +76,7 @@ def test_models_and_presets():
     assert not is_exhaustive(("vocals", "piano", "drums", "bass"))
 
 
+@pytest.mark.integration
 def test_converted_run_separates_like_spleeter(converted_run):
     from tf_munet.run_dir import load_run
 
@@ -97,6 +98,7 @@ def test_converted_run_separates_like_spleeter(converted_run):
         assert np.abs(ours - theirs).max() < 5e-5 * peak, src
 
 
+@pytest.mark.integration
 def test_converted_run_works_with_separate(converted_run, tmp_path):
     import soundfile as sf
 
@@ -221,6 +223,7 @@ def test_unknown_model_is_one_line(tmp_path, capsys):
     assert "unknown model" in capsys.readouterr().err
 
 
+@pytest.mark.integration
 def test_spleeter_graph_exports_to_builtins_only_litert(tmp_path):
     """The spleeter backbone and its ratio masks (narrowed, 5stems with the piano part source)
     through export: builtin ops only, LiteRT = Keras. Spectrogram files only: the waveform ones
