@@ -49,7 +49,9 @@ def train_and_forward(preset_name: str = "cunet", batch: int = 16, steps: int = 
 
     from benchmarks.common import best_time
     from tf_munet.models import build_model, count_flops
+    from tf_munet.models.conditions import one_hot_conditions
     from tf_munet.presets import get_preset, resolve_sources
+    from tf_munet.registry import FAMILIES
     from tf_munet.trainer import SeparatorTrainer
 
     preset = get_preset(preset_name)
@@ -59,8 +61,8 @@ def train_and_forward(preset_name: str = "cunet", batch: int = 16, steps: int = 
     src = rng.random((batch, a.model_bins, a.frames, a.channels, 4)).astype("float32")
     mix = src.sum(-1)
     rows = []
-    for family in ("munet", "dedicated", "cunet"):
-        net = build_model(preset, family, sources)
+    for family in FAMILIES.values():
+        net = build_model(preset, family.name, sources)
         trainer = SeparatorTrainer(net, sources)
         trainer.compile(optimizer=keras.optimizers.Adam(1e-4))
         trainer.make_train_function()
@@ -69,15 +71,15 @@ def train_and_forward(preset_name: str = "cunet", batch: int = 16, steps: int = 
         it = iter(tf.data.Dataset.from_tensors(data).repeat())
         t_train = best_time(lambda: step(it), repeat=steps, warmup=2)
         inputs = [tf.constant(mix)]
-        if family == "cunet":
-            inputs.append(tf.constant(np.eye(4, dtype="float32")[np.arange(batch) % 4]))
+        if family.conditioned:
+            inputs.append(tf.constant(one_hot_conditions(len(sources))[np.arange(batch) % len(sources)]))
         fwd = tf.function(lambda *x: net(list(x) if len(x) > 1 else x[0], training=False))
         t_fwd = best_time(lambda: fwd(*inputs).numpy(), repeat=steps, warmup=2)
         flops = count_flops(net)
-        passes = 4 if family == "cunet" else 1
+        passes = family.passes_per_separation(len(sources))
         rows.append(
             {
-                "family": family,
+                "family": family.name,
                 "batch": batch,
                 "train_step_s": t_train,
                 "train_examples_per_s": batch / t_train,

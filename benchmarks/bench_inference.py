@@ -107,7 +107,7 @@ def _floor(sep, clip: np.ndarray, peak_flops: float) -> dict[str, float]:
             list(pool.map(batch, range(len(x))))
 
     fft_s = best_time(ffts, repeat=5) * frames / 256
-    passes = len(sep.sources) if sep.conditioned else 1
+    passes = FAMILIES[sep.family].passes_per_separation(len(sep.sources))
     network_flops = count_flops(sep.trained_network) * passes * _patches(sep, len(clip) / 44100)
     return {"fft_s": fft_s, "network_at_peak_s": network_flops / peak_flops,
             "network_gflop": network_flops / 1e9}

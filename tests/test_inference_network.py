@@ -15,6 +15,7 @@ from tf_munet.models.inference import checked_copy, inference_network, mask_gap,
 from tf_munet.models.precision import cpu_has_bfloat16, resolve_precision
 from tf_munet.models.subpixel import subpixel_copy
 from tf_munet.presets import get_preset
+from tf_munet.registry import FAMILIES
 
 TINY = get_preset("tiny")
 
@@ -57,13 +58,13 @@ def test_subpixel_layer_equals_the_transposed_convolution(kernel, strides, filte
     np.testing.assert_array_equal(np.asarray(again(x)), got)
 
 
-@pytest.mark.parametrize("family", ["munet", "dedicated", "cunet"])
+@pytest.mark.parametrize("family", list(FAMILIES))
 def test_subpixel_copy_gives_the_same_masks_and_shares_the_rest(family):
     network = _trained_statistics(build_model(TINY, family, FOUR))
     copy = subpixel_copy(network)
     heads = [lay.name for lay in copy.layers if isinstance(lay, SubpixelConv2DTranspose)]
     assert heads and all(name.endswith(("mask_head", "dec2_deconv")) for name in heads)
-    assert len([h for h in heads if h.endswith("mask_head")]) == (4 if family == "dedicated" else 1)
+    assert len([h for h in heads if h.endswith("mask_head")]) == len(FAMILIES[family].backbone_masks(len(FOUR)))
     shared = [lay for lay in copy.layers if not isinstance(lay, SubpixelConv2DTranspose)]
     assert all(lay is network.get_layer(lay.name) for lay in shared if lay.weights)
     x = _patches()
@@ -71,11 +72,11 @@ def test_subpixel_copy_gives_the_same_masks_and_shares_the_rest(family):
     got = np.asarray(all_source_masks(copy, x))
     assert np.abs(want - 0.5).max() > 0.05
     np.testing.assert_allclose(got, want, atol=2e-6)
-    assert inference_network(network, "float32").get_layer("mask_head" if family != "dedicated"
-                                                           else "vocals_mask_head").__class__ is SubpixelConv2DTranspose
+    head = next(name for name in heads if name.endswith("mask_head"))
+    assert inference_network(network, "float32").get_layer(head).__class__ is SubpixelConv2DTranspose
 
 
-@pytest.mark.parametrize("family", ["munet", "dedicated", "cunet"])
+@pytest.mark.parametrize("family", list(FAMILIES))
 def test_folded_network_gives_the_same_masks(family):
     network = _trained_statistics(build_model(TINY, family, FOUR))
     folded = fold_batchnorm(network)
@@ -83,8 +84,7 @@ def test_folded_network_gives_the_same_masks(family):
     left = [lay.name for lay in folded.layers if isinstance(lay, keras.layers.BatchNormalization)]
     # every batch norm after a convolution is gone; the C-U-Net's control generator keeps its
     # own (they follow ReLU layers, and run on a K-vector)
-    assert norms and all(name.startswith("control_") for name in left)
-    assert len(left) == (2 if family == "cunet" else 0)
+    assert norms and sorted(left) == sorted(lay.name for lay in norms if lay.name.startswith("control_"))
     assert folded.count_params() < network.count_params()
     x = _patches()
     want = np.asarray(all_source_masks(network, x))

@@ -1,12 +1,10 @@
 """Each named choice is defined once (tf_munet.registry, tf_munet.presets) and everything that
-builds, parses or checks a choice agrees with that one definition."""
+builds, parses or checks a choice agrees with that one definition. What each family and weighting
+must do is in tests/contracts.py (run over the registries by test_contracts.py)."""
 
-import numpy as np
 import pytest
 
-from tf_munet.models import all_source_masks, build_model, is_conditioned, one_hot_conditions
-from tf_munet.models.families import BUILDERS
-from tf_munet.presets import PRESETS, SOURCE_SETS, SOURCE_STEMS, STEMS, get_preset, is_exhaustive
+from tf_munet.presets import PRESETS, SOURCE_SETS, SOURCE_STEMS, STEMS, is_exhaustive
 from tf_munet.registry import FAMILIES, WEIGHTINGS
 from tf_munet.training.options import parse_options
 from tf_munet.weighting import make_weighting
@@ -26,14 +24,6 @@ def test_every_name_is_accepted_by_the_training_cli_and_nothing_else():
             parse_options([flag, "magic"])
 
 
-def test_every_family_builds_and_says_whether_it_is_conditioned():
-    assert set(BUILDERS) == set(FAMILIES)
-    tiny = get_preset("tiny")
-    for name, family in FAMILIES.items():
-        network = build_model(tiny, name, FOUR)
-        assert is_conditioned(network) == family.conditioned, name
-
-
 def test_every_weighting_name_builds_its_own_method():
     energies = {s: 1.0 + i for i, s in enumerate(SOURCE_STEMS)}
     built = {name: make_weighting(name, FOUR, energies) for name in WEIGHTINGS}
@@ -51,26 +41,3 @@ def test_source_sets_are_sums_of_the_four_stems():
     assert is_exhaustive(("accompaniment", "vocals"))
     for partial in [("vocals", "drums"), ("vocals", "accompaniment", "drums"), ("accompaniment",)]:
         assert not is_exhaustive(partial)
-
-
-@pytest.mark.parametrize("family", list(FAMILIES))
-def test_all_source_masks_returns_each_source_in_order(family):
-    """For C-U-Net, column k is the network run under the one-hot condition of source k."""
-    preset = get_preset("tiny")
-    network = build_model(preset, family, FOUR)
-    a = preset.audio
-    mag = np.random.default_rng(0).random((2, a.model_bins, a.frames, a.channels), "float32")
-    masks = np.asarray(all_source_masks(network, mag))
-    assert masks.shape == (2, a.model_bins, a.frames, a.channels, len(FOUR))
-    conditions = one_hot_conditions(len(FOUR))
-    np.testing.assert_array_equal(conditions.argmax(axis=1), np.arange(len(FOUR)))
-    np.testing.assert_array_equal(conditions.sum(axis=1), 1.0)
-    for k in range(len(FOUR)):
-        if is_conditioned(network):
-            expected = network([mag, np.repeat(conditions[k : k + 1], 2, axis=0)], training=False)
-            expected = np.asarray(expected)[..., 0]
-        else:
-            expected = np.asarray(network(mag, training=False))[..., k]
-        np.testing.assert_allclose(masks[..., k], expected, rtol=1e-5, atol=1e-6)
-    if is_conditioned(network):  # the conditions reach the network: sources differ
-        assert np.abs(masks[..., 0] - masks[..., 1]).max() > 1e-4

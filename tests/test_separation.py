@@ -9,6 +9,7 @@ from _tiny_run import FOUR
 
 from tf_munet.data.synthetic import synthetic_stems
 from tf_munet.presets import get_preset
+from tf_munet.registry import FAMILIES
 from tf_munet.separate import main as separate_main
 from tf_munet.separation import (
     DEFAULT_OVERLAP,
@@ -247,15 +248,15 @@ def test_blocks_match_one_pass_and_reads_stay_bounded(separator, track):
         assert snr(track[s], est[s]) > snr(track[s], whole[s]) - 0.5  # no worse
 
 
-@pytest.mark.parametrize("family", ["dedicated", "cunet"])
-def test_other_families_separate(family, track):
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_every_family_separates(family, track):
     # An untrained C-U-Net's FiLM starts as the identity (gamma 1, beta 0: conditions barely
     # matter); random gamma/beta heads make each condition's mask visibly its own.
     sep = untrained(family)
     for layer in sep.network.layers:
         if layer.name.startswith("film"):
             layer.kernel.assign(np.random.default_rng(0).standard_normal(layer.kernel.shape).astype("float32"))
-    assert sep.conditioned == (family == "cunet")
+    assert sep.conditioned == FAMILIES[family].conditioned
     est = sep.separate(track["mixture"][:44100], 44100)
     np.testing.assert_allclose(sum(est.values()), track["mixture"][:44100], atol=1e-5)
     # every source got its own mask (C-U-Net: one pass per one-hot condition)
@@ -316,14 +317,14 @@ def test_patch_overlap_option(separator, track):
         Separator(separator.network, TINY, FOUR, overlap=1.0)
 
 
-@pytest.mark.parametrize("family", ["munet", "dedicated", "cunet"])
+@pytest.mark.parametrize("family", list(FAMILIES))
 def test_bfloat16_network_matches_float32(family, separator, track):
     """precision="bfloat16": the same weights computing in bfloat16 give nearly the same
     masks (float32 masks out), stems that sum to the mixture, and a separate cache key."""
     from tf_munet.models import build_model
     from tf_munet.models.inference import inference_network
 
-    network = separator.trained_network if family == "munet" else build_model(TINY, family, FOUR)
+    network = separator.trained_network if family == separator.family else build_model(TINY, family, FOUR)
     mix = track["mixture"][: 4 * 44100]
     full = Separator(network, TINY, FOUR, family).separate(mix, 44100)
     sep = Separator(network, TINY, FOUR, family, precision="bfloat16")

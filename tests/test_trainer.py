@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from tf_munet.models import build_model
 from tf_munet.presets import get_preset
+from tf_munet.registry import FAMILIES
 from tf_munet.trainer import SeparatorTrainer
 from tf_munet.weighting import WEIGHTINGS, make_weighting
 
@@ -81,7 +82,7 @@ def test_fit_reduces_the_loss_for_every_weighting(weighting):
     assert after < 0.9 * before
 
 
-@pytest.mark.parametrize("family", ["dedicated", "cunet"])
+@pytest.mark.parametrize("family", list(FAMILIES))
 def test_fit_reduces_the_loss_for_every_family(family):
     before, after, _ = _learns(family, "uw")
     assert after < 0.9 * before

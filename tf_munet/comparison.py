@@ -116,7 +116,7 @@ def model_costs(
                       for f in families}
     rows = []
     for label, sep in separators.items():
-        passes = len(sep.sources) if sep.conditioned else 1
+        passes = FAMILIES[sep.family].passes_per_separation(len(sep.sources))
         elapsed = _best_seconds(lambda: sep.separate(mixture, rate), repeats)
         a = sep.preset.audio
         patch = tf.zeros((1, a.model_bins, a.frames, a.channels))

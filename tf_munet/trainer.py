@@ -12,7 +12,8 @@ masks M (batch, bins, frames, C, K). With source magnitudes S (batch, bins, fram
 
 lambda is a tracked non-trainable weight (`task_weights`, saved with the model) that a
 `TaskWeightCallback` updates per epoch (DWA), that the step itself sets per batch (InstP1), or
-that the step learns (uncertainty weighting, GradNorm). Per-source losses, lambda and the
+that the step learns (uncertainty weighting, GradNorm) through the weighting's own hooks
+(`tf_munet.weighting.TaskWeighting`). Per-source losses, lambda and the
 unweighted sum (`sum_loss`, the authors' model-selection criterion) are reported as metrics.
 
 C-U-Net networks get one random condition per example, as in Meseguer-Brocal & Peeters:
@@ -74,16 +75,7 @@ class SeparatorTrainer(keras.Model):
             shape=(k,), initializer=keras.initializers.Constant(self.weighting.initial(k)),
             trainable=False, name="task_weights", aggregation="only_first_replica",
         )
-        learned = self.weighting.learned
-        if learned == "uncertainty":
-            self.log_variances = self.add_weight(
-                shape=(k,), initializer="zeros", trainable=True, name="log_variances"
-            )
-        if learned == "gradnorm":
-            self.initial_losses = self.add_weight(
-                shape=(k,), initializer="zeros", trainable=False, name="initial_losses",
-                aggregation="only_first_replica",
-            )
+        self.weighting.add_weights(self, k)  # learned weightings' own weights
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.sum_tracker = keras.metrics.Mean(name="sum_loss")
         self.source_trackers = [keras.metrics.Mean(name=f"loss_{s}") for s in self.sources]
@@ -160,45 +152,19 @@ class SeparatorTrainer(keras.Model):
                       else self._source_energy(sources))
             self.task_weights.assign(self.weighting.batch_weights(energy))
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        learned = self.weighting.learned
-        with tf.GradientTape(persistent=learned == "gradnorm") as tape:
+        with tf.GradientTape(persistent=self.weighting.persistent_tape) as tape:
             losses, per_example = self.per_source_losses(mix, sources, training=True)
-            if learned == "uncertainty":
-                total = ops.sum(0.5 * ops.exp(-self.log_variances) * losses + 0.5 * self.log_variances)
-            elif per_example is not None:
-                errors, weights = per_example
-                total = ops.mean(errors * weights)
-            else:
-                total = ops.sum(self.task_weights * losses)
+            total = self.weighting.total_loss(self, losses, per_example)
             scaled = self.optimizer.scale_loss(total / replicas)
             task_losses = [losses[i] for i in range(len(self.sources))]
         variables = self.trainable_variables
-        if learned == "gradnorm":
-            self._gradnorm_update(tape, task_losses)
+        self.weighting.before_gradients(self, tape, task_losses)
         grads = tape.gradient(scaled, variables)
         del tape
         self.optimizer.apply(grads, variables)
-        if learned == "uncertainty":
-            self.task_weights.assign(0.5 * ops.exp(-self.log_variances))
+        self.weighting.after_step(self)
         counts = getattr(self, "_condition_counts", None) if self.conditioned else None
         return self._report(total, losses, counts)
-
-    def _gradnorm_update(self, tape, task_losses):
-        """One GradNorm step on lambda (Chen et al. 2018, eq. 2), then renormalise to sum K."""
-        shared = self.shared_kernel().value
-        k = len(self.sources)
-        norms = ops.stack([ops.norm(ops.reshape(tape.gradient(t, shared), (-1,))) for t in task_losses])
-        losses = ops.stack(task_losses)
-        lam = self.task_weights
-        initial = ops.where(self.initial_losses > 0, self.initial_losses, losses)
-        self.initial_losses.assign(initial)
-        ratio = losses / ops.maximum(initial, self.weighting.eps)
-        inverse_rate = ratio / ops.maximum(ops.mean(ratio), self.weighting.eps)
-        grad_norms = lam * norms
-        target = tf.stop_gradient(ops.mean(grad_norms) * ops.power(inverse_rate, self.weighting.alpha))
-        d_lambda = ops.sign(grad_norms - target) * norms
-        new = ops.maximum(lam - self.weighting.learning_rate * d_lambda, 1e-3)
-        self.task_weights.assign(k * new / ops.sum(new))
 
     def shared_kernel(self):
         """The last shared layer's kernel (GradNorm measures task gradients there)."""

@@ -4,8 +4,14 @@ Every method answers the same few questions, and the trainer asks them at the ri
 
 - `initial(K)`: lambda before training (from dataset energies for EBW and Oh et al.);
 - `on_epoch_end(history)`: new lambda from the per-source epoch losses so far (DWA), or None;
-- `per_batch`: True when lambda is computed in the train step from the batch's targets (InstP1);
-- `learned`: "uncertainty" or "gradnorm" when the trainer learns lambda itself.
+- `per_batch` / `batch_weights(energy)`: lambda computed in the train step from the batch's
+  per-source energies (InstP1);
+- learned lambda (uncertainty, GradNorm): `add_weights(trainer, K)` creates the trainer's extra
+  weights, `total_loss` combines the per-source losses, `before_gradients` and `after_step`
+  update lambda around the optimizer step.
+
+The registry (`tf_munet.registry.WEIGHTINGS`) names each method and says what data it needs;
+its factories are the `make_*` functions below.
 
 Objects are Keras-serializable (`get_config` / `from_config`) so a run's weighting is saved with
 its model and restored on resume. All methods return finite weights when a source is silent or
@@ -20,7 +26,7 @@ import keras
 import numpy as np
 
 from tf_munet.errors import UserError
-from tf_munet.registry import WEIGHTINGS
+from tf_munet.registry import WEIGHTINGS, get_weighting  # noqa: F401 (re-exported)
 
 REFERENCE_SOURCE = {4: "bass", 2: "accompaniment"}
 """EBW's reference source: bass for 4 sources, accompaniment for 2 (PAPER.md)."""
@@ -31,13 +37,35 @@ class TaskWeighting:
 
     name = "uw"
     per_batch = False
-    learned: str | None = None
+    persistent_tape = False
+    """True when `before_gradients` takes more than one gradient from the step's tape."""
 
     def __init__(self, eps: float = 1e-8):
         self.eps = eps
 
     def initial(self, num_sources: int) -> np.ndarray:
         return np.ones(num_sources, np.float32)
+
+    # Train-step hooks (`SeparatorTrainer.train_step`); the defaults keep lambda as it is.
+
+    def add_weights(self, trainer, num_sources: int) -> None:
+        """Create the trainer weights this method learns or keeps (after `task_weights`)."""
+
+    def total_loss(self, trainer, losses, per_example):
+        """The loss to minimise from the (K,) per-source losses; `per_example` (errors, weights)
+        of a conditioned network, whose examples each train one condition."""
+        from keras import ops
+
+        if per_example is not None:
+            errors, weights = per_example
+            return ops.mean(errors * weights)
+        return ops.sum(trainer.task_weights * losses)
+
+    def before_gradients(self, trainer, tape, task_losses) -> None:
+        """Called with the step's tape before the network's gradients are taken."""
+
+    def after_step(self, trainer) -> None:
+        """Called after the optimizer step."""
 
     def on_epoch_end(self, history: Sequence[Sequence[float]]) -> np.ndarray | None:
         """`history[e][k]` = epoch e's mean training loss of source k. None = keep lambda."""
@@ -179,10 +207,25 @@ class UncertaintyWeighting(TaskWeighting):
     """
 
     name = "uncertainty"
-    learned = "uncertainty"
 
     def initial(self, num_sources):
         return np.full(num_sources, 0.5, np.float32)
+
+    def add_weights(self, trainer, num_sources):
+        trainer.log_variances = trainer.add_weight(
+            shape=(num_sources,), initializer="zeros", trainable=True, name="log_variances"
+        )
+
+    def total_loss(self, trainer, losses, per_example):
+        from keras import ops
+
+        s = trainer.log_variances
+        return ops.sum(0.5 * ops.exp(-s) * losses + 0.5 * s)
+
+    def after_step(self, trainer):
+        from keras import ops
+
+        trainer.task_weights.assign(0.5 * ops.exp(-trainer.log_variances))
 
 
 @keras.saving.register_keras_serializable(package="tf_munet")
@@ -196,7 +239,7 @@ class GradNormWeighting(TaskWeighting):
     """
 
     name = "gradnorm"
-    learned = "gradnorm"
+    persistent_tape = True
 
     def __init__(self, alpha: float = 1.5, learning_rate: float = 0.025, eps: float = 1e-8):
         super().__init__(eps)
@@ -206,6 +249,65 @@ class GradNormWeighting(TaskWeighting):
     def get_config(self):
         return {**super().get_config(), "alpha": self.alpha, "learning_rate": self.learning_rate}
 
+    def add_weights(self, trainer, num_sources):
+        trainer.initial_losses = trainer.add_weight(
+            shape=(num_sources,), initializer="zeros", trainable=False, name="initial_losses",
+            aggregation="only_first_replica",
+        )
+
+    def before_gradients(self, trainer, tape, task_losses):
+        """One GradNorm step on lambda (Chen et al. 2018, eq. 2), then renormalise to sum K."""
+        import tensorflow as tf
+        from keras import ops
+
+        shared = trainer.shared_kernel().value
+        k = len(task_losses)
+        norms = ops.stack([ops.norm(ops.reshape(tape.gradient(t, shared), (-1,))) for t in task_losses])
+        losses = ops.stack(task_losses)
+        lam = trainer.task_weights
+        initial = ops.where(trainer.initial_losses > 0, trainer.initial_losses, losses)
+        trainer.initial_losses.assign(initial)
+        ratio = losses / ops.maximum(initial, self.eps)
+        inverse_rate = ratio / ops.maximum(ops.mean(ratio), self.eps)
+        grad_norms = lam * norms
+        target = tf.stop_gradient(ops.mean(grad_norms) * ops.power(inverse_rate, self.alpha))
+        d_lambda = ops.sign(grad_norms - target) * norms
+        new = ops.maximum(lam - self.learning_rate * d_lambda, 1e-3)
+        trainer.task_weights.assign(k * new / ops.sum(new))
+
+
+def make_uw(sources, energies, temperature) -> TaskWeighting:
+    return UnitWeighting()
+
+
+def make_dwa(sources, energies, temperature) -> TaskWeighting:
+    return DynamicWeightAverage(temperature)
+
+
+def make_ebw_p1(sources, energies, temperature) -> TaskWeighting:
+    return EnergyBasedWeighting(energies, sources, power=1.0)
+
+
+def make_ebw_p2(sources, energies, temperature) -> TaskWeighting:
+    return EnergyBasedWeighting(energies, sources, power=2.0)
+
+
+def make_ebw_inst(sources, energies, temperature) -> TaskWeighting:
+    ref = REFERENCE_SOURCE.get(len(sources))
+    return InstantEnergyWeighting(sources.index(ref) if ref in sources else len(sources) - 1)
+
+
+def make_oh(sources, energies, temperature) -> TaskWeighting:
+    return InverseEnergyWeighting(energies, sources)
+
+
+def make_uncertainty(sources, energies, temperature) -> TaskWeighting:
+    return UncertaintyWeighting()
+
+
+def make_gradnorm(sources, energies, temperature) -> TaskWeighting:
+    return GradNormWeighting()
+
 
 def make_weighting(
     name: str,
@@ -213,30 +315,12 @@ def make_weighting(
     energies: Mapping[str, float] | None = None,
     temperature: float = 2.0,
 ) -> TaskWeighting:
-    """Build a weighting from its command-line name.
+    """Build a weighting from its command-line name (`tf_munet.registry.WEIGHTINGS`).
 
     Args:
         name: one of WEIGHTINGS.
         sources: the run's sources, in model order.
-        energies: per-source mean chunk energy (needed by ebw-p1, ebw-p2 and oh).
+        energies: per-source mean chunk energy (for the weightings that need them).
         temperature: DWA's T.
     """
-    sources = list(sources)
-    if name in ("ebw-p1", "ebw-p2", "oh") and not energies:
-        raise UserError(f"Weighting {name!r} needs per-source energies of the training data.")
-    if name == "uw":
-        return UnitWeighting()
-    if name == "dwa":
-        return DynamicWeightAverage(temperature)
-    if name in ("ebw-p1", "ebw-p2"):
-        return EnergyBasedWeighting(energies, sources, power=float(name[-1]))
-    if name == "oh":
-        return InverseEnergyWeighting(energies, sources)
-    if name == "ebw-inst":
-        ref = REFERENCE_SOURCE.get(len(sources))
-        return InstantEnergyWeighting(sources.index(ref) if ref in sources else len(sources) - 1)
-    if name == "uncertainty":
-        return UncertaintyWeighting()
-    if name == "gradnorm":
-        return GradNormWeighting()
-    raise UserError(f"Unknown weighting {name!r}; choose one of {', '.join(WEIGHTINGS)}.")
+    return get_weighting(name).make(sources, energies, temperature)

@@ -6,10 +6,10 @@ graph adds the centred STFT, the preset's frequency warp, the mask unwarp and ex
 modelled band (`spectral.extend_mask`'s rule), masks applied to the real and imaginary parts
 separately (no complex tensors: `tf.complex` is a Flex op) and the inverse STFT.
 
-A graph is exported per *unit*: the whole network for M-U-Net and C-U-Net, and one unit per
-source for dedicated U-Nets (one file per source, so a device can load only the stems it needs)
-unless their masks are computed across the sources (Spleeter's ratio masks, a softmax): then
-every mask needs every U-Net, and the set is one unit (`models.masks_per_source`).
+A graph is exported per *unit* (`Family.export_units`): the whole network for M-U-Net and C-U-Net,
+and one unit per source for dedicated U-Nets (one file per source, so a device can load only the
+stems it needs) unless their masks are computed across the sources (Spleeter's ratio masks, a
+softmax): then every mask needs every U-Net, and the set is one unit (`models.masks_per_source`).
 C-U-Net units take the condition (batch, K) as a named input and return one stem, "estimate".
 
 `reference_waveform` computes the same stems with the package's own TF ops (`spectral.stft`,
@@ -30,6 +30,7 @@ from tf_munet.export import dsp
 from tf_munet.models import is_conditioned, masks_per_source
 from tf_munet.models.subpixel import subpixel_copy
 from tf_munet.presets import AudioConfig, is_exhaustive
+from tf_munet.registry import get_family
 from tf_munet_core.masks import normalize_masks as core_normalize
 from tf_munet_core.masks import resolve_normalization
 from tf_munet_core.spectra import EXTEND_TOP
@@ -110,7 +111,7 @@ class ExportGraphs:
     Args:
         network: the run's network (`tf_munet.models.build_model` output).
         audio: the preset's AudioConfig.
-        family: "munet", "dedicated" or "cunet".
+        family: a registered family name (its `export_units` say which networks to export).
         sources: source names in mask order.
         stft_mode: "auto" (RFFT for power-of-two n_fft, DFT matmul otherwise), "fft" or "dft".
         normalize: mask normalisation of the waveform graphs and the manifest ("auto": the
@@ -153,18 +154,19 @@ class ExportGraphs:
         return self._units[split_dedicated]
 
     def _make_units(self, split_dedicated: bool) -> list[Unit]:
-        if (self.family == "dedicated" and split_dedicated and len(self.sources) > 1
-                and masks_per_source(self.network)):
-            units = []
-            for src in self.sources:
-                sub = keras.Model(
-                    self.network.inputs, self.network.get_layer(f"{src}_mask").output,
-                    name=f"dedicated_{src}",
-                )
-                units.append(Unit(src, sub, (src,), False))
-            return units
-        outputs = (CONDITIONED_OUTPUT,) if self.conditioned else self.sources
-        return [Unit("", self.network, outputs, self.conditioned)]
+        # a network per source splits only when each mask is its own U-Net's (no softmax or
+        # ratio masks across the sources)
+        split = split_dedicated and masks_per_source(self.network)
+        units = []
+        for suffix, sources in get_family(self.family).export_units(self.sources, split):
+            if suffix:  # a source's own backbone, ending in its "{source}_mask" layer
+                sub = keras.Model(self.network.inputs, self.network.get_layer(f"{suffix}_mask").output,
+                                  name=f"{self.family}_{suffix}")
+                units.append(Unit(suffix, sub, sources, self.conditioned))
+            else:
+                outputs = (CONDITIONED_OUTPUT,) if self.conditioned else sources
+                units.append(Unit("", self.network, outputs, self.conditioned))
+        return units
 
     # ------------------------------------------------------------------ specs
 

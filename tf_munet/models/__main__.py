@@ -20,7 +20,7 @@ def summarize(preset_name: str, sources: str = "4stems") -> list[dict]:
     for family in FAMILIES:
         model = build_model(preset, family, names)
         flops = count_flops(model)
-        passes = len(names) if FAMILIES[family].conditioned else 1
+        passes = FAMILIES[family].passes_per_separation(len(names))
         rows.append(
             {
                 "family": family,

@@ -1,4 +1,4 @@
-"""The three model families, as functional Keras models with one output layout.
+"""The three built-in model families, as functional Keras models with one output layout.
 
 Every family maps a mixture magnitude patch (batch, bins, frames, channels) on the preset's
 model grid to masks (batch, bins, frames, channels, sources):
@@ -10,6 +10,8 @@ model grid to masks (batch, bins, frames, channels, sources):
 - `cunet`: one backbone with FiLM in the encoder, conditioned on a (batch, K) vector
   (Meseguer-Brocal & Peeters 2019). It returns one mask (sources axis of size 1) for the
   condition given; separation runs it once per one-hot condition.
+
+`tf_munet.registry` names each builder and says how the rest of the code treats its networks.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from tf_munet.errors import UserError
 from tf_munet.layers import InputScaling, RatioMasks, SourceMasks
 from tf_munet.models.backbones import build_backbone, encoder_widths
 from tf_munet.presets import FilmConfig, Preset
-from tf_munet.registry import FAMILIES
+from tf_munet.registry import FAMILIES, get_family  # noqa: F401 (FAMILIES re-exported)
 
 
 def _spectrogram_input(preset: Preset) -> keras.KerasTensor:
@@ -180,15 +182,6 @@ def build_cunet(preset: Preset, sources: tuple[str, ...]) -> keras.Model:
     return keras.Model([inp, cond], _head(x, preset, 1, "masks"), name="cunet")
 
 
-BUILDERS = {"munet": build_munet, "dedicated": build_dedicated, "cunet": build_cunet}
-
-
 def build_model(preset: Preset, family: str, sources: tuple[str, ...]) -> keras.Model:
-    """Build the network of `family` ("munet", "dedicated" or "cunet") for a preset."""
-    try:
-        builder = BUILDERS[family]
-    except KeyError:
-        raise UserError(
-            f"Unknown model family {family!r}; choose one of {', '.join(FAMILIES)}."
-        ) from None
-    return builder(preset, tuple(sources))
+    """Build the network of a registered family (`tf_munet.registry.FAMILIES`) for a preset."""
+    return get_family(family).build(preset, tuple(sources))

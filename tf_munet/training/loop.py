@@ -32,7 +32,7 @@ from tf_munet.data.musdb_sample import is_musdb_sample, musdb_sample_root
 from tf_munet.distill import TEACHER_STEMS
 from tf_munet.errors import UserError
 from tf_munet.presets import SOURCE_STEMS, Preset, get_preset, resolve_sources
-from tf_munet.registry import FAMILIES
+from tf_munet.registry import FAMILIES, WEIGHTINGS
 from tf_munet.run_dir import CHECKPOINT, CONFIG, HISTORY, MODEL, RunConfig, load_run_config
 from tf_munet.training.data import default_synthetic_dir
 from tf_munet.training.options import INFO_KEYS, RUNTIME_KEYS, TrainOptions
@@ -141,8 +141,8 @@ def _teacher_sources(options: TrainOptions, sources: tuple[str, ...]) -> tuple[s
 
 
 def passes_per_chunk(model: str, num_sources: int) -> int:
-    """Iterations one chunk needs to train every output: K + 2 conditions for C-U-Net."""
-    return num_sources + 2 if FAMILIES[model].conditioned else 1
+    """Iterations one chunk needs to train every output (K + 2 conditions for C-U-Net)."""
+    return FAMILIES[model].training_conditions(num_sources)
 
 
 def run_config(options: TrainOptions, preset: Preset, sources, info: dict) -> RunConfig:
@@ -351,11 +351,11 @@ def _load_data(options: TrainOptions, preset: Preset, sources):
 
         data = str(label_with_teacher(options.teacher, options.data, run_dir / TEACHER_STEMS,
                                       progress=options.verbose > 0))
-    need = options.weighting in ("ebw-p1", "ebw-p2", "oh")
+    weighting = WEIGHTINGS[options.weighting]
     return load_data(data, preset, sources, options.batch_size, options.seed,
-                     options.augment, need_energies=need, cache=options.cache,
+                     options.augment, need_energies=weighting.needs_energies, cache=options.cache,
                      validation_steps=options.validation_steps,
-                     linear_energy=options.weighting == "ebw-inst",
+                     linear_energy=weighting.needs_batch_energies,
                      silence_filter=not options.keep_silent_chunks,
                      prepare_workers=1 if synthetic else None)
 
@@ -568,10 +568,11 @@ def describe_run(run_dir: str | os.PathLike) -> str:
         for src in [*history["sources"], "sum"]:
             tr, va = last["train"].get(src), last["val"].get(src)
             lines.append(f"    {src:<14} {_fmt(tr):>12} {_fmt(va):>8}")
-    if FAMILIES[config["model"]].conditioned:
-        k = len(config["sources"])
-        lines.append(f"  C-U-Net: {config['iterations_per_epoch']} iterations/epoch; seeing each "
-                     f"chunk under all K+2={k + 2} conditions takes "
+    family = FAMILIES[config["model"]]
+    conditions = family.training_conditions(len(config["sources"]))
+    if conditions > 1:
+        lines.append(f"  {family.label}: {config['iterations_per_epoch']} iterations/epoch; seeing each "
+                     f"chunk under all K+2={conditions} conditions takes "
                      f"{config['effective_iterations_per_epoch']} (M-U-Net: "
                      f"{config['iterations_per_epoch']})")
     toy = config.get("preset", {}).get("name") == "tiny" or (

@@ -22,6 +22,7 @@ from tf_munet.registry import FAMILIES, LOSSES, WEIGHTINGS
 
 PRESET_NAMES = tuple(PRESETS)
 MODELS = tuple(FAMILIES)
+"""The built-in families; `validate` and the parser read `FAMILIES` itself, registrations included."""
 SELECTIONS = ("sum", "per-source")
 STRATEGIES = ("auto", "mirrored", "multiworker")
 OPTIMIZERS = ("adam", "sgd")
@@ -138,7 +139,7 @@ class TrainOptions:
     def validate(self) -> "TrainOptions":
         """Raise UserError naming the first bad option."""
         choices = {
-            "model": MODELS, "weighting": WEIGHTINGS, "strategy": STRATEGIES,
+            "model": tuple(FAMILIES), "weighting": tuple(WEIGHTINGS), "strategy": STRATEGIES,
             "optimizer": (*OPTIMIZERS, None), "loss": (*LOSSES, None),
             "film_type": (*FILM_TYPES, None), "film_control": (*FILM_CONTROLS, None),
             "film_init": (*FILM_INITS, None), "selection": SELECTIONS,
@@ -157,9 +158,6 @@ class TrainOptions:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 0):
                 raise UserError(f"--{_flag(name)}: must be an integer >= 0, got {value!r}")
-        if self.selection == "per-source" and self.model != "dedicated":
-            raise UserError("--selection per-source: only dedicated U-Nets have one network per "
-                            "source; use --model dedicated")
         if self.control_dropout is not None and not 0 <= self.control_dropout < 1:
             raise UserError(f"--control-dropout: must be in [0, 1), got {self.control_dropout!r}")
         if self.lr is not None and not self.lr > 0:
@@ -168,8 +166,7 @@ class TrainOptions:
             raise UserError(f"--verbose: must be 0, 1 or 2, got {self.verbose!r}")
         if not isinstance(self.preset_overrides, dict):
             raise UserError("preset_overrides: must be a mapping such as {backbone: {dropout: 0}}")
-        if self.weighting == "gradnorm" and self.model != "munet":
-            raise UserError("--weighting gradnorm needs one shared backbone: use --model munet")
+        FAMILIES[self.model].check_options(self)
         return self
 
 
@@ -224,10 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--preset", choices=PRESET_NAMES, help="model/audio preset (default: tiny)")
-    p.add_argument("--model", choices=MODELS,
-                   help="munet: one U-Net, K masks; dedicated: one U-Net per source, trained "
-                   "together and saved as one separator; cunet: conditioned U-Net (default: munet)")
-    p.add_argument("--weighting", choices=WEIGHTINGS, help="task weighting (default: uw)")
+    p.add_argument("--model", choices=tuple(FAMILIES),
+                   help="; ".join(f"{f.name}: {f.help or f.label}" for f in FAMILIES.values())
+                   + " (default: munet)")
+    p.add_argument("--weighting", choices=tuple(WEIGHTINGS), help="task weighting (default: uw)")
     p.add_argument("--sources", help="4stems, 2stems or a comma list, e.g. vocals,drums "
                    "(default: 4stems)")
     p.add_argument("--data", help="MUSDB18 root (STEMS or HQ layout), musdb-sample (the MUSDB18 "
