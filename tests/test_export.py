@@ -78,31 +78,6 @@ def _snr(ref, est):
     return 10 * np.log10(np.sum(ref**2) / max(np.sum((ref - est) ** 2), 1e-20))
 
 
-# ------------------------------------------------------------------------------ signal processing
-
-
-@pytest.mark.parametrize("preset", [TINY, PAPER_TINY], ids=["tiny", "paper_tiny"])
-def test_builtin_stft_and_istft_match_spectral(preset):
-    import tensorflow as tf
-
-    from tf_munet import spectral
-    from tf_munet.export import dsp
-
-    a = preset.audio
-    x = np.random.default_rng(0).standard_normal((2, a.chunk_samples)).astype(np.float32)
-    ref = spectral.stft(tf.constant(x), a).numpy()
-    modes = ["fft", "dft"] if a.n_fft & (a.n_fft - 1) == 0 else ["dft"]
-    assert dsp.resolve_mode("auto", a.n_fft) == modes[0]
-    for mode in modes:
-        real, imag = dsp.stft(tf.constant(x), a, mode)
-        got = np.transpose(real.numpy() + 1j * imag.numpy(), (0, 2, 1))
-        assert np.abs(got - ref).max() <= 1e-5 * np.abs(ref).max()
-        back = dsp.istft(real, imag, a, a.chunk_samples, mode).numpy()
-        assert np.abs(back - x).max() < 1e-5  # exact at the chunk edges too
-    with pytest.raises(ValueError, match="power-of-two"):
-        dsp.resolve_mode("fft", 254)
-
-
 # ------------------------------------------------------------------------------ report and numbers
 
 
