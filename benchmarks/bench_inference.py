@@ -71,8 +71,10 @@ def _network_time(sep, seconds: float) -> float:
 
 
 def _patches(sep, seconds: float) -> int:
+    from tf_munet_core.stft import StftSpec
+
     a = sep.audio
-    frames = a.stft_spec.frame_count(int(seconds * a.sample_rate))
+    frames = StftSpec.of(a).frame_count(int(seconds * a.sample_rate))
     step = max(1, int(a.frames * (1 - sep.overlap)))
     return max(1, int(np.ceil((frames - a.frames) / step)) + 1)
 

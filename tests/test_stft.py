@@ -14,7 +14,7 @@ from tf_munet_core.stft import OverlapAdd, StftSpec
 # every preset's audio domain, one per distinct STFT (several presets share one)
 AUDIO = {}
 for _name, _preset in PRESETS.items():
-    if _preset.audio.stft_spec not in {a.stft_spec for a in AUDIO.values()}:
+    if StftSpec.of(_preset.audio) not in {StftSpec.of(a) for a in AUDIO.values()}:
         AUDIO[_name] = _preset.audio
 
 
@@ -68,7 +68,7 @@ def test_spec_stft_is_scipys_centred_stft(name):
     """Every preset's STFT: scipy's on the reflect-padded signal, times sum(window) = n_fft / 2."""
     from scipy.signal import stft as scipy_stft
 
-    spec = AUDIO[name].stft_spec
+    spec = StftSpec.of(AUDIO[name])
     x = _wave(spec)
     ours = spec.stft(x)
     assert ours.shape == (spec.frame_count(len(x)), spec.bins, 2) and ours.dtype == np.complex64
@@ -100,7 +100,7 @@ def test_spec_istft_is_the_frame_by_frame_overlap_add_and_inverts_stft(spec):
 
 def test_every_presets_chunk_gives_its_frames():
     for name, preset in PRESETS.items():
-        assert preset.audio.stft_spec.frame_count(preset.audio.chunk_samples) == preset.audio.frames, name
+        assert StftSpec.of(preset.audio).frame_count(preset.audio.chunk_samples) == preset.audio.frames, name
 
 
 def test_input_rate_specs_keep_the_models_window_and_padding():
@@ -108,9 +108,9 @@ def test_input_rate_specs_keep_the_models_window_and_padding():
     paper = AUDIO["paper"]
     for rate in (44100, 22050, paper.sample_rate):
         s = input_spec(paper, rate)
-        assert dataclasses.replace(s, n_fft=paper.n_fft, hop=paper.hop) == paper.stft_spec
+        assert dataclasses.replace(s, n_fft=paper.n_fft, hop=paper.hop) == StftSpec.of(paper)
         assert s.n_fft / rate == pytest.approx(paper.n_fft / paper.sample_rate, rel=1e-3)
-    assert input_spec(paper, paper.sample_rate) == paper.stft_spec
+    assert input_spec(paper, paper.sample_rate) == StftSpec.of(paper)
 
 
 def test_overlap_add_in_batches_is_the_spec_istft():
@@ -145,7 +145,7 @@ def test_tensorflow_graph_is_the_spec(name):
     from tf_munet import spectral
 
     audio = AUDIO[name]
-    spec = audio.stft_spec
+    spec = StftSpec.of(audio)
     x = _wave(spec)
     got = spectral.stft(tf.constant(x.T), audio).numpy()  # (C, bins, frames)
     want = spec.stft(x)
@@ -164,7 +164,7 @@ def test_tflite_export_graph_is_the_spec(name):
     from tf_munet.export import dsp
 
     audio = AUDIO[name]
-    spec = audio.stft_spec
+    spec = StftSpec.of(audio)
     x = _wave(spec)
     want = spec.stft(x)
     y = _spectrum(spec, len(want))

@@ -1,6 +1,6 @@
 """STFT, the paper's log-frequency warp, and mask mapping, in TensorFlow ops.
 
-The STFT is `tf_munet_core.stft.StftSpec` (the preset's `audio.stft_spec`) in TensorFlow: its
+The STFT is `tf_munet_core.stft.StftSpec` (`StftSpec.of(audio)` for a preset's audio) in TensorFlow: its
 window, padding and overlap-add normaliser are the spec's own arrays as constants, and tests
 compare `stft` / `istft` here with the spec's numpy ones. The forward path converts to TF-Lite
 builtins (no Flex ops): the STFT is `tf.signal.stft` (RFFT), the warp and unwarp are the core's
@@ -34,12 +34,13 @@ def pad_signal(wave: tf.Tensor, spec: StftSpec) -> tf.Tensor:
 
 
 def stft(wave: tf.Tensor, audio: AudioConfig) -> tf.Tensor:
-    """`audio.stft_spec`'s STFT of (batch, samples) float32 -> complex64 (batch, n_fft//2+1, frames).
+    """The preset's STFT (`StftSpec.of(audio)`): (batch, samples) float32 -> complex64
+    (batch, n_fft//2+1, frames).
 
     Centred (reflect padding of n_fft // 2, as torch.stft(center=True)): a chunk of
     `(frames - 1) * hop` samples gives exactly `frames` frames.
     """
-    spec = audio.stft_spec
+    spec = StftSpec.of(audio)
     window = tf.constant(spec.window())
     out = tf.signal.stft(
         pad_signal(wave, spec), frame_length=spec.n_fft, frame_step=spec.hop, fft_length=spec.n_fft,
@@ -55,7 +56,7 @@ def istft(spec: tf.Tensor, audio: AudioConfig, length: int) -> tf.Tensor:
     not its steady-state value as `tf.signal.inverse_stft_window_fn` assumes: exact at the
     edges too.
     """
-    s = audio.stft_spec
+    s = StftSpec.of(audio)
     frames = int(spec.shape[-1])
     chunks = tf.signal.irfft(tf.transpose(spec, [0, 2, 1]), fft_length=[s.n_fft]) * tf.constant(s.window())
     wave = tf.signal.overlap_and_add(chunks, s.hop)

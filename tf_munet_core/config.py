@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from tf_munet_core.stft import StftSpec
-
 
 @dataclass(frozen=True)
 class AudioConfig:
@@ -16,7 +14,8 @@ class AudioConfig:
         sample_rate: rate the model works at (Hz).
         channels: 1 (mono downmix) or 2 (stereo, channels as input channels).
         n_fft: STFT size; `n_fft // 2 + 1` bins, of which the first `freq_bins` are modelled.
-        hop: STFT hop in samples. The rest of the STFT (window, padding) is `stft_spec`'s.
+        hop: STFT hop in samples. The rest of the STFT (window, padding) is `tf_munet_core.stft`'s
+            (`StftSpec.of(audio)`).
         freq_bins: linear-frequency bins given to the model (bins above are extended at
             separation time, see `tf_munet_core.spectra.extend_mask`).
         frames: STFT frames per training patch; a chunk is `(frames - 1) * hop` samples.
@@ -36,11 +35,6 @@ class AudioConfig:
     def chunk_samples(self) -> int:
         """Samples of one training chunk (centred STFT gives exactly `frames` frames)."""
         return (self.frames - 1) * self.hop
-
-    @property
-    def stft_spec(self) -> StftSpec:
-        """The model's STFT (periodic Hann, centred with reflect padding): `tf_munet_core.stft`."""
-        return StftSpec(self.n_fft, self.hop)
 
     @property
     def model_bins(self) -> int:

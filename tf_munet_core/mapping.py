@@ -60,9 +60,9 @@ def input_stft(audio: AudioConfig, rate: int, fast: bool = False) -> tuple[int, 
 
 
 def input_spec(audio: AudioConfig, rate: int, fast: bool = False) -> StftSpec:
-    """The model's STFT (`AudioConfig.stft_spec`) at `rate`, sized by `input_stft`."""
+    """The model's STFT (`StftSpec.of`) at `rate`, sized by `input_stft`."""
     n_fft, hop = input_stft(audio, rate, fast)
-    return dataclasses.replace(audio.stft_spec, n_fft=n_fft, hop=hop)
+    return dataclasses.replace(StftSpec.of(audio), n_fft=n_fft, hop=hop)
 
 
 def frequency_positions(audio: AudioConfig, rate: int, n_fft: int):

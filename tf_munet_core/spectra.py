@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from tf_munet_core.config import AudioConfig
+from tf_munet_core.stft import StftSpec
 
 EXTEND_TOP = 8
 """Bins above the model's band take the mean of this many top modelled bins (`extend_mask`)."""
@@ -81,7 +82,7 @@ class ModelGrid:
     def magnitude(self, view: np.ndarray) -> np.ndarray:
         """Model-rate audio (samples, Cm) -> magnitudes (model_bins, frames, Cm) float32."""
         a = self.audio
-        mag = np.abs(a.stft_spec.stft(view)[:, : a.freq_bins])  # (T, F, Cm)
+        mag = np.abs(StftSpec.of(a).stft(view)[:, : a.freq_bins])  # (T, F, Cm)
         mag = np.ascontiguousarray(mag.transpose(1, 0, 2))
         if self.warp is not None:
             f, t, c = mag.shape

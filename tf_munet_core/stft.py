@@ -4,8 +4,8 @@
 overlap-adds with it (`frames`, `window`, `OverlapAdd`); the TensorFlow graphs
 (`tf_munet.spectral` for training, `tf_munet.export.dsp` for TF-Lite) take their window,
 padding and normaliser from it as constants, and tests compare each of them with `stft` /
-`istft` here. A model's spec is `AudioConfig.stft_spec`; an input rate's is the same spec at
-another size (`mapping.input_spec`).
+`istft` here. A model's spec is `StftSpec.of(audio)` (its `AudioConfig`); an input rate's is the
+same spec at another size (`mapping.input_spec`).
 
 Layouts: waveforms are (samples, channels); spectra are (frames, n_fft // 2 + 1, channels).
 """
@@ -43,6 +43,11 @@ class StftSpec:
     periodic: bool = True
     center: bool = True
     pad_mode: str = "reflect"
+
+    @classmethod
+    def of(cls, audio) -> "StftSpec":
+        """A model's STFT: its audio domain's (an `AudioConfig`) n_fft and hop, the rest as above."""
+        return cls(audio.n_fft, audio.hop)
 
     def __post_init__(self):
         if self.window_kind not in WINDOWS:

@@ -12,7 +12,7 @@ carry spectra as separate real and imaginary tensors and use:
 - "dft" (any n_fft): the DFT and its inverse as 2-D matmuls with constant matrices (the window
   folded in). Quantized variants quantize these matrices like any other weight.
 
-Both are `tf_munet_core.stft.StftSpec` (the preset's `audio.stft_spec`: its window, padding,
+Both are `tf_munet_core.stft.StftSpec` (`StftSpec.of(audio)` for a preset's audio: its window, padding,
 framing and overlap-add normaliser as constants) and match its numpy `stft` / `istft` to
 float32 round-off (tests compare them for every preset).
 
@@ -78,8 +78,9 @@ def _frames(wave: tf.Tensor, spec: StftSpec) -> tf.Tensor:
 
 
 def stft(wave: tf.Tensor, audio: AudioConfig, mode: str = "auto") -> tuple[tf.Tensor, tf.Tensor]:
-    """`audio.stft_spec`'s STFT of (rows, samples) -> (real, imag), each (rows, frames, n_fft // 2 + 1)."""
-    spec = audio.stft_spec
+    """The preset's STFT (`StftSpec.of(audio)`) of (rows, samples) -> (real, imag), each
+    (rows, frames, n_fft // 2 + 1)."""
+    spec = StftSpec.of(audio)
     mode = resolve_mode(mode, spec.n_fft)
     frames = _frames(wave, spec)
     if mode == "fft":
@@ -114,7 +115,7 @@ def istft(
     real: tf.Tensor, imag: tf.Tensor, audio: AudioConfig, length: int, mode: str = "auto"
 ) -> tf.Tensor:
     """Inverse of `stft`: (real, imag) each (rows, frames, bins) -> (rows, length)."""
-    spec = audio.stft_spec
+    spec = StftSpec.of(audio)
     mode = resolve_mode(mode, spec.n_fft)
     rows, count = tf.shape(real)[0], real.shape[1]
     if mode == "fft":
