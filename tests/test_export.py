@@ -107,14 +107,42 @@ def test_munet_variants_meet_error_and_sdr_bounds(munet):
     assert saved["tflite"]["waveform-int8"]["sdr"] == pytest.approx(variants["waveform-int8"]["sdr"])
 
 
-def test_report_table_lists_every_variant(munet):
+def _table_cells(table: str) -> list[dict[str, str]]:
+    """The variant table's rows as {header: cell}, each cell under the header its right edge
+    (values are right-aligned under right-aligned headers) closes."""
+    import re
+
+    lines = table.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("variant"))
+    head, rows = lines[start], []
+    for line in lines[start + 2 :]:
+        if line.startswith("ms/chunk"):
+            break
+        spans = [m.span() for m in re.finditer(r"\S+", line)]
+        edges = [0] + [end for _, end in spans[:-1]]
+        rows.append({head[a:end].strip(): line[s:end] for a, (s, end) in zip(edges, spans)})
+    return rows
+
+
+def test_report_table_shows_each_variants_numbers_under_their_headers(munet):
     from tf_munet.export.report import format_table
 
     _, _, report = munet
     table = format_table(report)
-    for name in report["tflite"]:
-        assert name in table
-    assert "SavedModel" in table and "dSDR" in table
+    rows = _table_cells(table)
+    assert [r["variant"] for r in rows] == list(report["tflite"])
+    for row, v in zip(rows, report["tflite"].values()):
+        want = {"files": len(v["files"]), "size MB": v["size_bytes"] / 1e6, "ops": len(v["ops"]),
+                "max err": v["max_abs_error"], "max rel": v["max_rel_error"], "mean err": v["mean_abs_error"],
+                "SDR keras": v["sdr_keras"], "SDR": v["sdr"], "dSDR": v["sdr_change"],
+                "ms/chunk": v["latency_ms_per_chunk"], "best": v["latency_best_ms_per_chunk"]}
+        assert set(row) == {"variant", *want}, row
+        for header, value in want.items():  # to the printed precision (3 digits, or 2 decimals)
+            assert float(row[header]) == pytest.approx(value, rel=6e-3, abs=6e-3), (row["variant"], header)
+    sm = report["savedmodel"]
+    assert f"SavedModel {sm['path']} ({sm['size_bytes'] / 1e6:.2f} MB)" in table
+    for name, sig in sm["signatures"].items():
+        assert f"{name} max rel err {sig['max_rel_error']:.1e}" in table
 
 
 def test_int8_quantizes_the_network_only(munet):
