@@ -29,6 +29,7 @@ def _positive(x) -> bool:
     return math.isfinite(x) and x > 0
 
 
+@pytest.mark.integration
 def test_deploy_every_runtime_timed(deploy):
     bd = _module("bench_deploy")
     assert deploy["variants"] == ("float32",)
@@ -82,6 +83,7 @@ def test_end_to_end_times_the_whole_clip_best_of_rounds_and_diffs_to_keras():
         ("keras", 1.5, 1.0), ("fast", 3.0, 0.5)]
 
 
+@pytest.mark.integration
 def test_deploy_savedmodel_and_tflite_float32_match_keras(deploy):
     close = [r for r in deploy["rows"] if r["runtime"] in ("savedmodel", "tflite float32")]
     assert len(close) == 4
@@ -112,6 +114,7 @@ def _number(cell: str) -> float:
     return float(cell.split()[0].rstrip("×"))
 
 
+@pytest.mark.integration
 def test_deploy_markdown_shows_the_measured_numbers(deploy):
     """Read back from the rendered tables: each runtime's time, its ratio to Keras and the real-
     time factor agree with one another and with the measurement; verdicts follow the ratios."""
@@ -140,6 +143,7 @@ def test_deploy_markdown_shows_the_measured_numbers(deploy):
     assert page.index("### Inference") < page.index("### Deployment")
 
 
+@pytest.mark.integration
 def test_deploy_time_to_stems(deploy):
     """Both command-line paths and the edge runner, on a 1 s file (quick: not the clip-length one)."""
     bd = _module("bench_deploy")

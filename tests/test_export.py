@@ -81,6 +81,7 @@ def _snr(ref, est):
 # ------------------------------------------------------------------------------ report and numbers
 
 
+@pytest.mark.integration
 def test_munet_variants_meet_error_and_sdr_bounds(munet):
     _, out, report = munet
     variants = report["tflite"]
@@ -124,6 +125,7 @@ def _table_cells(table: str) -> list[dict[str, str]]:
     return rows
 
 
+@pytest.mark.integration
 def test_report_table_shows_each_variants_numbers_under_their_headers(munet):
     from tf_munet.export.report import format_table
 
@@ -147,6 +149,7 @@ def test_report_table_shows_each_variants_numbers_under_their_headers(munet):
         assert f"{name} max rel err {sig['max_rel_error']:.1e}" in table
 
 
+@pytest.mark.integration
 def test_int8_quantizes_the_network_only(munet):
     from tf_munet.export import tflite
 
@@ -161,6 +164,7 @@ def test_int8_quantizes_the_network_only(munet):
     assert it.get_input_details()[0]["dtype"] == np.float32
 
 
+@pytest.mark.integration
 def test_savedmodel_signatures_are_served(munet):
     import tensorflow as tf
 
@@ -189,6 +193,7 @@ def test_savedmodel_signatures_are_served(munet):
     np.testing.assert_allclose(masks, reference_masks(net, a, wave), atol=1e-5)
 
 
+@pytest.mark.integration
 def test_nan_export_trap_is_caught(munet, tmp_path):
     """STACK.md pitfall 2: a tf.saved_model.save directory converts to a NaN model; verify()
     must refuse it."""
@@ -219,6 +224,7 @@ def test_flex_ops_are_rejected():
 # ------------------------------------------------------------------------------ families and presets
 
 
+@pytest.mark.integration
 def test_cunet_takes_the_condition_as_named_input(cunet):
     _, out, report = cunet
     manifest = json.loads((out / "manifest.json").read_text())
@@ -231,6 +237,7 @@ def test_cunet_takes_the_condition_as_named_input(cunet):
     assert manifest["variants"]["waveform-float32"]["models"][0]["outputs"] == ["estimate"]
 
 
+@pytest.mark.integration
 def test_dedicated_exports_one_file_per_source(dedicated):
     _, out, report = dedicated
     manifest = json.loads((out / "manifest.json").read_text())
@@ -241,6 +248,7 @@ def test_dedicated_exports_one_file_per_source(dedicated):
         assert report["tflite"][f"{kind}-float32"]["max_rel_error"] <= 1e-4
 
 
+@pytest.mark.integration
 def test_paper_route_warp_and_dft(paper_tiny):
     _, out, report = paper_tiny
     assert report["stft_mode"] == "dft"
@@ -251,6 +259,7 @@ def test_paper_route_warp_and_dft(paper_tiny):
     assert "RFFT2D" not in report["tflite"]["waveform-float32"]["ops"]
 
 
+@pytest.mark.integration
 def test_stereo_route(stereo_tiny):
     _, out, report = stereo_tiny
     assert report["audio"]["channels"] == 2
@@ -258,6 +267,7 @@ def test_stereo_route(stereo_tiny):
         assert report["tflite"][f"{kind}-float32"]["max_rel_error"] <= 1e-4
 
 
+@pytest.mark.integration
 def test_spectrogram_files_have_fixed_batches_for_xnnpack(munet, cunet, dedicated):
     """A free batch dimension leaves SHAPE/STRIDED_SLICE/PACK feeding every TRANSPOSE_CONV's
     output shape, which XNNPACK cannot delegate (the decoder then runs ~3x slower): spectrogram
@@ -277,6 +287,7 @@ def test_spectrogram_files_have_fixed_batches_for_xnnpack(munet, cunet, dedicate
                 assert list(details["shape_signature"])[0] == int(size)
 
 
+@pytest.mark.integration
 def test_every_file_runs_in_litert_without_tensorflow(munet, cunet, dedicated, paper_tiny, stereo_tiny):
     folders = [str(e[1]) for e in (munet, cunet, dedicated, paper_tiny, stereo_tiny)]
     script = """
@@ -336,6 +347,7 @@ def _run_edge(export_dir, song_path, out, *args):
     )
 
 
+@pytest.mark.integration
 def test_every_spectrogram_variant_separates_close_to_keras(munet, song):
     """Fixed-batch files (float32, float16) and free-batch ones (dynamic, int8) both go through
     the runner's batch plan; quantized stems stay near Keras' (their error, not a wrong patch)."""
@@ -353,6 +365,7 @@ def test_every_spectrogram_variant_separates_close_to_keras(munet, song):
             assert _snr(ref[s], got[s]) > snr, (variant, s, _snr(ref[s], got[s]))
 
 
+@pytest.mark.integration
 def test_edge_runner_matches_the_separator(munet, song, tmp_path):
     from tf_munet.separation import Separator
 
@@ -384,6 +397,7 @@ def test_edge_runner_matches_the_separator(munet, song, tmp_path):
     assert true_wave > true_sep - 1.0
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("which", ["cunet", "dedicated", "stereo_tiny"])
 def test_edge_runner_other_families(which, request, song):
     from tf_munet.separation import Separator
@@ -400,6 +414,7 @@ def test_edge_runner_other_families(which, request, song):
     assert all(wave[s].shape == ref[s].shape and np.all(np.isfinite(wave[s])) for s in ref)
 
 
+@pytest.mark.integration
 def test_edge_runner_errors(munet, tmp_path):
     _, export_dir, _ = munet
     wav = tmp_path / "x.wav"
@@ -417,6 +432,7 @@ def test_edge_runner_errors(munet, tmp_path):
 # ------------------------------------------------------------------------------ CLI
 
 
+@pytest.mark.integration
 def test_cli(cunet, synthetic_musdb, tmp_path, capsys):
     from tf_munet.export import main
 

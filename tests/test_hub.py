@@ -321,6 +321,7 @@ def test_unknown_model_is_one_line(tmp_path, capsys):
     assert "unknown model" in capsys.readouterr().err
 
 
+@pytest.mark.integration
 def test_spleeter_graph_exports_to_builtins_only_litert(tmp_path):
     """Spleeter 5stems' network (ELU, softmax across the instruments, ratio masks; narrowed,
     with the piano part source) through export: one file for the five U-Nets, builtin ops only,

@@ -98,7 +98,7 @@ def test_cunet_film_options_are_wired(film_type, control):
     assert not np.allclose(np.asarray(model(x)), np.asarray(model(other)))
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_paper_preset_matches_the_papers_size():
     """The authors' U-Net has ~124 M parameters (PAPER.md); built for real (~25 s, 1.4 GB)."""
     assert 123e6 < count_params(build_model(get_preset("paper"), "munet", FOUR)) < 125e6
