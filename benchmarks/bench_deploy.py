@@ -87,6 +87,18 @@ def _end_to_end(runtimes: dict, clip: np.ndarray, rounds: int) -> dict[str, tupl
     return {label: (best[label], diffs[label]) for label in runtimes}
 
 
+def _rows(times: dict[str, tuple[float, float]], seconds: float, preset: str, family: str,
+          overlaps: dict) -> list[dict]:
+    """Table rows of one clip's `_end_to_end` results: seconds of audio per second of work
+    (real-time factor) and time relative to Keras' (below 1: faster)."""
+    t_keras = times["keras"][0]
+    return [{
+        "preset": preset, "family": family, "runtime": label, "seconds": seconds,
+        "end_to_end_s": t, "realtime_factor": seconds / t, "vs_keras": t / t_keras,
+        "max_abs_diff": diff, "overlap": overlaps[label],
+    } for label, (t, diff) in times.items()]
+
+
 def _max_diff(a: dict, b: dict) -> float:
     return max(float(np.max(np.abs(a[s] - b[s]))) for s in a)
 
@@ -232,14 +244,9 @@ def run(quick: bool = False) -> dict:
             overlaps = {label: getattr(sep, "overlap", None) for label, sep in runtimes.items()}
             for d in durations:
                 times = _end_to_end(runtimes, clips[d], rounds=2 if d > 60 else 3)
-                t_keras = times["keras"][0]
-                for label, (t, diff) in times.items():
-                    rows.append({
-                        "preset": preset, "family": family, "runtime": label, "seconds": d,
-                        "end_to_end_s": t, "realtime_factor": d / t, "vs_keras": t / t_keras,
-                        "max_abs_diff": diff, "overlap": overlaps[label],
-                    })
-                    print(rows[-1], flush=True)
+                for row in _rows(times, d, preset, family, overlaps):
+                    rows.append(row)
+                    print(row, flush=True)
             del runtimes
             gc.collect()
             if family == "munet":  # start-up matters for one song: from the command line

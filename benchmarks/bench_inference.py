@@ -71,8 +71,10 @@ def _network_time(sep, seconds: float) -> float:
 
 
 def _patches(sep, seconds: float) -> int:
+    from tf_munet_core.stft import StftSpec
+
     a = sep.audio
-    frames = int(seconds * a.sample_rate / a.hop) + 1
+    frames = StftSpec.of(a).frame_count(int(seconds * a.sample_rate))
     step = max(1, int(a.frames * (1 - sep.overlap)))
     return max(1, int(np.ceil((frames - a.frames) / step)) + 1)
 
@@ -88,11 +90,11 @@ def _floor(sep, clip: np.ndarray, peak_flops: float) -> dict[str, float]:
     from tf_munet.models.flops import count_flops
     from tf_munet_core import fft
     from tf_munet_core.mapping import fft_workers as _fft_workers
-    from tf_munet_core.mapping import input_stft
+    from tf_munet_core.mapping import input_spec
 
-    n_fft, hop = input_stft(sep.audio, 44100, sep.fast_fft)
+    spec = input_spec(sep.audio, 44100, sep.fast_fft)  # the separator's input-rate STFT
+    n_fft, frames = spec.n_fft, spec.frame_count(len(clip))
     channels, k_out = clip.shape[1], len(sep.sources) - 1
-    frames = 1 + len(clip) // hop
     workers = _fft_workers()
     # 256 frames in batches of 32 (the separator's), spread over its threads
     x = np.random.default_rng(0).random((8, channels, 32, n_fft)).astype(np.float32)

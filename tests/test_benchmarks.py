@@ -3,8 +3,10 @@
 import importlib
 import math
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,9 +42,6 @@ def test_deploy_every_runtime_timed(deploy):
         assert r["preset"] == "tiny" and r["seconds"] == 5.0
         for key in ("end_to_end_s", "realtime_factor", "vs_keras"):
             assert _positive(r[key]), (r, key)
-        assert r["realtime_factor"] == pytest.approx(r["seconds"] / r["end_to_end_s"])
-        keras = next(k for k in rows if k["family"] == r["family"] and k["runtime"] == "keras")
-        assert r["vs_keras"] == pytest.approx(r["end_to_end_s"] / keras["end_to_end_s"])
     for e in deploy["exports"]:
         assert _positive(e["export_s"]) and e["savedmodel_bytes"] > 0
         assert sorted(e["tflite"]) == sorted(f"{k}-float32" for k in bd.KINDS)
@@ -51,8 +50,37 @@ def test_deploy_every_runtime_timed(deploy):
     ]
     for g in deploy["graph_vs_litert"]:
         assert _positive(g["keras_ms"]) and _positive(g["tflite_ms"])
-        assert g["ratio"] == pytest.approx(g["tflite_ms"] / g["keras_ms"])
         assert g["calls_per_chunk"] == (4 if g["family"] == "cunet" else 1)
+
+
+class _Paced:
+    """A runtime of known cost and stems: sleeps `cost[i]` s per second of audio on its i-th call
+    (the last entry from then on) and returns the clip split by `gain`."""
+
+    def __init__(self, cost: list[float], gain: float):
+        self.cost, self.gain, self.calls = cost, gain, 0
+
+    def separate(self, x, rate):
+        time.sleep(self.cost[min(self.calls, len(self.cost) - 1)] * len(x) / rate)
+        self.calls += 1
+        return {"a": x * self.gain, "b": x * (1 - self.gain)}
+
+
+def test_end_to_end_times_the_whole_clip_best_of_rounds_and_diffs_to_keras():
+    """Runtimes of known cost: a row's time is its cost on the whole 3 s clip (not the 2 s
+    warm-up), the best round's (the slow first round left out), its max |diff| to Keras' stems;
+    and the rows say 3 s of audio per second of work and half Keras' time."""
+    bd = _module("bench_deploy")
+    clip = np.full((3 * bd.RATE, 2), 0.5, np.float32)
+    runtimes = {"keras": _Paced([0.2], 0.5), "fast": _Paced([0.1, 0.5, 0.1 / 3], 0.4)}
+    times = bd._end_to_end(runtimes, clip, rounds=2)
+    (t_keras, d_keras), (t_fast, d_fast) = times["keras"], times["fast"]
+    assert 0.6 <= t_keras < 0.6 + 0.4 and 0.1 <= t_fast < 0.1 + 0.4 and t_fast < t_keras
+    assert d_keras == 0 and d_fast == pytest.approx(0.05)
+    rows = bd._rows({"keras": (2.0, 0.0), "fast": (1.0, 0.05)}, 3.0, "tiny", "munet",
+                    {"keras": 0.25, "fast": None})
+    assert [(r["runtime"], r["realtime_factor"], r["vs_keras"]) for r in rows] == [
+        ("keras", 1.5, 1.0), ("fast", 3.0, 0.5)]
 
 
 @pytest.mark.integration

@@ -78,31 +78,6 @@ def _snr(ref, est):
     return 10 * np.log10(np.sum(ref**2) / max(np.sum((ref - est) ** 2), 1e-20))
 
 
-# ------------------------------------------------------------------------------ signal processing
-
-
-@pytest.mark.parametrize("preset", [TINY, PAPER_TINY], ids=["tiny", "paper_tiny"])
-def test_builtin_stft_and_istft_match_spectral(preset):
-    import tensorflow as tf
-
-    from tf_munet import spectral
-    from tf_munet.export import dsp
-
-    a = preset.audio
-    x = np.random.default_rng(0).standard_normal((2, a.chunk_samples)).astype(np.float32)
-    ref = spectral.stft(tf.constant(x), a).numpy()
-    modes = ["fft", "dft"] if a.n_fft & (a.n_fft - 1) == 0 else ["dft"]
-    assert dsp.resolve_mode("auto", a.n_fft) == modes[0]
-    for mode in modes:
-        real, imag = dsp.stft(tf.constant(x), a, mode)
-        got = np.transpose(real.numpy() + 1j * imag.numpy(), (0, 2, 1))
-        assert np.abs(got - ref).max() <= 1e-5 * np.abs(ref).max()
-        back = dsp.istft(real, imag, a, a.chunk_samples, mode).numpy()
-        assert np.abs(back - x).max() < 1e-5  # exact at the chunk edges too
-    with pytest.raises(ValueError, match="power-of-two"):
-        dsp.resolve_mode("fft", 254)
-
-
 # ------------------------------------------------------------------------------ report and numbers
 
 
@@ -133,15 +108,45 @@ def test_munet_variants_meet_error_and_sdr_bounds(munet):
     assert saved["tflite"]["waveform-int8"]["sdr"] == pytest.approx(variants["waveform-int8"]["sdr"])
 
 
+def _table_cells(table: str) -> list[dict[str, str]]:
+    """The variant table's rows as {header: cell}, each cell under the header its right edge
+    (values are right-aligned under right-aligned headers) closes."""
+    import re
+
+    lines = table.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("variant"))
+    head, rows = lines[start], []
+    for line in lines[start + 2 :]:
+        if line.startswith("ms/chunk"):
+            break
+        spans = [m.span() for m in re.finditer(r"\S+", line)]
+        edges = [0] + [end for _, end in spans[:-1]]
+        rows.append({head[a:end].strip(): line[s:end] for a, (s, end) in zip(edges, spans)})
+    return rows
+
+
 @pytest.mark.integration
-def test_report_table_lists_every_variant(munet):
+def test_report_table_shows_each_variants_numbers_under_their_headers(munet):
     from tf_munet.export.report import format_table
 
     _, _, report = munet
     table = format_table(report)
-    for name in report["tflite"]:
-        assert name in table
-    assert "SavedModel" in table and "dSDR" in table
+    rows = _table_cells(table)
+    assert [r["variant"] for r in rows] == list(report["tflite"])
+    for row, v in zip(rows, report["tflite"].values()):
+        want = {"files": len(v["files"]), "size MB": v["size_bytes"] / 1e6, "ops": len(v["ops"]),
+                "max err": v["max_abs_error"], "max rel": v["max_rel_error"], "mean err": v["mean_abs_error"],
+                "SDR keras": v["sdr_keras"], "SDR": v["sdr"], "dSDR": v["sdr_change"],
+                "ms/chunk": v["latency_ms_per_chunk"], "best": v["latency_best_ms_per_chunk"]}
+        assert set(row) == {"variant", *want}, row
+        for header, value in want.items():  # to the printed precision: 3 digits (e) or 2-3 decimals
+            cell = row[header]
+            tol = {"rel": 6e-3, "abs": 0} if "e" in cell else {"rel": 0, "abs": 6e-3}
+            assert float(cell) == pytest.approx(value, **tol), (row["variant"], header)
+    sm = report["savedmodel"]
+    assert f"SavedModel {sm['path']} ({sm['size_bytes'] / 1e6:.2f} MB)" in table
+    for name, sig in sm["signatures"].items():
+        assert f"{name} max rel err {sig['max_rel_error']:.1e}" in table
 
 
 @pytest.mark.integration

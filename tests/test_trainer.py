@@ -126,11 +126,19 @@ def test_checkpoint_restores_weights_optimizer_and_lambda(tmp_path):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
-@pytest.mark.parametrize("weighting", ["uw", "ebw-p1", "ebw-p2", "oh"])
-def test_the_trained_loss_is_the_weightings_sum(weighting):
-    """loss = sum_k lambda_k L_k with the weighting's own lambda (energies 1..4 here)."""
+E = np.array([ENERGIES[s] for s in FOUR])
+
+
+@pytest.mark.parametrize("weighting, lam", [
+    ("uw", np.ones(4)),  # lambda_k = 1
+    ("ebw-p1", E[2] / E),  # (E_bass / E_k)^p, bass the reference (PAPER.md)
+    ("ebw-p2", (E[2] / E) ** 2),
+    ("oh", (1 / E) / (1 / E).sum()),  # proportional to 1 / E_k, summing to 1
+], ids=["uw", "ebw-p1", "ebw-p2", "oh"])
+def test_the_trained_loss_is_the_weightings_sum(weighting, lam):
+    """loss = sum_k lambda_k L_k with each method's lambda from the paper's formula (energies
+    1..4 here), not the weighting object's own answer."""
     t = trainer(weighting=weighting, lr=0.0)
-    lam = make_weighting(weighting, FOUR, ENERGIES).initial(4)
     np.testing.assert_allclose(t.task_weights.numpy(), lam, rtol=1e-6)
     logs = t.fit(dataset(), steps_per_epoch=1, epochs=1, verbose=0, shuffle=False).history
     losses = np.array([logs[f"loss_{s}"][0] for s in FOUR])

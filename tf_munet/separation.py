@@ -32,7 +32,7 @@ from tf_munet_core.masks import DEFAULT_OVERLAP, channel_views
 from tf_munet_core.options import DEFAULT_PRECISION
 from tf_munet_core.profiler import STAGES, Profiler
 from tf_munet_core.separator import MaskSeparator, NetworkSeparator
-from tf_munet_core.spectra import stft
+from tf_munet_core.stft import StftSpec
 
 __all__ = [
     "DEFAULT_OVERLAP", "FORMATS", "STAGES", "MaskSeparator", "MixtureSeparator",
@@ -164,7 +164,7 @@ class OracleSeparator(MaskSeparator):
         for ref in self._refs:
             views, _ = channel_views(ref[start:stop], a.channels)
             r = resample(views[index], self._rate, a.sample_rate)
-            mags.append(np.abs(stft(r, a.n_fft, a.hop))[:, : a.freq_bins])  # (T, F, Cm)
+            mags.append(np.abs(StftSpec.of(a).stft(r))[:, : a.freq_bins])  # (T, F, Cm)
         mags = np.stack(mags, axis=-1)  # (T, F, Cm, K+1)
         irm = mags / np.maximum(mags.sum(axis=-1, keepdims=True), 1e-8)
         irm = np.where(mags.sum(axis=-1, keepdims=True) > 1e-8, irm, 1.0 / mags.shape[-1])

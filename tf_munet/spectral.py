@@ -1,8 +1,11 @@
 """STFT, the paper's log-frequency warp, and mask mapping, in TensorFlow ops.
 
-The forward path converts to TF-Lite builtins (no Flex ops): the STFT is `tf.signal.stft`
-(RFFT), the warp and unwarp are the core's constant matrices (`tf_munet_core.spectra`) applied
-with 2-D matmuls (rank-4 matmuls crash oneDNN, see STACK.md). `istft` here is for Python use; exported graphs use
+The STFT is `tf_munet_core.stft.StftSpec` (`StftSpec.of(audio)` for a preset's audio) in TensorFlow: its
+window, padding and overlap-add normaliser are the spec's own arrays as constants, and tests
+compare `stft` / `istft` here with the spec's numpy ones. The forward path converts to TF-Lite
+builtins (no Flex ops): the STFT is `tf.signal.stft` (RFFT), the warp and unwarp are the core's
+constant matrices (`tf_munet_core.spectra`) applied with 2-D matmuls (rank-4 matmuls crash
+oneDNN, see STACK.md). `istft` here is for Python use; exported graphs use
 `tf_munet.export.dsp.istft`, which avoids the complex tensors that become Flex ops.
 
 Shapes: waveforms are (batch, samples) per channel; spectrograms are (batch, bins, frames, ...)
@@ -17,52 +20,47 @@ import tensorflow as tf
 from tf_munet.presets import AudioConfig
 from tf_munet_core.spectra import (  # noqa: F401 (extend_mask, warp matrices: re-exported)
     extend_mask,
-    hann,
     unwarp_matrix,
     warp_matrix,
 )
+from tf_munet_core.stft import StftSpec
+
+
+def pad_signal(wave: tf.Tensor, spec: StftSpec) -> tf.Tensor:
+    """(rows, samples) -> (rows, pad + samples + pad): the spec's padding (`StftSpec.padded`)."""
+    if not spec.pad:
+        return wave
+    return tf.pad(wave, [[0, 0], [spec.pad, spec.pad]], mode=spec.pad_mode.upper())
 
 
 def stft(wave: tf.Tensor, audio: AudioConfig) -> tf.Tensor:
-    """Centred STFT of (batch, samples) float32 -> complex64 (batch, n_fft//2+1, frames).
+    """The preset's STFT (`StftSpec.of(audio)`): (batch, samples) float32 -> complex64
+    (batch, n_fft//2+1, frames).
 
-    Reflect padding of n_fft // 2 on both sides, as torch.stft(center=True): a chunk of
+    Centred (reflect padding of n_fft // 2, as torch.stft(center=True)): a chunk of
     `(frames - 1) * hop` samples gives exactly `frames` frames.
     """
-    pad = audio.n_fft // 2
-    wave = tf.pad(wave, [[0, 0], [pad, pad]], mode="REFLECT")
-    window = tf.constant(hann(audio.n_fft))
-    spec = tf.signal.stft(
-        wave, frame_length=audio.n_fft, frame_step=audio.hop, fft_length=audio.n_fft,
+    spec = StftSpec.of(audio)
+    window = tf.constant(spec.window())
+    out = tf.signal.stft(
+        pad_signal(wave, spec), frame_length=spec.n_fft, frame_step=spec.hop, fft_length=spec.n_fft,
         window_fn=lambda n, dtype: window, pad_end=False,
     )
-    return tf.transpose(spec, [0, 2, 1])
-
-
-def window_envelope(audio: AudioConfig, frames: int) -> np.ndarray:
-    """Overlap-added squared window of `frames` frames: the iSTFT's normaliser (torch.istft).
-
-    Dividing by the actual envelope (not its steady-state value, as
-    `tf.signal.inverse_stft_window_fn` assumes) makes the round trip exact at the edges too.
-    """
-    win2 = hann(audio.n_fft) ** 2
-    total = (frames - 1) * audio.hop + audio.n_fft
-    env = np.zeros(total, np.float32)
-    for f in range(frames):
-        env[f * audio.hop : f * audio.hop + audio.n_fft] += win2
-    return env
+    return tf.transpose(out, [0, 2, 1])
 
 
 def istft(spec: tf.Tensor, audio: AudioConfig, length: int) -> tf.Tensor:
-    """Inverse of `stft`: complex (batch, n_fft//2+1, frames) -> (batch, length) float32."""
-    frames = spec.shape[-1] or tf.shape(spec)[-1]
-    window = tf.constant(hann(audio.n_fft))
-    chunks = tf.signal.irfft(tf.transpose(spec, [0, 2, 1]), fft_length=[audio.n_fft]) * window
-    wave = tf.signal.overlap_and_add(chunks, audio.hop)
-    env = tf.constant(window_envelope(audio, int(frames)))
-    wave = wave / tf.maximum(env, 1e-8)
-    pad = audio.n_fft // 2
-    return wave[:, pad : pad + length]
+    """Inverse of `stft`: complex (batch, n_fft//2+1, frames) -> (batch, length) float32.
+
+    Divided by the overlap-added squared window of these frames (`StftSpec.ola_normaliser`),
+    not its steady-state value as `tf.signal.inverse_stft_window_fn` assumes: exact at the
+    edges too.
+    """
+    s = StftSpec.of(audio)
+    frames = int(spec.shape[-1])
+    chunks = tf.signal.irfft(tf.transpose(spec, [0, 2, 1]), fft_length=[s.n_fft]) * tf.constant(s.window())
+    wave = tf.signal.overlap_and_add(chunks, s.hop)
+    return wave[:, s.pad : s.pad + length] * tf.constant(s.ola_normaliser(frames, length))
 
 
 def apply_freq_matrix(x: tf.Tensor, matrix: np.ndarray) -> tf.Tensor:

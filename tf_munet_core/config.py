@@ -14,7 +14,8 @@ class AudioConfig:
         sample_rate: rate the model works at (Hz).
         channels: 1 (mono downmix) or 2 (stereo, channels as input channels).
         n_fft: STFT size; `n_fft // 2 + 1` bins, of which the first `freq_bins` are modelled.
-        hop: STFT hop in samples. STFTs are centred (reflect padding of n_fft // 2).
+        hop: STFT hop in samples. The rest of the STFT (window, padding) is `tf_munet_core.stft`'s
+            (`StftSpec.of(audio)`).
         freq_bins: linear-frequency bins given to the model (bins above are extended at
             separation time, see `tf_munet_core.spectra.extend_mask`).
         frames: STFT frames per training patch; a chunk is `(frames - 1) * hop` samples.

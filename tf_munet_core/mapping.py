@@ -7,11 +7,12 @@ follow `extend_mask`'s rule (each takes the mean of the top modelled bins of its
 high band is shared, never dropped. `frequency_map` is that mapping as a matrix (the
 definition); `InputGrid` applies it as two gathers per bin in the model's band plus one value per
 frame for every bin above it (the same numbers, without a dense product over mostly extended
-bins). `OverlapAdd` is the inverse STFT's overlap-add by hop-sized parts.
+bins). The STFTs themselves are `tf_munet_core.stft`'s (`input_spec`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from dataclasses import dataclass
@@ -19,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from tf_munet_core.config import AudioConfig
-from tf_munet_core.spectra import extend_mask, hann
+from tf_munet_core.spectra import extend_mask
+from tf_munet_core.stft import StftSpec
 
 
 def linear_weights(positions: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -55,6 +57,12 @@ def input_stft(audio: AudioConfig, rate: int, fast: bool = False) -> tuple[int, 
         n_fft = min(near, key=lambda n: (_largest_prime_factor(n), abs(n - exact)), default=n_fft)
     hop = max(1, round(audio.hop * scale))
     return n_fft, min(hop, n_fft // 2)
+
+
+def input_spec(audio: AudioConfig, rate: int, fast: bool = False) -> StftSpec:
+    """The model's STFT (`StftSpec.of`) at `rate`, sized by `input_stft`."""
+    n_fft, hop = input_stft(audio, rate, fast)
+    return dataclasses.replace(StftSpec.of(audio), n_fft=n_fft, hop=hop)
 
 
 def frequency_positions(audio: AudioConfig, rate: int, n_fft: int):
@@ -102,9 +110,7 @@ class InputGrid:
     all (mostly extended) bins.
     """
 
-    n_fft: int
-    hop: int
-    window: np.ndarray
+    spec: StftSpec
     freq_bins: int
     n_low: int
     f_lo: np.ndarray
@@ -112,15 +118,23 @@ class InputGrid:
     f_frac: np.ndarray
     same_bins: bool  # input bin j is model bin j (the input is at the model's rate): no gathers
 
+    @property
+    def n_fft(self) -> int:
+        return self.spec.n_fft
+
+    @property
+    def hop(self) -> int:
+        return self.spec.hop
+
     @classmethod
     def build(cls, audio: AudioConfig, rate: int, fast: bool = False) -> "InputGrid":
-        n_fft, hop = input_stft(audio, rate, fast)
-        lo, hi, frac, _ = frequency_positions(audio, rate, n_fft)
+        spec = input_spec(audio, rate, fast)
+        lo, hi, frac, _ = frequency_positions(audio, rate, spec.n_fft)
         fb = audio.freq_bins
         n_low = int(np.sum(lo < fb))  # positions increase with j: the first n_low bins
         f_lo, f_hi, f_frac = np.minimum(lo[:n_low], fb), np.minimum(hi[:n_low], fb), frac[:n_low]
         same = not f_frac.any() and np.array_equal(f_lo, np.arange(n_low))
-        return cls(n_fft, hop, hann(n_fft), fb, n_low, f_lo, f_hi, f_frac, same)
+        return cls(spec, fb, n_low, f_lo, f_hi, f_frac, same)
 
     def extend(self, masks: np.ndarray) -> np.ndarray:
         """Masks (freq_bins, frames, K) -> (K, frames, freq_bins + 1) with the extension row."""
@@ -139,59 +153,3 @@ class InputGrid:
         """(K, nb, n_low) and (K, nb) -> gains of every input bin (K, nb, n_fft // 2 + 1)."""
         high = np.broadcast_to(top[..., None], (*top.shape, self.n_fft // 2 + 1 - self.n_low))
         return np.concatenate([low, high], axis=-1)
-
-
-class OverlapAdd:
-    """The inverse STFT's overlap-add, in place in the caller's rows of samples.
-
-    `rows` (..., length) are float32 zeros at least `(frames - 1) * hop + n_fft` long; frames
-    (..., nb, n_fft) are added hop-sized part by part (one vectorised add per part of a frame
-    instead of one per frame). `synthesis` is the window to multiply frames by: the analysis
-    window divided by the sum of squared windows where that sum is constant (everywhere but the
-    first and last frames' reach), so `finish` only corrects the samples near the ends.
-
-    Batches of frames `rounds` apart never touch the same samples, so the batches of one round
-    may be added from several threads at once, and every sample gets its terms in the same
-    order whatever the number of threads.
-    """
-
-    def __init__(self, rows: np.ndarray, frames: int, window: np.ndarray, hop: int):
-        n_fft = len(window)
-        self.n_fft, self.hop, self.frames = n_fft, hop, frames
-        self.parts = -(-n_fft // hop)
-        length = (frames - 1 + self.parts) * hop
-        if rows.shape[-1] < length or rows.strides[-1] != rows.itemsize:
-            raise ValueError(f"rows must be contiguous along time and at least {length} long")
-        self.rows = rows
-        step = rows.strides[-1]
-        self.parted = np.lib.stride_tricks.as_strided(  # (..., frames - 1 + parts, hop) view
-            rows, (*rows.shape[:-1], frames - 1 + self.parts, hop), (*rows.strides[:-1], hop * step, step)
-        )
-        env = np.zeros((frames - 1 + self.parts, hop), np.float64)
-        sq = window.astype(np.float64) ** 2
-        for r in range(self.parts):
-            a, b = r * hop, min(n_fft, (r + 1) * hop)
-            env[r : r + frames, : b - a] += sq[a:b]
-        self.env = env.reshape(-1)
-        self.level = float(self.env.max())
-        self.synthesis = (window / self.level).astype(np.float32)
-
-    def rounds(self, batch: int) -> int:
-        """How many batches of `batch` frames apart two batches are free of shared samples."""
-        return 1 + -(-(self.parts - 1) // batch)
-
-    def add(self, y: np.ndarray, u0: int) -> None:
-        """Add frames u0, u0 + 1, ... (y: (..., nb, n_fft), already multiplied by `synthesis`)."""
-        nb = y.shape[-2]
-        for r in range(self.parts):
-            a, b = r * self.hop, min(self.n_fft, (r + 1) * self.hop)
-            self.parted[..., u0 + r : u0 + r + nb, : b - a] += y[..., a:b]
-
-    def finish(self, pad: int, n: int) -> np.ndarray:
-        """Samples [pad, pad + n): the sum of windows divided out where it is not `level`."""
-        gain = self.level / np.maximum(self.env[pad : pad + n], 1e-8)
-        off = np.flatnonzero(np.abs(gain - 1.0) > 1e-7)
-        out = self.rows[..., pad : pad + n]
-        if off.size:
-            out[..., off] *= gain[off].astype(np.float32)
-        return out

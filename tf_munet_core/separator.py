@@ -13,7 +13,7 @@ The path of one block (see `masks`, `mapping` and `streaming` for each step):
 2. Each input channel's STFT at the input's rate (`mapping.input_stft`) gets its masks
    mapped by Hz and seconds (`mapping.InputGrid`), in float32 batches of 32 frames shared out
    between the cores (threads: numpy and the FFTs of `tf_munet_core.fft` release the GIL).
-   Inverse STFTs by overlap-add into the stems' own rows (`mapping.OverlapAdd`: batches in
+   Inverse STFTs by overlap-add into the stems' own rows (`stft.OverlapAdd`: batches in
    rounds that share no samples, so any number of threads gives the same sums). When the masks sum to 1 (exhaustive
    normalisation, no Wiener) the last source is the mixture minus the others: exact by
    linearity, and one inverse STFT fewer.
@@ -41,7 +41,7 @@ from tf_munet_core import fft
 from tf_munet_core.config import AudioConfig
 from tf_munet_core.errors import UserError
 from tf_munet_core.files import resample
-from tf_munet_core.mapping import InputGrid, OverlapAdd, fft_workers, input_stft, linear_weights
+from tf_munet_core.mapping import InputGrid, fft_workers, input_stft, linear_weights
 from tf_munet_core.masks import (
     DEFAULT_OVERLAP,
     MaskFunction,
@@ -53,6 +53,7 @@ from tf_munet_core.masks import (
 )
 from tf_munet_core.profiler import NO_PROFILER, Profiler
 from tf_munet_core.spectra import ModelGrid
+from tf_munet_core.stft import OverlapAdd
 from tf_munet_core.streaming import Blocks
 from tf_munet_core.wiener import wiener_batch
 
@@ -267,9 +268,9 @@ class MaskSeparator:
         n, channels = x.shape
         k = len(self.sources)
         grid = self._input_grid(rate)
-        n_fft, hop, window = grid.n_fft, grid.hop, grid.window
-        pad = n_fft // 2
-        frames = 1 + n // hop
+        spec = grid.spec
+        n_fft, hop, pad, window = spec.n_fft, spec.hop, spec.pad, spec.window()
+        frames = spec.frame_count(n)
         by_residual = self.normalization == "exhaustive" and not self.wiener and k > 1
         # Wiener adds a residual source unless the sources cover the mixture (an export knows
         # only its normalisation: "exhaustive" says they do)
@@ -288,13 +289,13 @@ class MaskSeparator:
             t_lo, t_hi, t_frac = linear_weights(pos, masks[0].shape[1])
             same_frames = not t_frac.any() and np.array_equal(t_lo, np.arange(frames))
         with profiler.stage("input_stft"):
-            xp = np.ascontiguousarray(np.pad(x, ((pad, pad), (0, 0)), mode="reflect").T)
-            framed = np.lib.stride_tricks.sliding_window_view(xp, n_fft, axis=1)[:, ::hop]
+            xp = spec.padded(x)  # (C, pad + n + pad)
+            framed = spec.frames(xp)  # (C, frames, n_fft) views
         batch = self.frame_batch if self.wiener else min(self.frame_batch, 32)
         # stems (K, C, samples) with the STFT's padding: the overlap-add's own rows, so every
         # write runs along contiguous time and nothing is copied out afterwards
         rows = np.zeros((k, channels, (frames - 1) * hop + n_fft + hop), np.float32)
-        ola = OverlapAdd(rows[:k_out].transpose(1, 0, 2), frames, window, hop)
+        ola = OverlapAdd(rows[:k_out].transpose(1, 0, 2), frames, spec)
         synthesis = ola.synthesis
         starts = list(range(0, frames, batch))
         spent: list[dict[str, float]] = []

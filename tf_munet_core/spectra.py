@@ -1,7 +1,8 @@
-"""The model's spectral grid in numpy: STFT, the paper's log-frequency warp, the high-band rule.
+"""The model's spectral grid in numpy: the paper's log-frequency warp, the high-band rule.
 
-`tf_munet.spectral` (TensorFlow, for training and exported graphs) takes its window, warp
-matrices and extension rule from here, so every runtime uses one definition of each.
+`tf_munet.spectral` (TensorFlow, for training and exported graphs) takes its warp matrices and
+extension rule from here, and its STFT from `tf_munet_core.stft`, so every runtime uses one
+definition of each.
 """
 
 from __future__ import annotations
@@ -9,28 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 from tf_munet_core.config import AudioConfig
+from tf_munet_core.stft import StftSpec
 
 EXTEND_TOP = 8
 """Bins above the model's band take the mean of this many top modelled bins (`extend_mask`)."""
-
-
-def hann(n: int) -> np.ndarray:
-    """Periodic Hann window (torch.hann_window / scipy 'hann' with sym=False), float32."""
-    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)).astype(np.float32)
-
-
-def stft(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
-    """Centred STFT (reflect pad n_fft // 2, periodic Hann) of (samples, C) -> (frames, bins, C).
-
-    The same transform as `tf_munet.spectral.stft`; frames are strided views, not copies.
-    """
-    from tf_munet_core.fft import rfft
-
-    pad = n_fft // 2
-    xp = np.ascontiguousarray(np.pad(x, ((pad, pad), (0, 0)), mode="reflect").T)  # (C, n)
-    frames = np.lib.stride_tricks.sliding_window_view(xp, n_fft, axis=1)[:, ::hop]
-    spec = rfft(frames * hann(n_fft))  # (C, T, F)
-    return np.ascontiguousarray(spec.transpose(1, 2, 0), dtype=np.complex64)
 
 
 def interp_matrix(positions: np.ndarray, n_in: int) -> np.ndarray:
@@ -99,7 +82,7 @@ class ModelGrid:
     def magnitude(self, view: np.ndarray) -> np.ndarray:
         """Model-rate audio (samples, Cm) -> magnitudes (model_bins, frames, Cm) float32."""
         a = self.audio
-        mag = np.abs(stft(view, a.n_fft, a.hop)[:, : a.freq_bins])  # (T, F, Cm)
+        mag = np.abs(StftSpec.of(a).stft(view)[:, : a.freq_bins])  # (T, F, Cm)
         mag = np.ascontiguousarray(mag.transpose(1, 0, 2))
         if self.warp is not None:
             f, t, c = mag.shape

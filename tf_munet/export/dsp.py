@@ -12,8 +12,9 @@ carry spectra as separate real and imaginary tensors and use:
 - "dft" (any n_fft): the DFT and its inverse as 2-D matmuls with constant matrices (the window
   folded in). Quantized variants quantize these matrices like any other weight.
 
-Both match `spectral.stft` / `spectral.istft` (centred, reflect padding of n_fft // 2, periodic
-Hann window, overlap-added squared-window normalisation) to float32 round-off.
+Both are `tf_munet_core.stft.StftSpec` (`StftSpec.of(audio)` for a preset's audio: its window, padding,
+framing and overlap-add normaliser as constants) and match its numpy `stft` / `istft` to
+float32 round-off (tests compare them for every preset).
 
 Shapes: waves are (rows, samples); spectra are (rows, frames, n_fft // 2 + 1), frames first, so
 that every matmul is 2-D (rank-4 matmuls with size-1 dims crash oneDNN, STACK.md pitfall 1).
@@ -24,23 +25,11 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from tf_munet import spectral
 from tf_munet.presets import AudioConfig
+from tf_munet.spectral import pad_signal
+from tf_munet_core.stft import StftSpec
 
 MODES = ("auto", "fft", "dft")
-
-
-def hann(n_fft: int) -> np.ndarray:
-    """Periodic Hann window, the one `spectral.stft` uses."""
-    return 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
-
-
-def inverse_envelope(audio: AudioConfig, frames: int, length: int) -> np.ndarray:
-    """1 / overlap-added squared window over the cropped output (`spectral.istft`'s normaliser,
-    exact at the chunk edges too)."""
-    pad = audio.n_fft // 2
-    env = spectral.window_envelope(audio, frames)[pad : pad + length]
-    return (1.0 / np.maximum(env, 1e-8)).astype(np.float32)
 
 
 def resolve_mode(mode: str, n_fft: int) -> str:
@@ -61,47 +50,47 @@ def _angles(n_fft: int) -> np.ndarray:
     return 2 * np.pi * ((n * k) % n_fft) / n_fft
 
 
-def analysis_matrix(n_fft: int) -> np.ndarray:
+def analysis_matrix(spec: StftSpec) -> np.ndarray:
     """(n_fft, 2 * bins) float32: frame @ M = [real | imag] of the windowed real DFT."""
-    ang = _angles(n_fft)
-    w = hann(n_fft)[:, None]
+    ang = _angles(spec.n_fft)
+    w = spec.window(np.float64)[:, None]
     return np.concatenate([w * np.cos(ang), -w * np.sin(ang)], axis=1).astype(np.float32)
 
 
-def synthesis_matrix(n_fft: int) -> np.ndarray:
-    """(2 * bins, n_fft) float32: [real | imag] @ M = inverse real DFT times the Hann window."""
+def synthesis_matrix(spec: StftSpec) -> np.ndarray:
+    """(2 * bins, n_fft) float32: [real | imag] @ M = inverse real DFT times the window."""
+    n_fft = spec.n_fft
     ang = _angles(n_fft).T  # (bins, n)
     bins = n_fft // 2 + 1
     weight = np.full((bins, 1), 2.0)
     weight[0] = 1.0
     if n_fft % 2 == 0:
         weight[-1] = 1.0
-    w = hann(n_fft)[None, :]
+    w = spec.window(np.float64)[None, :]
     real = weight * np.cos(ang) / n_fft * w
     imag = -weight * np.sin(ang) / n_fft * w
     return np.concatenate([real, imag], axis=0).astype(np.float32)
 
 
-def _frames(wave: tf.Tensor, audio: AudioConfig) -> tf.Tensor:
-    """(rows, samples) -> reflect-padded frames (rows, frames, n_fft)."""
-    pad = audio.n_fft // 2
-    wave = tf.pad(wave, [[0, 0], [pad, pad]], mode="REFLECT")
-    return tf.signal.frame(wave, audio.n_fft, audio.hop, pad_end=False)
+def _frames(wave: tf.Tensor, spec: StftSpec) -> tf.Tensor:
+    """(rows, samples) -> padded frames (rows, frames, n_fft) (`StftSpec.frames`)."""
+    return tf.signal.frame(pad_signal(wave, spec), spec.n_fft, spec.hop, pad_end=False)
 
 
 def stft(wave: tf.Tensor, audio: AudioConfig, mode: str = "auto") -> tuple[tf.Tensor, tf.Tensor]:
-    """Centred STFT of (rows, samples) -> (real, imag), each (rows, frames, n_fft // 2 + 1)."""
-    mode = resolve_mode(mode, audio.n_fft)
-    frames = _frames(wave, audio)
-    bins = audio.n_fft // 2 + 1
+    """The preset's STFT (`StftSpec.of(audio)`) of (rows, samples) -> (real, imag), each
+    (rows, frames, n_fft // 2 + 1)."""
+    spec = StftSpec.of(audio)
+    mode = resolve_mode(mode, spec.n_fft)
+    frames = _frames(wave, spec)
     if mode == "fft":
-        spec = tf.signal.rfft(frames * tf.constant(hann(audio.n_fft), tf.float32))
-        return tf.math.real(spec), tf.math.imag(spec)
+        out = tf.signal.rfft(frames * tf.constant(spec.window()))
+        return tf.math.real(out), tf.math.imag(out)
     rows, count = tf.shape(frames)[0], frames.shape[1]
-    flat = tf.reshape(frames, [-1, audio.n_fft])
-    out = tf.matmul(flat, tf.constant(analysis_matrix(audio.n_fft)))
-    out = tf.reshape(out, [rows, count, 2 * bins])
-    return out[..., :bins], out[..., bins:]
+    flat = tf.reshape(frames, [-1, spec.n_fft])
+    out = tf.matmul(flat, tf.constant(analysis_matrix(spec)))
+    out = tf.reshape(out, [rows, count, 2 * spec.bins])
+    return out[..., : spec.bins], out[..., spec.bins :]
 
 
 def _irfft_by_rfft(real: tf.Tensor, imag: tf.Tensor, n_fft: int) -> tf.Tensor:
@@ -126,17 +115,15 @@ def istft(
     real: tf.Tensor, imag: tf.Tensor, audio: AudioConfig, length: int, mode: str = "auto"
 ) -> tf.Tensor:
     """Inverse of `stft`: (real, imag) each (rows, frames, bins) -> (rows, length)."""
-    mode = resolve_mode(mode, audio.n_fft)
-    n_fft, hop = audio.n_fft, audio.hop
+    spec = StftSpec.of(audio)
+    mode = resolve_mode(mode, spec.n_fft)
     rows, count = tf.shape(real)[0], real.shape[1]
     if mode == "fft":
-        frames = _irfft_by_rfft(real, imag, n_fft)
-        frames = frames * tf.constant(hann(n_fft), tf.float32)
+        frames = _irfft_by_rfft(real, imag, spec.n_fft)
+        frames = frames * tf.constant(spec.window())
     else:
-        bins = n_fft // 2 + 1
-        flat = tf.reshape(tf.concat([real, imag], axis=-1), [-1, 2 * bins])
-        frames = tf.matmul(flat, tf.constant(synthesis_matrix(n_fft)))
-        frames = tf.reshape(frames, [rows, count, n_fft])
-    wave = tf.signal.overlap_and_add(frames, hop)
-    pad = n_fft // 2
-    return wave[:, pad : pad + length] * tf.constant(inverse_envelope(audio, count, length))
+        flat = tf.reshape(tf.concat([real, imag], axis=-1), [-1, 2 * spec.bins])
+        frames = tf.matmul(flat, tf.constant(synthesis_matrix(spec)))
+        frames = tf.reshape(frames, [rows, count, spec.n_fft])
+    wave = tf.signal.overlap_and_add(frames, spec.hop)
+    return wave[:, spec.pad : spec.pad + length] * tf.constant(spec.ola_normaliser(count, length))
