@@ -2,6 +2,7 @@
 builds, parses or checks a choice agrees with that one definition. What each family and weighting
 must do is in tests/contracts.py (run over the registries by test_contracts.py)."""
 
+import numpy as np
 import pytest
 
 from tf_munet.presets import PRESETS, SOURCE_SETS, SOURCE_STEMS, STEMS, is_exhaustive
