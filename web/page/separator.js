@@ -1,0 +1,231 @@
+// An export's spectrogram model in LiteRT.js, and the separator around it (block by block).
+//
+// Mirrors tf_munet_core/litert.py (LiteRTExport, spectrogram_separator) and separator.py
+// (NetworkSeparator, MaskSeparator.separate_file's path through streaming.Blocks). The DSP is
+// in dsp.js, the FFTs in fft.js, the resampler in resample.js.
+
+import { loadAndCompile, loadLiteRt, supportsFeature, Tensor } from "./vendor/litertjs/core/index.js";
+import * as dsp from "./dsp.js";
+import { loadFFT } from "./fft.js";
+import { loadResampler, resample } from "./resample.js";
+
+export const MANIFEST = "manifest.json";
+export const MANIFEST_FORMAT = "tf_munet-tflite/1";
+export const BATCH_SIZE = 8;  // NetworkSeparator's batch_size: patches per network call
+
+/** Load LiteRT.js (threaded WebAssembly where the page is cross-origin isolated), KISS FFT and
+ * soxr. Returns the number of LiteRT threads (1 without isolation). */
+export async function loadRuntime(wasmDir) {
+  const threads = self.crossOriginIsolated && (await supportsFeature("relaxedSimd")) && (await supportsFeature("threads"));
+  await Promise.all([loadLiteRt(wasmDir, { threads }), loadFFT(), loadResampler()]);
+  return threads ? Math.max(1, Math.min(navigator.hardwareConcurrency || 1, 8)) : 1;
+}
+
+/** The spectrogram variants of a manifest ("float32", "int8", ...), float32 first. */
+export function spectrogramVariants(manifest) {
+  return Object.keys(manifest.variants)
+    .filter((name) => name.startsWith("spectrogram-"))
+    .map((name) => name.slice("spectrogram-".length))
+    .sort((a, b) => (a === "float32" ? -1 : b === "float32" ? 1 : a.localeCompare(b)));
+}
+
+/** Fetch and check an export's manifest (litert.LiteRTExport's checks). */
+export async function fetchManifest(base) {
+  const url = new URL(MANIFEST, base);
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: not an export folder (no ${MANIFEST}; run python -m tf_munet.export)`);
+  const manifest = await response.json();
+  if (manifest.format !== MANIFEST_FORMAT) throw new Error(`${url}: unknown manifest format ${manifest.format}`);
+  return manifest;
+}
+
+/** litert.LiteRTExport for the spectrogram model: one variant's files compiled in LiteRT.js. */
+export class ExportModel {
+  static async load(base, manifest, variant, threads) {
+    const name = `spectrogram-${variant}`;
+    if (!manifest.variants[name]) {
+      throw new Error(`no variant ${name}; this export has ${Object.keys(manifest.variants).join(", ")}`);
+    }
+    const self = new ExportModel();
+    self.manifest = manifest;
+    self.variant = variant;
+    self.audio = manifest.audio;
+    self.sources = manifest.sources;
+    // exports before the inference core wrote null for partial sets
+    self.normalization = manifest.normalize || "partial";
+    self.overlap = manifest.overlap ?? 0.5;
+    self.models = [];
+    self.bytes = 0;
+    for (const entry of manifest.variants[name].models) {
+      const url = new URL(entry.file, base);
+      const response = await fetch(url);
+      if (!response.ok) throw new Error(`${url}: missing model file listed in ${MANIFEST}`);
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      self.bytes += bytes.length;
+      const model = await loadAndCompile(bytes, { accelerator: "wasm", cpuOptions: { numThreads: threads } });
+      const signatures = entry.batches || { 1: entry.signature };
+      const runners = {};
+      for (const [size, signature] of Object.entries(signatures)) {
+        const runner = model.signatures[signature];
+        const shape = runner.getInputDetails().find((d) => d.name === "magnitude").shape;
+        if (shape[0] < 1) {
+          throw new Error(`${entry.file}: free batch dimension, which LiteRT.js cannot run; export again with --web`);
+        }
+        runners[size] = runner;
+      }
+      self.models.push({ entry, runners, sizes: Object.keys(runners).map(Number) });
+    }
+    return self;
+  }
+
+  /** LiteRTExport.run: patches (count, model_bins, frames, Cm) -> masks (count, model_bins,
+   * frames, Cm, K), sources in manifest order. */
+  async run(patches, count) {
+    const a = this.audio;
+    const item = (a.warp_bins || a.freq_bins) * a.frames * a.channels;
+    const k = this.sources.length;
+    const out = new Float32Array(count * item * k);
+    for (const { entry, runners, sizes } of this.models) {
+      const conditions = entry.conditioned ? entry.sources.map((s) => [s, this.sources.indexOf(s)]) : [[null, null]];
+      for (const [source, index] of conditions) {
+        const names = source ? [source] : entry.sources;
+        const targets = names.map((s) => this.sources.indexOf(s));
+        let start = 0;
+        for (const [take, size] of dsp.batchPlan(count, sizes)) {
+          const part = new Float32Array(size * item);  // a fixed batch larger than what is left: zeros
+          part.set(patches.subarray(start * item, (start + take) * item));
+          const feed = { magnitude: new Tensor(part, [size, a.warp_bins || a.freq_bins, a.frames, a.channels]) };
+          if (index !== null) {
+            const cond = new Float32Array(size * k);
+            for (let b = 0; b < size; b++) cond[b * k + index] = 1;
+            feed.condition = new Tensor(cond, [size, k]);
+          }
+          const result = await runners[size].run(feed);
+          const masks = result.masks.toTypedArray();  // (size, bins, frames, Cm, names)
+          for (const t of Object.values(feed)) t.delete();
+          for (const t of Object.values(result)) t.delete();
+          const kn = names.length;
+          for (let i = 0; i < take * item; i++) {
+            const o = (start * item + i) * k;
+            for (let j = 0; j < kn; j++) out[o + targets[j]] = masks[i * kn + j];
+          }
+          start += take;
+        }
+      }
+    }
+    return out;
+  }
+}
+
+/** separator.NetworkSeparator (as litert.spectrogram_separator builds it) in the page. */
+export class PageSeparator {
+  constructor(model, { overlap = model.overlap, blocks = new dsp.Blocks() } = {}) {
+    this.model = model;
+    this.audio = model.audio;
+    this.sources = model.sources;
+    this.normalization = model.normalization;
+    this.overlap = overlap;
+    this.blocks = blocks;
+    this.grid = new dsp.ModelGrid(this.audio);
+    this.inputGrids = new Map();
+  }
+
+  /** MaskSeparator._input_grid. */
+  inputGrid(rate) {
+    if (!this.inputGrids.has(rate)) this.inputGrids.set(rate, new dsp.InputGrid(this.audio, rate));
+    return this.inputGrids.get(rate);
+  }
+
+  /** masks.network_masks: magnitudes (model_bins, T, Cm) -> linear masks (freq_bins, T, Cm, K),
+   * patch by patch, averaged on overlaps with Hann weights. */
+  async networkMasks(mag, total) {
+    const a = this.audio;
+    const k = this.sources.length;
+    const size = a.frames;
+    const bins = a.warp_bins || a.freq_bins;
+    const cm = a.channels;
+    const { starts, padded } = dsp.patchStarts(total, size, this.overlap);
+    const weight = dsp.patchWeight(size);
+    const acc = new Float32Array(a.freq_bins * padded * cm * k);
+    const wsum = new Float32Array(padded);
+    for (let b0 = 0; b0 < starts.length; b0 += BATCH_SIZE) {
+      const batch = starts.slice(b0, b0 + BATCH_SIZE);
+      const patches = new Float32Array(batch.length * bins * size * cm);  // zeros past the end
+      batch.forEach((s, b) => {
+        for (let f = 0; f < bins; f++) {
+          const have = Math.max(0, Math.min(size, total - s)) * cm;
+          const src = (f * total + s) * cm;
+          patches.set(mag.subarray(src, src + have), ((b * bins + f) * size) * cm);
+        }
+      });
+      const masks = this.grid.toLinear(await this.model.run(patches, batch.length), batch.length, size * cm * k);
+      const row = cm * k;
+      batch.forEach((s, b) => {
+        for (let f = 0; f < a.freq_bins; f++) {
+          for (let t = 0; t < size; t++) {
+            const w = weight[t];
+            const src = ((b * a.freq_bins + f) * size + t) * row;
+            const dst = (f * padded + s + t) * row;
+            for (let j = 0; j < row; j++) acc[dst + j] += Math.fround(masks[src + j] * w);
+          }
+        }
+        for (let t = 0; t < size; t++) wsum[s + t] += weight[t];
+      });
+    }
+    const out = new Float32Array(a.freq_bins * total * cm * k);
+    const row = cm * k;
+    for (let f = 0; f < a.freq_bins; f++) {
+      for (let t = 0; t < total; t++) {
+        const src = (f * padded + t) * row;
+        const dst = (f * total + t) * row;
+        for (let j = 0; j < row; j++) out[dst + j] = acc[src + j] / wsum[t];
+      }
+    }
+    return out;
+  }
+
+  /** MaskSeparator._segment_masks: per input channel, normalised masks (freq_bins, model
+   * frames, K) on the model's grid. */
+  async segmentMasks(x, rate) {
+    const a = this.audio;
+    const k = this.sources.length;
+    const { views, mode } = dsp.channelViews(x, a.channels);
+    const masks = [];
+    let frames = 0;
+    for (const view of views) {
+      const v = resample(view, rate, a.sample_rate);
+      const mag = this.grid.magnitude(v);  // NetworkSeparator.masks_for_view
+      frames = mag.frames;
+      masks.push(dsp.normalizeMasks(await this.networkMasks(mag.data, mag.frames), k, this.normalization));
+    }
+    return { masks: dsp.masksPerChannel(masks, mode, x.length, a.channels, k), frames };
+  }
+
+  /**
+   * files.separate_file's loop: the stems of a whole input (C channels of `total` samples at
+   * `rate`), block by block. Yields {start, stems: stems[k][c] (finished samples from start),
+   * seconds: the input seconds done}; the caller owns the arrays.
+   */
+  async *stream(x, rate) {
+    const total = x[0].length;
+    const length = Math.max(total, dsp.minSamples(this.audio, rate));  // reads past the end give zeros
+    const read = (s0, s1) => x.map((ch) => {
+      const out = new Float32Array(s1 - s0);
+      out.set(ch.subarray(Math.min(s0, ch.length), Math.min(s1, ch.length)));
+      return out;
+    });
+    const blocks = this.blocks.plan(length, rate);
+    const grid = this.inputGrid(rate);
+    let pending = null;
+    for (let i = 0; i < blocks.length; i++) {
+      const [a, b, s0, s1] = blocks[i];
+      const segment = read(s0, s1);
+      const { masks, frames } = await this.segmentMasks(segment, rate);
+      const stems = dsp.separateSegment(segment, masks, frames, grid, this.audio, this.sources.length, this.normalization);
+      const [finished, rest] = this.blocks.crossfade(blocks, i, stems, pending, length, rate);
+      pending = rest;
+      const keep = Math.max(0, Math.min(finished[0][0].length, total - s0));
+      yield { start: s0, stems: finished.map((p) => p.map((ch) => ch.subarray(0, keep))), seconds: (b - a) / rate };
+    }
+  }
+}
