@@ -50,11 +50,14 @@ class PageSession:
         export_dir: an export folder with the page (`export --web`).
         variant: the TF-Lite variant the page runs ("float32", "int8", ...).
         timeout: seconds to wait for the page to load its model.
+        block_seconds: the page's block length (`separate --block-seconds`).
     """
 
-    def __init__(self, export_dir: str | os.PathLike, variant: str = "float32", timeout: float = 120.0):
+    def __init__(self, export_dir: str | os.PathLike, variant: str = "float32", timeout: float = 120.0,
+                 block_seconds: float = 30.0):
         self.folder = check_site(export_dir)
         self.variant = variant
+        self.block_seconds = block_seconds
         self.timeout = timeout
         self.console: list[str] = []
 
@@ -76,7 +79,7 @@ class PageSession:
             self.page = self.context.new_page()
             self.page.on("console", lambda m: self.console.append(m.text))
             t0 = time.perf_counter()
-            self.page.goto(f"{self._server.url}{PAGE}?variant={self.variant}")
+            self.page.goto(f"{self._server.url}{PAGE}?variant={self.variant}&block_seconds={self.block_seconds}")
             self._wait(("ready", "error"), self.timeout)
             self.load_seconds = time.perf_counter() - t0
             self._raise_page_error("cannot load the model")

@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--variant", default="float32", help="TF-Lite variant the page runs (default float32)")
     d.add_argument("--float32", action="store_true", help="write 32-bit float WAV (default 16-bit PCM)")
     d.add_argument("--screenshot", metavar="PNG", default=None, help="save the page after separation")
+    d.add_argument("--block-seconds", type=float, default=30.0,
+                   help="process long files in blocks of this length, as separate does (default 30)")
     d.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed per file (default 1800)")
     d.add_argument("--overwrite", action="store_true", help="replace stems an earlier run left")
     add_debug_flag(d)
@@ -67,8 +69,10 @@ def separate(args: argparse.Namespace) -> int:
     from tf_munet.web.browser import PageSession
     from tf_munet_core.files import clear_earlier_stems, output_folders
 
+    if args.block_seconds < 2.0:
+        raise UserError(f"--block-seconds {args.block_seconds}: must be at least 2")
     pairs = output_folders(args.inputs, args.out)
-    with PageSession(args.export_dir, variant=args.variant) as session:
+    with PageSession(args.export_dir, variant=args.variant, block_seconds=args.block_seconds) as session:
         clear_earlier_stems(pairs, args.overwrite)
         for path, target in pairs:
             t0 = time.perf_counter()

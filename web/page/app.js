@@ -5,6 +5,7 @@
 // state ("loading", "ready", "separating", "done", "error"), error, timings (seconds).
 
 import { StemPlayer } from "./player.js";
+import { Blocks } from "./dsp.js";
 import { ExportModel, PageSeparator, fetchManifest, loadRuntime, spectrogramVariants } from "./separator.js";
 import { decodeAudioFile, encodeWav } from "./wav.js";
 
@@ -48,7 +49,8 @@ async function init() {
     $("variant").onchange = () => { location.search = `?variant=${$("variant").value}`; };
     const threads = await loadRuntime(new URL("./vendor/litertjs/wasm/", import.meta.url).href);
     const model = await ExportModel.load(base, manifest, variant, threads);
-    separator = new PageSeparator(model);
+    const blockSeconds = Number(params.get("block_seconds") || 30);  // separate --block-seconds
+    separator = new PageSeparator(model, { blocks: new Blocks(blockSeconds) });
     const a = manifest.audio;
     $("model").textContent = `${FAMILIES[manifest.family] || manifest.family} separating ${manifest.sources.join(", ")}`
       + ` · ${variant} model, ${(model.bytes / 1e6).toFixed(1)} MB · works at ${a.sample_rate} Hz, stems at your file's rate`;
