@@ -6,7 +6,7 @@
 
 import { StemPlayer } from "./player.js";
 import { Blocks } from "./dsp.js";
-import { ExportModel, PageSeparator, fetchManifest, loadRuntime, spectrogramVariants } from "./separator.js";
+import { DspPool, ExportModel, PageSeparator, fetchManifest, loadRuntime, spectrogramVariants } from "./separator.js";
 import { decodeAudioFile, encodeWav } from "./wav.js";
 
 const $ = (id) => document.getElementById(id);
@@ -50,11 +50,14 @@ async function init() {
     const threads = await loadRuntime(new URL("./vendor/litertjs/wasm/", import.meta.url).href);
     const model = await ExportModel.load(base, manifest, variant, threads);
     const blockSeconds = Number(params.get("block_seconds") || 30);  // separate --block-seconds
-    separator = new PageSeparator(model, { blocks: new Blocks(blockSeconds) });
+    // DSP workers: every core (the `workers` parameter overrides; 0: the DSP in this thread)
+    const workers = Number(params.get("workers") ?? Math.min(navigator.hardwareConcurrency || 1, 8));
+    separator = new PageSeparator(model, { blocks: new Blocks(blockSeconds), pool: workers > 0 ? new DspPool(workers) : null });
     const a = manifest.audio;
     $("model").textContent = `${FAMILIES[manifest.family] || manifest.family} separating ${manifest.sources.join(", ")}`
       + ` · ${variant} model, ${(model.bytes / 1e6).toFixed(1)} MB · works at ${a.sample_rate} Hz, stems at your file's rate`;
-    $("runtime").textContent = `LiteRT.js on WebAssembly, ${threads} thread${threads > 1 ? "s" : ""}`
+    $("runtime").textContent = `LiteRT.js on WebAssembly, ${threads} thread${threads > 1 ? "s" : ""}; `
+      + `${workers || "no"} DSP worker${workers === 1 ? "" : "s"}`
       + (self.crossOriginIsolated ? "" : " (serve with python -m tf_munet.web serve for threads)");
     api.timings.loadSeconds = (performance.now() - t0) / 1000;
     setState("ready");
@@ -103,6 +106,7 @@ async function separateFile(file) {
   api.stems = null;
   api.timings = { loadSeconds: api.timings.loadSeconds };
   setState("separating");
+  separator.stages = {};
   const t0 = performance.now();
   try {
     $("progress").hidden = false;
@@ -135,6 +139,7 @@ async function separateFile(file) {
     api.rate = rate;
     api.name = file.name;
     api.timings.separateSeconds = (performance.now() - t0) / 1000;
+    api.timings.stages = { ...separator.stages };
     api.timings.audioSeconds = seconds;
     $("bar").style.width = "100%";
     $("status").textContent = `${file.name}: ${clock(seconds)} separated in ${api.timings.separateSeconds.toFixed(1)} s`

@@ -281,8 +281,9 @@ export class InputGrid {
   }
 }
 
-/** mapping.OverlapAdd: the inverse STFT's overlap-add into rows of samples, and the division
- * by the sum of squared windows where it is not constant (`finish`). */
+/** mapping.OverlapAdd: the synthesis window (the analysis window divided by the level the sum
+ * of squared windows keeps away from the ends) and the division by that sum near the ends
+ * (`finish`); overlapAddFrames adds the frames. */
 export class OverlapAdd {
   constructor(frames, window, hop) {
     const nFft = window.length;
@@ -303,12 +304,6 @@ export class OverlapAdd {
     this.synthesis = Float32Array.from(window, (w) => w / this.level);
   }
 
-  /** OverlapAdd.add of one frame (already multiplied by `synthesis`) into `row` at frame u. */
-  add(row, y, u) {
-    const off = u * this.hop;
-    for (let i = 0; i < this.nFft; i++) row[off + i] += y[i];
-  }
-
   /** OverlapAdd.finish: samples [pad, pad + n) of `row`, corrected near the ends. */
   finish(row, pad, n) {
     const out = row.slice(pad, pad + n);
@@ -320,29 +315,34 @@ export class OverlapAdd {
   }
 }
 
+/** The shape of one segment's inverse STFT: frames, padding and the sources that get one
+ * (separator.MaskSeparator._separate_segment: with exhaustive normalisation the last source is
+ * the mixture minus the others, so it needs no inverse STFT). */
+export function segmentLayout(n, grid, k, normalization) {
+  const frames = 1 + Math.floor(n / grid.hop);
+  const byResidual = normalization === "exhaustive" && k > 1;
+  return { frames, pad: grid.nFft / 2, byResidual, kOut: byResidual ? k - 1 : k };
+}
+
 /**
- * separator.MaskSeparator._separate_segment (no Wiener filter): stems[k][c] (Float32Array n) of
- * one segment x (C channels of n samples at `rate`) from each channel's normalised masks (F,
- * model frames, K) on the model's grid, mapped by seconds and by Hz onto the channel's STFT.
- * With exhaustive normalisation the last source is the mixture minus the others.
+ * The body of separator.MaskSeparator._separate_segment (no Wiener filter) for input frames
+ * [u0, u1): each channel's STFT frames (x: C channels of n samples at `rate`) get its normalised
+ * masks (F, model frames, K; the same array for channels that share masks) mapped by seconds
+ * and by Hz, then an inverse FFT and the synthesis window. Returns rows[s][c]: the frames'
+ * overlap-added samples of the padded signal from sample u0 * hop on (mapping.OverlapAdd.add).
  */
-export function separateSegment(x, masks, modelFrames, grid, audio, k, normalization) {
+export function overlapAddFrames(x, masks, modelFrames, grid, audio, k, normalization, u0, u1, synthesis) {
   const n = x[0].length;
   const channels = x.length;
   const { nFft, hop, window, freqBins: fb, nLow, fLo, fHi, fFrac } = grid;
-  const pad = nFft / 2;
-  const frames = 1 + Math.floor(n / hop);
-  const byResidual = normalization === "exhaustive" && k > 1;
-  const kOut = byResidual ? k - 1 : k;
+  const { frames, pad, kOut } = segmentLayout(n, grid, k, normalization);
   // input frame u is centred at u * hop / rate s; model frame t at t * hop_m / r_m
   const pos = Array.from({ length: frames }, (_, u) => u * (hop / grid.rate) * (audio.sample_rate / audio.hop));
   const { lo: tLo, hi: tHi, frac: tFrac } = linearWeights(pos, modelFrames);
   const keys = [...new Set(masks)];
   const which = masks.map((m) => keys.indexOf(m));
-  const padded = x.map((ch) => reflectPad(ch, pad));
-  const ola = new OverlapAdd(frames, window, hop);
-  const rowLength = (frames - 1) * hop + nFft + hop;
-  const rows = Array.from({ length: kOut }, () => Array.from({ length: channels }, () => new Float32Array(rowLength)));
+  const span = (u1 - u0 - 1) * hop + nFft;
+  const rows = Array.from({ length: kOut }, () => Array.from({ length: channels }, () => new Float32Array(span)));
   const bins = nFft / 2 + 1;
   const frame = new Float32Array(nFft);
   const spec = new Float32Array(2 * bins);
@@ -352,7 +352,11 @@ export function separateSegment(x, masks, modelFrames, grid, audio, k, normaliza
   const low = keys.map(() => new Float32Array(kOut * nLow));
   const top = keys.map(() => new Float32Array(kOut));
   const topStart = Math.max(0, fb - EXTEND_TOP);
-  for (let u = 0; u < frames; u++) {
+  const sample = (ch, i) => {  // the reflect-padded signal (np.pad mode="reflect") at i
+    const j = i - pad;
+    return ch[j < 0 ? -j : j >= n ? 2 * (n - 1) - j : j];
+  };
+  for (let u = u0; u < u1; u++) {
     const f = tFrac[u];
     const g = f32(1 - f);
     keys.forEach((m, w) => {  // gains: by time (linear), extended (InputGrid.extend), by Hz (InputGrid.gains)
@@ -371,12 +375,12 @@ export function separateSegment(x, masks, modelFrames, grid, audio, k, normaliza
       }
     });
     for (let c = 0; c < channels; c++) {
-      const xp = padded[c];
-      for (let i = 0; i < nFft; i++) frame[i] = xp[u * hop + i] * window[i];
+      const ch = x[c];
+      for (let i = 0; i < nFft; i++) frame[i] = sample(ch, u * hop + i) * window[i];
       grid.fft.rfft(frame, spec);
       const gl = low[which[c]];
       const gt = top[which[c]];
-      for (let s = 0; s < kOut; s++) {
+      for (let s = 0; s < kOut; s++) {  // real gains on complex bins (the core's products)
         for (let j = 0; j < nLow; j++) {
           const gain = gl[s * nLow + j];
           est[2 * j] = spec[2 * j] * gain;
@@ -385,24 +389,47 @@ export function separateSegment(x, masks, modelFrames, grid, audio, k, normaliza
         const t = gt[s];
         for (let j = 2 * nLow; j < 2 * bins; j++) est[j] = spec[j] * t;
         grid.fft.irfft(est, y);
-        for (let i = 0; i < nFft; i++) y[i] *= ola.synthesis[i];
-        ola.add(rows[s][c], y, u);
+        const row = rows[s][c];
+        const off = (u - u0) * hop;
+        for (let i = 0; i < nFft; i++) row[off + i] += f32(y[i] * synthesis[i]);  // OverlapAdd.add
       }
     }
   }
-  const stems = rows.map((perChannel) => perChannel.map((row) => ola.finish(row, pad, n)));
-  if (byResidual) {
-    const last = x.map((ch, c) => {
+  return rows;
+}
+
+/**
+ * The end of separator.MaskSeparator._separate_segment: rows[s][c] of the whole padded segment
+ * -> stems[k][c] (Float32Array n): OverlapAdd.finish, then the residual source (the mixture
+ * minus the others) when normalisation is exhaustive.
+ */
+export function finishSegment(x, rows, ola, layout) {
+  const n = x[0].length;
+  const stems = rows.map((perChannel) => perChannel.map((row) => ola.finish(row, layout.pad, n)));
+  if (layout.byResidual) {
+    stems.push(x.map((ch, c) => {
       const out = Float32Array.from(ch);
-      for (let s = 0; s < kOut; s++) {
-        const st = stems[s][c];
+      for (const stem of stems) {
+        const st = stem[c];
         for (let i = 0; i < n; i++) out[i] -= st[i];
       }
       return out;
-    });
-    stems.push(last);
+    }));
   }
   return stems;
+}
+
+/** separator.MaskSeparator._separate_segment in one thread: stems[k][c] of one segment. */
+export function separateSegment(x, masks, modelFrames, grid, audio, k, normalization) {
+  const layout = segmentLayout(x[0].length, grid, k, normalization);
+  const ola = new OverlapAdd(layout.frames, grid.window, grid.hop);
+  const rows = overlapAddFrames(x, masks, modelFrames, grid, audio, k, normalization, 0, layout.frames,
+    ola.synthesis);
+  return finishSegment(x, rows.map((perChannel) => perChannel.map((row) => {
+    const full = new Float32Array(ola.length + grid.hop);
+    full.set(row);
+    return full;
+  })), ola, layout);
 }
 
 /** separator.MaskSeparator.min_samples: shortest input the STFTs take. */

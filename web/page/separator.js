@@ -117,17 +117,86 @@ export class ExportModel {
   }
 }
 
+/**
+ * Workers sharing out a segment's input-rate DSP by frame ranges (the core's separator shares
+ * batches of frames between threads): each range's overlap-added rows come back and are summed,
+ * then dsp.finishSegment runs here.
+ */
+export class DspPool {
+  constructor(size) {
+    this.workers = Array.from({ length: size }, () => new Worker(new URL("./dsp-worker.js", import.meta.url),
+      { type: "module" }));
+    this.calls = new Map();
+    this.id = 0;
+    for (const worker of this.workers) {
+      worker.onmessage = ({ data }) => {
+        const call = this.calls.get(data.id);
+        this.calls.delete(data.id);
+        if (data.error) call.reject(new Error(`DSP worker: ${data.error}`));
+        else call.resolve(data.rows);
+      };
+      worker.onerror = (event) => {
+        for (const call of this.calls.values()) call.reject(new Error(`DSP worker: ${event.message}`));
+        this.calls.clear();
+      };
+    }
+  }
+
+  call(worker, message) {
+    const id = ++this.id;
+    return new Promise((resolve, reject) => {
+      this.calls.set(id, { resolve, reject });
+      worker.postMessage({ ...message, id });
+    });
+  }
+
+  /** dsp.separateSegment with the frames shared out between the workers. */
+  async separateSegment(x, masks, modelFrames, grid, audio, k, normalization) {
+    const layout = dsp.segmentLayout(x[0].length, grid, k, normalization);
+    const ola = new dsp.OverlapAdd(layout.frames, grid.window, grid.hop);
+    const per = Math.ceil(layout.frames / this.workers.length);
+    const ranges = this.workers.map((_, i) => [i * per, Math.min(layout.frames, (i + 1) * per)]).filter(([a, b]) => a < b);
+    const parts = await Promise.all(ranges.map(([u0, u1], i) => this.call(this.workers[i], {
+      x, masks, modelFrames, audio, rate: grid.rate, k, normalization, u0, u1, synthesis: ola.synthesis,
+    })));
+    const rows = parts[0].map((perChannel) => perChannel.map(() => new Float32Array(ola.length + grid.hop)));
+    parts.forEach((part, i) => part.forEach((perChannel, s) => perChannel.forEach((row, c) => {
+      const full = rows[s][c];
+      const off = ranges[i][0] * grid.hop;
+      for (let j = 0; j < row.length; j++) full[off + j] += row[j];
+    })));
+    return dsp.finishSegment(x, rows, ola, layout);
+  }
+}
+
 /** separator.NetworkSeparator (as litert.spectrogram_separator builds it) in the page. */
 export class PageSeparator {
-  constructor(model, { overlap = model.overlap, blocks = new dsp.Blocks() } = {}) {
+  constructor(model, { overlap = model.overlap, blocks = new dsp.Blocks(), pool = null } = {}) {
     this.model = model;
     this.audio = model.audio;
     this.sources = model.sources;
     this.normalization = model.normalization;
     this.overlap = overlap;
     this.blocks = blocks;
+    this.pool = pool;  // a DspPool, or null: the input-rate DSP in this thread
     this.grid = new dsp.ModelGrid(this.audio);
     this.inputGrids = new Map();
+    this.stages = {};  // seconds per stage, as tf_munet_core.profiler names them
+  }
+
+  /** The result of fn(), its time added to stage `name` (profiler.Profiler.stage). */
+  timed(name, fn) {
+    const t0 = performance.now();
+    const out = fn();
+    this.stages[name] = (this.stages[name] || 0) + (performance.now() - t0) / 1000;
+    return out;
+  }
+
+  async timedAsync(name, fn) {
+    const t0 = performance.now();
+    const out = await fn();
+    this.stages[name] = (this.stages[name] || 0) + (performance.now() - t0) / 1000;
+    return out;
   }
 
   /** MaskSeparator._input_grid. */
@@ -158,7 +227,9 @@ export class PageSeparator {
           patches.set(mag.subarray(src, src + have), ((b * bins + f) * size) * cm);
         }
       });
-      const masks = this.grid.toLinear(await this.model.run(patches, batch.length), batch.length, size * cm * k);
+      const raw = await this.timedAsync("network", () => this.model.run(patches, batch.length));
+      const t0 = performance.now();
+      const masks = this.grid.toLinear(raw, batch.length, size * cm * k);
       const row = cm * k;
       batch.forEach((s, b) => {
         for (let f = 0; f < a.freq_bins; f++) {
@@ -171,6 +242,7 @@ export class PageSeparator {
         }
         for (let t = 0; t < size; t++) wsum[s + t] += weight[t];
       });
+      this.stages.masks = (this.stages.masks || 0) + (performance.now() - t0) / 1000;
     }
     const out = new Float32Array(a.freq_bins * total * cm * k);
     const row = cm * k;
@@ -193,10 +265,11 @@ export class PageSeparator {
     const masks = [];
     let frames = 0;
     for (const view of views) {
-      const v = resample(view, rate, a.sample_rate);
-      const mag = this.grid.magnitude(v);  // NetworkSeparator.masks_for_view
+      const v = this.timed("resample", () => resample(view, rate, a.sample_rate));
+      const mag = this.timed("model_stft", () => this.grid.magnitude(v));  // NetworkSeparator.masks_for_view
       frames = mag.frames;
-      masks.push(dsp.normalizeMasks(await this.networkMasks(mag.data, mag.frames), k, this.normalization));
+      const linear = await this.networkMasks(mag.data, mag.frames);
+      masks.push(this.timed("masks", () => dsp.normalizeMasks(linear, k, this.normalization)));
     }
     return { masks: dsp.masksPerChannel(masks, mode, x.length, a.channels, k), frames };
   }
@@ -216,13 +289,26 @@ export class PageSeparator {
     });
     const blocks = this.blocks.plan(length, rate);
     const grid = this.inputGrid(rate);
+    const k = this.sources.length;
     let pending = null;
+    // streaming.Blocks.stream's prepare-ahead: the next block's masks (here, in LiteRT's threads)
+    // while the workers run this block's input-rate DSP
+    const prepare = (i) => {
+      const segment = read(blocks[i][2], blocks[i][3]);
+      return this.segmentMasks(segment, rate).then((prepared) => ({ segment, ...prepared }));
+    };
+    let next = prepare(0);
     for (let i = 0; i < blocks.length; i++) {
-      const [a, b, s0, s1] = blocks[i];
-      const segment = read(s0, s1);
-      const { masks, frames } = await this.segmentMasks(segment, rate);
-      const stems = dsp.separateSegment(segment, masks, frames, grid, this.audio, this.sources.length, this.normalization);
-      const [finished, rest] = this.blocks.crossfade(blocks, i, stems, pending, length, rate);
+      const [a, b, s0] = blocks[i];
+      const { segment, masks, frames } = await next;
+      const t0 = performance.now();
+      const job = this.pool  // input STFT, mapping, inverse STFT
+        ? this.pool.separateSegment(segment, masks, frames, grid, this.audio, k, this.normalization)
+        : Promise.resolve(dsp.separateSegment(segment, masks, frames, grid, this.audio, k, this.normalization));
+      if (i + 1 < blocks.length) next = prepare(i + 1);
+      const stems = await job;
+      this.stages.input_dsp = (this.stages.input_dsp || 0) + (performance.now() - t0) / 1000;
+      const [finished, rest] = this.timed("output", () => this.blocks.crossfade(blocks, i, stems, pending, length, rate));
       pending = rest;
       const keep = Math.max(0, Math.min(finished[0][0].length, total - s0));
       yield { start: s0, stems: finished.map((p) => p.map((ch) => ch.subarray(0, keep))), seconds: (b - a) / rate };
