@@ -40,7 +40,7 @@ def _cost(c: dict) -> list[str]:
 TITLES = {"pipeline": "Pipeline", "inference": "Inference", "deploy": "Deployment",
           "quality": "Quality", "paper_table": "The paper's table at small scale",
           "baselines": "The baselines at a longer budget",
-          "memory": "Memory", "distill": "Distillation"}
+          "memory": "Memory", "distill": "Distillation", "web": "In the browser"}
 """Sections rendered from their own markdown, in README order, and their headings."""
 
 

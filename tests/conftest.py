@@ -15,7 +15,7 @@ quiet_tensorflow()  # no TensorFlow banner in captured output
 # (pytest-xdist would otherwise reorder files by their number of tests, and a file of four long
 # notebook tests would start last.)
 LONGEST_FIRST = (  # measured under the README's command on 2 cores (--durations=0), longest first
-    "test_train.py", "test_export.py", "test_notebooks.py", "test_reliability.py",
+    "test_train.py", "test_export.py", "test_web.py", "test_notebooks.py", "test_reliability.py",
     "test_trainer.py", "test_outputs.py", "test_data.py", "test_runtimes.py", "test_evaluation.py",
     "test_benchmarks.py", "test_real_track.py", "test_hub.py", "test_models.py", "test_cunet.py",
     "test_quiet.py", "test_separation.py", "test_distill.py", "test_fullband.py",

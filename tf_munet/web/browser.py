@@ -81,7 +81,8 @@ class PageSession:
             t0 = time.perf_counter()
             self.page.goto(f"{self._server.url}{PAGE}?variant={self.variant}&block_seconds={self.block_seconds}")
             self._wait(("ready", "error"), self.timeout)
-            self.load_seconds = time.perf_counter() - t0
+            self.load_seconds = time.perf_counter() - t0  # from the request to the model ready
+            self.load_bytes = self._server.bytes_served  # what the page fetched to get there
             self._raise_page_error("cannot load the model")
         except BaseException:
             self.__exit__(None, None, None)

@@ -37,18 +37,30 @@ class IsolatedHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
         pass
 
+    def copyfile(self, source, outputfile) -> None:
+        """Send a file, counting its bytes in the server's `bytes_served` (page-load size)."""
+        while chunk := source.read(1 << 16):
+            outputfile.write(chunk)
+            self.server.bytes_served += len(chunk)
+
 
 class SiteServer:
     """Serves `folder` on 127.0.0.1 (port 0: a free one) from a background thread.
 
-    Use as a context manager; `url` is the page's address.
+    Use as a context manager; `url` is the page's address, `bytes_served` counts the bytes of
+    the files sent so far.
     """
 
     def __init__(self, folder: str | os.PathLike, port: int = 0, host: str = "127.0.0.1"):
         handler = functools.partial(IsolatedHandler, directory=str(Path(folder)))
         self.httpd = http.server.ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
+        self.httpd.bytes_served = 0
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def bytes_served(self) -> int:
+        return self.httpd.bytes_served
 
     @property
     def url(self) -> str:

@@ -150,7 +150,11 @@ async function separateFile(file) {
   }
 }
 
-$("file").onchange = () => { if ($("file").files.length) separateFile($("file").files[0]); };
+$("file").onchange = () => {
+  const file = $("file").files[0];
+  $("file").value = "";  // choosing the same file again separates it again
+  if (file) separateFile(file);
+};
 const drop = $("drop");
 drop.ondragover = (event) => { event.preventDefault(); drop.classList.add("over"); };
 drop.ondragleave = () => drop.classList.remove("over");
