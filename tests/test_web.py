@@ -139,6 +139,30 @@ def test_separate_writes_named_stems_and_a_screenshot(cunet_web, songs, tmp_path
     assert "--overwrite" in capsys.readouterr().err
 
 
+def test_playback_starts_before_the_end_and_the_mixer_answers(cunet_web, songs):
+    """Blocks of 2 s: the first is playable before the song is separated; solo and mute set the
+    stems' gains; the tensors table lists the model's signatures."""
+    from tf_munet.web.browser import PageSession
+
+    with PageSession(cunet_web, block_seconds=2.0) as session:
+        timings = session.separate(songs[0])
+        assert timings["firstAudioSeconds"] < timings["separateSeconds"]
+        page = session.page
+        page.click("#play")
+        page.wait_for_function("tfMunet.player.position() > 0.2", timeout=10_000)
+        page.check('#stems tr:nth-child(2) input[aria-label="solo"]')
+        page.check('#stems tr:nth-child(3) input[aria-label="mute"]')
+        page.fill('#stems tr:nth-child(2) input[aria-label="volume"]', "0.5")
+        gains = page.evaluate("[0, 1, 2, 3].map((k) => tfMunet.player.gain(k))")
+        assert gains == [0, 0.5, 0, 0]
+        page.uncheck('#stems tr:nth-child(2) input[aria-label="solo"]')
+        assert page.evaluate("[0, 1, 2, 3].map((k) => tfMunet.player.gain(k))") == [1, 0.5, 0, 1]
+        page.click("#play")
+        assert page.evaluate("tfMunet.player.playing") is None
+        assert page.locator("#tensors tr").count() == 4  # batches 1, 2, 4, 8
+        assert "condition float32 [8, 4]" in page.text_content("#tensors")
+
+
 def test_bad_input_gives_one_line_errors(cunet_web, songs, tmp_path, capsys, monkeypatch):
     def fails(args, *words):
         assert cli.main(args) == 2

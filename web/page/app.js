@@ -59,6 +59,11 @@ async function init() {
     $("runtime").textContent = `LiteRT.js on WebAssembly, ${threads} thread${threads > 1 ? "s" : ""}; `
       + `${workers || "no"} DSP worker${workers === 1 ? "" : "s"}`
       + (self.crossOriginIsolated ? "" : " (serve with python -m tf_munet.web serve for threads)");
+    const shown = (list) => list.map((t) => `${t.name} ${t.dtype} [${t.shape.join(", ")}]`).join("\n");
+    for (const t of model.tensors) {
+      const row = $("tensors").insertRow();
+      for (const text of [t.file, t.signature, shown(t.inputs), shown(t.outputs)]) row.insertCell().textContent = text;
+    }
     api.timings.loadSeconds = (performance.now() - t0) / 1000;
     setState("ready");
   } catch (err) {
@@ -118,10 +123,11 @@ async function separateFile(file) {
     const seconds = total / rate;
     const sources = separator.sources;
     const out = sources.map(() => channels.map(() => new Float32Array(total)));
-    player = new StemPlayer(sources, rate, channels.length);
+    player = api.player = new StemPlayer(sources, rate, channels.length);
     buildMixer(sources);
     $("mixer").hidden = false;
     $("play").disabled = true;
+    $("status").textContent = `Separating ${file.name} (${clock(seconds)}): the first block…`;
     let done = 0;
     for await (const block of separator.stream(channels, rate)) {
       block.stems.forEach((perChannel, k) => perChannel.forEach((ch, c) => out[k][c].set(ch, block.start)));

@@ -55,6 +55,7 @@ export class ExportModel {
     self.normalization = manifest.normalize || "partial";
     self.overlap = manifest.overlap ?? 0.5;
     self.models = [];
+    self.tensors = [];  // [{file, signature, inputs, outputs: [{name, dtype, shape}]}] for app developers
     self.bytes = 0;
     for (const entry of manifest.variants[name].models) {
       const url = new URL(entry.file, base);
@@ -72,6 +73,9 @@ export class ExportModel {
           throw new Error(`${entry.file}: free batch dimension, which LiteRT.js cannot run; export again with --web`);
         }
         runners[size] = runner;
+        const describe = (details) => details.map((d) => ({ name: d.name, dtype: d.dtype, shape: Array.from(d.shape) }));
+        self.tensors.push({ file: entry.file, signature, inputs: describe(runner.getInputDetails()),
+          outputs: describe(runner.getOutputDetails()) });
       }
       self.models.push({ entry, runners, sizes: Object.keys(runners).map(Number) });
     }
