@@ -28,6 +28,8 @@ PAPER_TINY = get_preset("paper").replace(
     backbone={"widths": (4, 8)},
     audio={"sample_rate": 8192, "n_fft": 254, "hop": 64, "freq_bins": 128, "frames": 64, "warp_bins": 64},
 )
+# The cunet preset's audio (input STFT of 5512 = 2^3*13*53 samples at 44.1 kHz) with a small backbone.
+CUNET_SMALL = get_preset("cunet").replace(backbone={"widths": (4, 8)})
 # fullband's route at test size: a stereo model, masks per channel.
 STEREO_TINY = get_preset("fullband").replace(
     backbone={"widths": (4, 8)},
@@ -59,7 +61,8 @@ def dedicated_web(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cunet_web(tmp_path_factory):
-    return _web_export(tmp_path_factory.mktemp("web_cunet"), "cunet", get_preset("tiny"))
+    """A C-U-Net on the cunet preset's grid."""
+    return _web_export(tmp_path_factory.mktemp("web_cunet"), "cunet", CUNET_SMALL)
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +111,11 @@ def test_page_matches_the_edge_runner_four_sources_with_warp(munet_web, songs, t
 def test_page_matches_the_edge_runner_in_blocks(munet_web, songs, tmp_path):
     """Two crossfaded blocks of the 6 s song (blocks of 4 s), as the core cuts long files."""
     assert _compare(munet_web, songs[:1], tmp_path, extra=("--block-seconds", "4")) < TOLERANCE
+
+
+def test_page_matches_the_edge_runner_with_fast_fft(cunet_web, songs, tmp_path):
+    """--fast-fft: FFT-friendly input STFT lengths (5512 -> 5508 at 44.1 kHz), chosen alike."""
+    assert _compare(cunet_web, songs[:1], tmp_path, extra=("--fast-fft",)) < TOLERANCE
 
 
 def test_page_runs_the_int8_variant(munet_web, songs, tmp_path):

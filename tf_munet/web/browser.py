@@ -51,13 +51,15 @@ class PageSession:
         variant: the TF-Lite variant the page runs ("float32", "int8", ...).
         timeout: seconds to wait for the page to load its model.
         block_seconds: the page's block length (`separate --block-seconds`).
+        fast_fft: FFT-friendly input STFT lengths (`separate --fast-fft`).
     """
 
     def __init__(self, export_dir: str | os.PathLike, variant: str = "float32", timeout: float = 120.0,
-                 block_seconds: float = 30.0):
+                 block_seconds: float = 30.0, fast_fft: bool = False):
         self.folder = check_site(export_dir)
         self.variant = variant
         self.block_seconds = block_seconds
+        self.fast_fft = fast_fft
         self.timeout = timeout
         self.console: list[str] = []
 
@@ -79,7 +81,8 @@ class PageSession:
             self.page = self.context.new_page()
             self.page.on("console", lambda m: self.console.append(m.text))
             t0 = time.perf_counter()
-            self.page.goto(f"{self._server.url}{PAGE}?variant={self.variant}&block_seconds={self.block_seconds}")
+            query = f"variant={self.variant}&block_seconds={self.block_seconds}&fast_fft={int(self.fast_fft)}"
+            self.page.goto(f"{self._server.url}{PAGE}?{query}")
             self._wait(("ready", "error"), self.timeout)
             self.load_seconds = time.perf_counter() - t0  # from the request to the model ready
             self.load_bytes = self._server.bytes_served  # what the page fetched to get there

@@ -52,7 +52,10 @@ async function init() {
     const blockSeconds = Number(params.get("block_seconds") || 30);  // separate --block-seconds
     // DSP workers: every core (the `workers` parameter overrides; 0: the DSP in this thread)
     const workers = Number(params.get("workers") ?? Math.min(navigator.hardwareConcurrency || 1, 8));
-    separator = new PageSeparator(model, { blocks: new Blocks(blockSeconds), pool: workers > 0 ? new DspPool(workers) : null });
+    separator = new PageSeparator(model, {
+      blocks: new Blocks(blockSeconds), pool: workers > 0 ? new DspPool(workers) : null,
+      fastFFT: params.get("fast_fft") === "1",  // separate --fast-fft
+    });
     const a = manifest.audio;
     $("model").textContent = `${FAMILIES[manifest.family] || manifest.family} separating ${manifest.sources.join(", ")}`
       + ` · ${variant} model, ${(model.bytes / 1e6).toFixed(1)} MB · works at ${a.sample_rate} Hz, stems at your file's rate`;

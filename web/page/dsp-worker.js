@@ -10,8 +10,8 @@ const grids = new Map();
 self.onmessage = async ({ data }) => {
   try {
     await ready;
-    const key = `${JSON.stringify(data.audio)}@${data.rate}`;
-    if (!grids.has(key)) grids.set(key, new dsp.InputGrid(data.audio, data.rate));
+    const key = `${JSON.stringify(data.audio)}@${data.rate}/${data.fast}`;
+    if (!grids.has(key)) grids.set(key, new dsp.InputGrid(data.audio, data.rate, data.fast));
     const rows = dsp.overlapAddFrames(data.x, data.masks, data.modelFrames, grids.get(key), data.audio, data.k,
       data.normalization, data.u0, data.u1, data.synthesis);
     self.postMessage({ id: data.id, rows }, rows.flat().map((r) => r.buffer));

@@ -235,11 +235,34 @@ export function masksPerChannel(masks, mode, channels, cm, k) {
   });
 }
 
-/** mapping.input_stft (fast=False): [n_fft, hop] at `rate` lasting as long as the model's. */
-export function inputStft(audio, rate) {
+/** mapping._largest_prime_factor. */
+function largestPrimeFactor(n) {
+  let factor = 2;
+  let largest = 1;
+  while (factor * factor <= n) {
+    while (n % factor === 0) {
+      n /= factor;
+      largest = factor;
+    }
+    factor += 1;
+  }
+  return Math.max(largest, n);
+}
+
+/** mapping.input_stft: [n_fft, hop] at `rate` lasting as long as the model's (n_fft even);
+ * `fast`: the even length within 0.1 % whose largest prime factor is the smallest. */
+export function inputStft(audio, rate, fast = false) {
   const scale = rate / audio.sample_rate;
   const exact = audio.n_fft * scale;
-  const nFft = Math.max(16, 2 * pyRound(exact / 2));
+  let nFft = Math.max(16, 2 * pyRound(exact / 2));
+  if (fast && nFft > 64) {
+    let best = null;
+    for (let n = 2 * Math.ceil((exact * 0.999) / 2); n <= Math.floor(exact * 1.001); n += 2) {
+      const key = [largestPrimeFactor(n), Math.abs(n - exact)];
+      if (!best || key[0] < best[0] || (key[0] === best[0] && key[1] < best[1])) best = [...key, n];
+    }
+    if (best) nFft = best[2];
+  }
   const hop = Math.max(1, pyRound(audio.hop * scale));
   return [nFft, Math.min(hop, Math.floor(nFft / 2))];
 }
@@ -258,11 +281,12 @@ export function linearWeights(positions, n) {
   return { lo, hi, frac };
 }
 
-/** mapping.InputGrid.build (fast=False): the input rate's STFT and frequency map as gathers. */
+/** mapping.InputGrid.build: the input rate's STFT and frequency map as gathers. */
 export class InputGrid {
-  constructor(audio, rate) {
-    const [nFft, hop] = inputStft(audio, rate);
+  constructor(audio, rate, fast = false) {
+    const [nFft, hop] = inputStft(audio, rate, fast);
     this.rate = rate;
+    this.fast = fast;
     this.nFft = nFft;
     this.hop = hop;
     this.window = hann(nFft);
@@ -433,8 +457,8 @@ export function separateSegment(x, masks, modelFrames, grid, audio, k, normaliza
 }
 
 /** separator.MaskSeparator.min_samples: shortest input the STFTs take. */
-export function minSamples(audio, rate) {
-  const [nFft] = inputStft(audio, rate);
+export function minSamples(audio, rate, fast = false) {
+  const [nFft] = inputStft(audio, rate, fast);
   return Math.max(nFft, Math.ceil((audio.n_fft * rate) / audio.sample_rate)) + 2;
 }
 

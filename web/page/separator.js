@@ -161,7 +161,8 @@ export class DspPool {
     const per = Math.ceil(layout.frames / this.workers.length);
     const ranges = this.workers.map((_, i) => [i * per, Math.min(layout.frames, (i + 1) * per)]).filter(([a, b]) => a < b);
     const parts = await Promise.all(ranges.map(([u0, u1], i) => this.call(this.workers[i], {
-      x, masks, modelFrames, audio, rate: grid.rate, k, normalization, u0, u1, synthesis: ola.synthesis,
+      x, masks, modelFrames, audio, rate: grid.rate, fast: grid.fast, k, normalization, u0, u1,
+      synthesis: ola.synthesis,
     })));
     const rows = parts[0].map((perChannel) => perChannel.map(() => new Float32Array(ola.length + grid.hop)));
     parts.forEach((part, i) => part.forEach((perChannel, s) => perChannel.forEach((row, c) => {
@@ -175,7 +176,7 @@ export class DspPool {
 
 /** separator.NetworkSeparator (as litert.spectrogram_separator builds it) in the page. */
 export class PageSeparator {
-  constructor(model, { overlap = model.overlap, blocks = new dsp.Blocks(), pool = null } = {}) {
+  constructor(model, { overlap = model.overlap, blocks = new dsp.Blocks(), pool = null, fastFFT = false } = {}) {
     this.model = model;
     this.audio = model.audio;
     this.sources = model.sources;
@@ -183,6 +184,7 @@ export class PageSeparator {
     this.overlap = overlap;
     this.blocks = blocks;
     this.pool = pool;  // a DspPool, or null: the input-rate DSP in this thread
+    this.fastFFT = fastFFT;  // MaskSeparator's fast_fft (separate --fast-fft)
     this.grid = new dsp.ModelGrid(this.audio);
     this.inputGrids = new Map();
     this.stages = {};  // seconds per stage, as tf_munet_core.profiler names them
@@ -205,7 +207,7 @@ export class PageSeparator {
 
   /** MaskSeparator._input_grid. */
   inputGrid(rate) {
-    if (!this.inputGrids.has(rate)) this.inputGrids.set(rate, new dsp.InputGrid(this.audio, rate));
+    if (!this.inputGrids.has(rate)) this.inputGrids.set(rate, new dsp.InputGrid(this.audio, rate, this.fastFFT));
     return this.inputGrids.get(rate);
   }
 
@@ -285,7 +287,7 @@ export class PageSeparator {
    */
   async *stream(x, rate) {
     const total = x[0].length;
-    const length = Math.max(total, dsp.minSamples(this.audio, rate));  // reads past the end give zeros
+    const length = Math.max(total, dsp.minSamples(this.audio, rate, this.fastFFT));  // reads past the end give zeros
     const read = (s0, s1) => x.map((ch) => {
       const out = new Float32Array(s1 - s0);
       out.set(ch.subarray(Math.min(s0, ch.length), Math.min(s1, ch.length)));
