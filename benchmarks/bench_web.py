@@ -2,7 +2,7 @@
 
 An untrained M-U-Net of the cunet preset (speed does not depend on the weights) is exported with
 `--web` (float32 spectrogram model). Then, on the same synthetic 44.1 kHz stereo song (3 minutes;
---quick: 20 s of the tiny preset), written as a 16-bit WAV:
+--quick: 10 s, the tiny preset), written as a 16-bit WAV:
 
 - "page": `python -m tf_munet.web separate`'s session (`tf_munet.web.browser.PageSession`): Debian's
   Chromium, headless, the page served cross-origin isolated (LiteRT.js threaded WebAssembly, one
@@ -90,7 +90,7 @@ def run(quick: bool = False) -> dict:
     from tf_munet.web.site import site_bytes
 
     preset = "tiny" if quick else "cunet"
-    seconds = 20.0 if quick else 180.0
+    seconds = 10.0 if quick else 180.0
     rounds = 1 if quick else 2
     with tempfile.TemporaryDirectory(prefix="tf_munet_web_") as tmp:
         tmp = Path(tmp)

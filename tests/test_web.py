@@ -201,3 +201,40 @@ def test_export_web_without_npm_packages_fails_at_once(tmp_path, capsys, monkeyp
     err = capsys.readouterr().err
     assert "npm ci" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists()
+
+
+def test_export_replaces_its_site_only_with_overwrite(cunet_web, tmp_path, capsys):
+    """The page and its scripts are part of an export: a new export refuses to mix with them,
+    --overwrite replaces them, and an export without --web removes them."""
+    import json
+
+    from tf_munet.export import main as export_main
+
+    out = tmp_path / "export"
+    shutil.copytree(cunet_web, out)
+    run = json.loads((out / "report.json").read_text())["run_dir"]
+    (out / "web" / "stale.js").write_text("// an older site's script")
+    args = [run, "--out", str(out), "--quiet", "--formats", "tflite", "--quantize", "none", "--inputs",
+            "spectrogram", "--excerpt-chunks", "1"]
+    assert export_main([*args, "--web"]) == 2
+    assert "earlier export" in capsys.readouterr().err
+    assert export_main([*args, "--web", "--overwrite"]) == 0
+    assert (out / "index.html").is_file() and not (out / "web" / "stale.js").exists()
+    assert (out / "web" / "vendor" / "litertjs" / "wasm" / "litert_wasm_threaded_internal.wasm").is_file()
+    assert export_main([*args, "--overwrite"]) == 0
+    assert not (out / "index.html").exists() and not (out / "web").exists()
+
+
+def test_benchmark_section_quick_run():
+    """benchmarks/bench_web.py --quick: both input STFT settings timed, the markdown from the numbers."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks import bench_web
+
+    data = bench_web.run(quick=True)
+    assert [r["fast_fft"] for r in data["rows"]] == [False, True]
+    for r in data["rows"]:
+        assert r["edge_s"] > 0 and r["page_s"] > 0 and 0 < r["first_audio_s"] <= r["page_with_decode_s"]
+        assert r["browser"]["isolated"] and "threads" in r["browser"]["runtime"]
+        assert f"{r['page_s']:.1f} s (**{r['page_over_edge']:.1f}× edge**)" in data["markdown"]
+    assert data["load_bytes"] > data["model_bytes"] > 0
+    assert f"{data['load_bytes'] * 1e-6:.1f} MB fetched" in data["markdown"]
