@@ -330,9 +330,14 @@ export class OverlapAdd {
 
   /** OverlapAdd.finish: samples [pad, pad + n) of `row`, corrected near the ends. */
   finish(row, pad, n) {
-    const out = row.slice(pad, pad + n);
-    for (let i = 0; i < n; i++) {
-      const gain = this.level / Math.max(this.env[pad + i], 1e-8);
+    return this.finishRange(row, pad, 0, n);
+  }
+
+  /** OverlapAdd.finish on samples [a, b) only (each sample's correction is its own). */
+  finishRange(row, pad, a, b) {
+    const out = row.slice(pad + a, pad + b);
+    for (let i = 0; i < b - a; i++) {
+      const gain = this.level / Math.max(this.env[pad + a + i], 1e-8);
       if (Math.abs(gain - 1.0) > 1e-7) out[i] *= f32(gain);
     }
     return out;
@@ -428,14 +433,19 @@ export function overlapAddFrames(x, masks, modelFrames, grid, audio, k, normaliz
  * minus the others) when normalisation is exhaustive.
  */
 export function finishSegment(x, rows, ola, layout) {
-  const n = x[0].length;
-  const stems = rows.map((perChannel) => perChannel.map((row) => ola.finish(row, layout.pad, n)));
+  return finishSegmentRange(x, rows, ola, layout, 0, x[0].length);
+}
+
+/** finishSegment on the segment's samples [a, b) (every step is per sample): stems[k][c]
+ * (Float32Array b - a). Rows must hold every frame that reaches those samples. */
+export function finishSegmentRange(x, rows, ola, layout, a, b) {
+  const stems = rows.map((perChannel) => perChannel.map((row) => ola.finishRange(row, layout.pad, a, b)));
   if (layout.byResidual) {
     stems.push(x.map((ch, c) => {
-      const out = Float32Array.from(ch);
+      const out = ch.slice(a, b);
       for (const stem of stems) {
         const st = stem[c];
-        for (let i = 0; i < n; i++) out[i] -= st[i];
+        for (let i = 0; i < b - a; i++) out[i] -= st[i];
       }
       return out;
     }));
@@ -485,34 +495,36 @@ export class Blocks {
     return out;
   }
 
-  /** Blocks._crossfade for block i: weights its stems (stems[k][c], samples from s0) by the
-   * ramps, adds the previous block's pending tail and returns [finished, pending]: the stems'
-   * samples up to the next block's start, and the rest. */
-  crossfade(blocks, i, stems, pending, total, rate) {
+  /** Blocks._crossfade for block i on its samples [from, to) (offsets from its start s0;
+   * stems[k][c] hold those samples, changed in place): the ramps, then the previous block's
+   * pending samples (pending[k][c], offsets from s0) added. Every step is per sample, so a block
+   * can be finished range by range. */
+  crossfadeRange(blocks, i, stems, pending, from, to, rate) {
     const [a, b, s0, s1] = blocks[i];
     const fade = this.fade * rate;
-    const scale = (from, to, ramp) => {
-      for (const perChannel of stems) {
-        for (const ch of perChannel) for (let p = from; p < to; p++) ch[p - s0] *= f32(ramp(p));
+    const scale = (lo, hi, ramp) => {  // absolute positions [lo, hi) within the range
+      for (let p = Math.max(lo, s0 + from); p < Math.min(hi, s0 + to); p++) {
+        const w = f32(ramp(p));
+        for (const perChannel of stems) for (const ch of perChannel) ch[p - s0 - from] *= w;
       }
     };
     if (i > 0) {  // fade in over [a - fade / 2, a + fade / 2)
-      const stop = Math.min(s1, Math.ceil(a + fade / 2));
-      scale(s0, stop, (p) => Math.min(1, Math.max(0, (p - (a - fade / 2)) / fade)));
+      scale(s0, Math.min(s1, Math.ceil(a + fade / 2)), (p) => Math.min(1, Math.max(0, (p - (a - fade / 2)) / fade)));
     }
     if (i < blocks.length - 1) {  // fade out over (b - fade / 2, b + fade / 2]
-      const begin = Math.max(s0, Math.floor(b - fade / 2));
-      scale(begin, s1, (p) => Math.min(1, Math.max(0, (b + fade / 2 - p) / fade)));
+      scale(Math.max(s0, Math.floor(b - fade / 2)), s1, (p) => Math.min(1, Math.max(0, (b + fade / 2 - p) / fade)));
     }
     if (pending) {
       stems.forEach((perChannel, s) => perChannel.forEach((ch, c) => {
         const tail = pending[s][c];
-        for (let p = 0; p < tail.length; p++) ch[p] += tail[p];
+        for (let p = from; p < Math.min(to, tail.length); p++) ch[p - from] += tail[p];
       }));
     }
-    const done = i < blocks.length - 1 ? blocks[i + 1][2] : total;
-    const finished = stems.map((perChannel) => perChannel.map((ch) => ch.subarray(0, done - s0)));
-    const rest = stems.map((perChannel) => perChannel.map((ch) => ch.subarray(done - s0)));
-    return [finished, rest];
+  }
+
+  /** Where block i's finished samples end (offset from its start): the next block's start, or
+   * the input's end (Blocks._crossfade's `done`). */
+  doneOffset(blocks, i, total) {
+    return (i < blocks.length - 1 ? blocks[i + 1][2] : total) - blocks[i][2];
   }
 }

@@ -121,10 +121,25 @@ export class ExportModel {
   }
 }
 
+/** The input-rate DSP of a segment's frames in this thread (dsp.overlapAddFrames). */
+export class LocalDsp {
+  begin(job, grid) {
+    this.job = job;
+    this.grid = grid;
+  }
+
+  /** [{u0, u1, rows}] of frames [u0, u1). */
+  async frames(u0, u1) {
+    const j = this.job;
+    return [{ u0, u1, rows: dsp.overlapAddFrames(j.x, j.masks, j.modelFrames, this.grid, j.audio, j.k,
+      j.normalization, u0, u1, j.synthesis) }];
+  }
+}
+
 /**
  * Workers sharing out a segment's input-rate DSP by frame ranges (the core's separator shares
- * batches of frames between threads): each range's overlap-added rows come back and are summed,
- * then dsp.finishSegment runs here.
+ * batches of frames between threads): each worker gets the segment once (`begin`), then ranges
+ * of frames, and returns their overlap-added rows.
  */
 export class DspPool {
   constructor(size) {
@@ -146,44 +161,36 @@ export class DspPool {
     }
   }
 
-  call(worker, message) {
-    const id = ++this.id;
-    return new Promise((resolve, reject) => {
-      this.calls.set(id, { resolve, reject });
-      worker.postMessage({ ...message, id });
-    });
+  begin(job, grid) {
+    for (const worker of this.workers) worker.postMessage({ ...job, type: "block", rate: grid.rate, fast: grid.fast });
   }
 
-  /** dsp.separateSegment with the frames shared out between the workers. */
-  async separateSegment(x, masks, modelFrames, grid, audio, k, normalization) {
-    const layout = dsp.segmentLayout(x[0].length, grid, k, normalization);
-    const ola = new dsp.OverlapAdd(layout.frames, grid.window, grid.hop);
-    const per = Math.ceil(layout.frames / this.workers.length);
-    const ranges = this.workers.map((_, i) => [i * per, Math.min(layout.frames, (i + 1) * per)]).filter(([a, b]) => a < b);
-    const parts = await Promise.all(ranges.map(([u0, u1], i) => this.call(this.workers[i], {
-      x, masks, modelFrames, audio, rate: grid.rate, fast: grid.fast, k, normalization, u0, u1,
-      synthesis: ola.synthesis,
+  /** [{u0, u1, rows}] of frames [u0, u1), shared out between the workers. */
+  frames(u0, u1) {
+    const per = Math.ceil((u1 - u0) / this.workers.length);
+    const ranges = this.workers.map((_, i) => [u0 + i * per, Math.min(u1, u0 + (i + 1) * per)]).filter(([a, b]) => a < b);
+    return Promise.all(ranges.map(([a, b], i) => new Promise((resolve, reject) => {
+      const id = ++this.id;
+      this.calls.set(id, { resolve: (rows) => resolve({ u0: a, u1: b, rows }), reject });
+      this.workers[i].postMessage({ type: "frames", id, u0: a, u1: b });
     })));
-    const rows = parts[0].map((perChannel) => perChannel.map(() => new Float32Array(ola.length + grid.hop)));
-    parts.forEach((part, i) => part.forEach((perChannel, s) => perChannel.forEach((row, c) => {
-      const full = rows[s][c];
-      const off = ranges[i][0] * grid.hop;
-      for (let j = 0; j < row.length; j++) full[off + j] += row[j];
-    })));
-    return dsp.finishSegment(x, rows, ola, layout);
   }
 }
+
+/** Frames per step of a segment's input-rate DSP: a block's first samples are final (and
+ * playable) after its first step, not its last. */
+export const STEPS_PER_BLOCK = 8;
 
 /** separator.NetworkSeparator (as litert.spectrogram_separator builds it) in the page. */
 export class PageSeparator {
   constructor(model, { overlap = model.overlap, blocks = new dsp.Blocks(), pool = null, fastFFT = false } = {}) {
+    this.dsp = pool || new LocalDsp();  // where the input-rate DSP runs
     this.model = model;
     this.audio = model.audio;
     this.sources = model.sources;
     this.normalization = model.normalization;
     this.overlap = overlap;
     this.blocks = blocks;
-    this.pool = pool;  // a DspPool, or null: the input-rate DSP in this thread
     this.fastFFT = fastFFT;  // MaskSeparator's fast_fft (separate --fast-fft)
     this.grid = new dsp.ModelGrid(this.audio);
     this.inputGrids = new Map();
@@ -282,8 +289,14 @@ export class PageSeparator {
 
   /**
    * files.separate_file's loop: the stems of a whole input (C channels of `total` samples at
-   * `rate`), block by block. Yields {start, stems: stems[k][c] (finished samples from start),
-   * seconds: the input seconds done}; the caller owns the arrays.
+   * `rate`), block by block, each block in steps of frames. Yields {start, stems: stems[k][c]
+   * (finished samples from start), seconds: input seconds they cover}, in order; the caller owns
+   * the arrays.
+   *
+   * A sample is final once every frame that reaches it is added (later frames start later), so
+   * after each step the samples before its last frame's start go through OverlapAdd.finish, the
+   * residual and the crossfade (all per sample) and out: playback starts after a block's masks
+   * and its first step.
    */
   async *stream(x, rate) {
     const total = x[0].length;
@@ -296,28 +309,62 @@ export class PageSeparator {
     const blocks = this.blocks.plan(length, rate);
     const grid = this.inputGrid(rate);
     const k = this.sources.length;
+    const channels = x.length;
     let pending = null;
     // streaming.Blocks.stream's prepare-ahead: the next block's masks (here, in LiteRT's threads)
-    // while the workers run this block's input-rate DSP
+    // while the DSP runs this block's frames
     const prepare = (i) => {
       const segment = read(blocks[i][2], blocks[i][3]);
       return this.segmentMasks(segment, rate).then((prepared) => ({ segment, ...prepared }));
     };
     let next = prepare(0);
     for (let i = 0; i < blocks.length; i++) {
-      const [a, b, s0] = blocks[i];
-      const { segment, masks, frames } = await next;
-      const t0 = performance.now();
-      const job = this.pool  // input STFT, mapping, inverse STFT
-        ? this.pool.separateSegment(segment, masks, frames, grid, this.audio, k, this.normalization)
-        : Promise.resolve(dsp.separateSegment(segment, masks, frames, grid, this.audio, k, this.normalization));
+      const s0 = blocks[i][2];
+      const { segment, masks, frames: modelFrames } = await next;
+      const n = segment[0].length;
+      const layout = dsp.segmentLayout(n, grid, k, this.normalization);
+      const ola = new dsp.OverlapAdd(layout.frames, grid.window, grid.hop);
+      this.dsp.begin({ x: segment, masks, modelFrames, audio: this.audio, k, normalization: this.normalization,
+        synthesis: ola.synthesis }, grid);
       if (i + 1 < blocks.length) next = prepare(i + 1);
-      const stems = await job;
-      this.stages.input_dsp = (this.stages.input_dsp || 0) + (performance.now() - t0) / 1000;
-      const [finished, rest] = this.timed("output", () => this.blocks.crossfade(blocks, i, stems, pending, length, rate));
+      const rows = Array.from({ length: layout.kOut }, () => Array.from({ length: channels },
+        () => new Float32Array(ola.length + grid.hop)));
+      const done = this.blocks.doneOffset(blocks, i, length);
+      const rest = Array.from({ length: k }, () => Array.from({ length: channels }, () => new Float32Array(n - done)));
+      const step = Math.max(16, Math.ceil(layout.frames / STEPS_PER_BLOCK));
+      let emitted = 0;
+      for (let ua = 0; ua < layout.frames; ua += step) {
+        const ub = Math.min(layout.frames, ua + step);
+        const parts = await this.timedAsync("input_dsp", () => this.dsp.frames(ua, ub));  // STFT, mapping, iSTFT
+        const end = this.timed("output", () => {
+          for (const part of parts) {
+            part.rows.forEach((perChannel, s) => perChannel.forEach((row, c) => {
+              const full = rows[s][c];
+              const off = part.u0 * grid.hop;
+              for (let j = 0; j < row.length; j++) full[off + j] += row[j];
+            }));
+          }
+          return ub === layout.frames ? n : Math.min(n, ub * grid.hop - layout.pad);
+        });
+        if (end <= emitted) continue;
+        const stems = this.timed("output", () => {
+          const out = dsp.finishSegmentRange(segment, rows, ola, layout, emitted, end);
+          this.blocks.crossfadeRange(blocks, i, out, pending, emitted, end, rate);
+          const from = Math.max(emitted, done);  // samples the next block's start overlaps: kept for it
+          if (end > from) {
+            out.forEach((perChannel, s) => perChannel.forEach((ch, c) => {
+              rest[s][c].set(ch.subarray(from - emitted, end - emitted), from - done);
+            }));
+          }
+          return out;
+        });
+        const keep = Math.max(0, Math.min(end, done, total - s0) - emitted);
+        if (keep > 0) {
+          yield { start: s0 + emitted, stems: stems.map((p) => p.map((ch) => ch.subarray(0, keep))), seconds: keep / rate };
+        }
+        emitted = end;
+      }
       pending = rest;
-      const keep = Math.max(0, Math.min(finished[0][0].length, total - s0));
-      yield { start: s0, stems: finished.map((p) => p.map((ch) => ch.subarray(0, keep))), seconds: (b - a) / rate };
     }
   }
 }
