@@ -14,9 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from tf_munet.errors import UserError, atomic_path
+from tf_munet.errors import UserError, atomic_path, safe_child
 from tf_munet.web.server import SiteServer
 from tf_munet.web.site import PAGE
+from tf_munet_core.litert import SOURCE_NAME
 
 CHROMIUM_FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -130,9 +131,11 @@ class PageSession:
         self.page.select_option("#format", "float32" if float32 else "pcm16")
         written = {}
         for source in self.sources():
+            if not SOURCE_NAME.fullmatch(source or ""):  # the page's names become file names
+                raise UserError(f"{self.folder}: bad source name {source!r} in the page")
             with self.page.expect_download() as download:
                 self.page.click(f'a.download[data-source="{source}"]')
-            final = Path(target) / f"{source}.wav"
+            final = safe_child(Path(target), f"{source}.wav")
             with atomic_path(final, suffix=".tmp.wav") as tmp:
                 download.value.save_as(tmp)
             written[source] = final

@@ -12,6 +12,7 @@ import { loadResampler, resample } from "./resample.js";
 export const MANIFEST = "manifest.json";
 export const MANIFEST_FORMAT = "tf_munet-tflite/1";
 export const BATCH_SIZE = 8;  // NetworkSeparator's batch_size: patches per network call
+const SOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;  // litert.SOURCE_NAME
 
 /** Load LiteRT.js (threaded WebAssembly where the page is cross-origin isolated), KISS FFT and
  * soxr. Returns the number of LiteRT threads (1 without isolation). */
@@ -36,6 +37,11 @@ export async function fetchManifest(base) {
   if (!response.ok) throw new Error(`${url}: not an export folder (no ${MANIFEST}; run python -m tf_munet.export)`);
   const manifest = await response.json();
   if (manifest.format !== MANIFEST_FORMAT) throw new Error(`${url}: unknown manifest format ${manifest.format}`);
+  for (const source of manifest.sources) {  // source names become file names: no paths from strangers
+    if (typeof source !== "string" || !SOURCE_NAME.test(source)) {
+      throw new Error(`${url}: bad source name ${JSON.stringify(source)} (letters, digits, _ and - only)`);
+    }
+  }
   return manifest;
 }
 
@@ -46,40 +52,40 @@ export class ExportModel {
     if (!manifest.variants[name]) {
       throw new Error(`no variant ${name}; this export has ${Object.keys(manifest.variants).join(", ")}`);
     }
-    const self = new ExportModel();
-    self.manifest = manifest;
-    self.variant = variant;
-    self.audio = manifest.audio;
-    self.sources = manifest.sources;
+    const model = new ExportModel();
+    model.manifest = manifest;
+    model.variant = variant;
+    model.audio = manifest.audio;
+    model.sources = manifest.sources;
     // exports before the inference core wrote null for partial sets
-    self.normalization = manifest.normalize || "partial";
-    self.overlap = manifest.overlap ?? 0.5;
-    self.models = [];
-    self.tensors = [];  // [{file, signature, inputs, outputs: [{name, dtype, shape}]}] for app developers
-    self.bytes = 0;
+    model.normalization = manifest.normalize || "partial";
+    model.overlap = manifest.overlap ?? 0.5;
+    model.models = [];
+    model.tensors = [];  // [{file, signature, inputs, outputs: [{name, dtype, shape}]}] for app developers
+    model.bytes = 0;
     for (const entry of manifest.variants[name].models) {
       const url = new URL(entry.file, base);
       const response = await fetch(url);
       if (!response.ok) throw new Error(`${url}: missing model file listed in ${MANIFEST}`);
       const bytes = new Uint8Array(await response.arrayBuffer());
-      self.bytes += bytes.length;
-      const model = await loadAndCompile(bytes, { accelerator: "wasm", cpuOptions: { numThreads: threads } });
+      model.bytes += bytes.length;
+      const compiled = await loadAndCompile(bytes, { accelerator: "wasm", cpuOptions: { numThreads: threads } });
       const signatures = entry.batches || { 1: entry.signature };
       const runners = {};
       for (const [size, signature] of Object.entries(signatures)) {
-        const runner = model.signatures[signature];
+        const runner = compiled.signatures[signature];
         const shape = runner.getInputDetails().find((d) => d.name === "magnitude").shape;
         if (shape[0] < 1) {
           throw new Error(`${entry.file}: free batch dimension, which LiteRT.js cannot run; export again with --web`);
         }
         runners[size] = runner;
         const describe = (details) => details.map((d) => ({ name: d.name, dtype: d.dtype, shape: Array.from(d.shape) }));
-        self.tensors.push({ file: entry.file, signature, inputs: describe(runner.getInputDetails()),
+        model.tensors.push({ file: entry.file, signature, inputs: describe(runner.getInputDetails()),
           outputs: describe(runner.getOutputDetails()) });
       }
-      self.models.push({ entry, runners, sizes: Object.keys(runners).map(Number) });
+      model.models.push({ entry, runners, sizes: Object.keys(runners).map(Number) });
     }
-    return self;
+    return model;
   }
 
   /** LiteRTExport.run: patches (count, model_bins, frames, Cm) -> masks (count, model_bins,
