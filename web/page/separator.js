@@ -185,7 +185,7 @@ export class DspPool {
 
 /** Frames per step of a segment's input-rate DSP: a block's first samples are final (and
  * playable) after its first step, not its last. */
-export const STEPS_PER_BLOCK = 8;
+export const STEPS_PER_BLOCK = 16;
 
 /** separator.NetworkSeparator (as litert.spectrogram_separator builds it) in the page. */
 export class PageSeparator {
