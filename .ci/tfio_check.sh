@@ -23,4 +23,4 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$VENV/bin/pip" install -q --no-deps -e .
 fi
 "$VENV/bin/python" -c "import tensorflow as tf, tensorflow_io as tfio; print('tensorflow', tf.__version__, 'tensorflow-io', tfio.__version__)"
-TF_CPP_MIN_LOG_LEVEL=3 "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/test_data_tfio.py
+TF_CPP_MIN_LOG_LEVEL=3 "$VENV/bin/python" -m pytest -q -p no:cacheprovider -o addopts="" tests/test_data_tfio.py  # no pytest-xdist here

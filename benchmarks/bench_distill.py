@@ -39,6 +39,10 @@ def _time_separation(run_dir: Path, clip, repeats: int = 3) -> tuple[float, floa
     return best
 
 
+SEED = 0
+"""Every model's seed (one run per model), stored with the results."""
+
+
 def run(quick: bool = False, teacher_steps: int | None = None, steps: int | None = None,
         train_songs: int | None = None, test_songs: int | None = None) -> dict:
     from tf_munet.data.render import write_rendered_musdb
@@ -67,7 +71,7 @@ def run(quick: bool = False, teacher_steps: int | None = None, steps: int | None
                 cache=str(tmp / "cache" / label), run_dir=str(run_dir),
                 epochs=max(1, total_steps // per_epoch), steps_per_epoch=min(per_epoch, total_steps),
                 validation_steps=4, excerpt_every=0,
-                verbose=0, early_stopping_patience=0,
+                verbose=0, early_stopping_patience=0, seed=SEED,
             ).validate()
             t = time.perf_counter()
             run_training(options)
@@ -101,7 +105,7 @@ def run(quick: bool = False, teacher_steps: int | None = None, steps: int | None
         r["sdr"] = {s: table[r["label"]][s]["SDR"]["median"] for s in (*sources, "all")}
     ref_rows = {k.label: {s: table[k.label][s]["SDR"]["median"] for s in (*sources, "all")}
                 for k in refs}
-    return {"rows": rows, "references": ref_rows, "render_s": round(render_s, 1),
+    return {"rows": rows, "references": ref_rows, "render_s": round(render_s, 1), "seed": SEED,
             "markdown": render(rows, ref_rows, sources)}
 
 

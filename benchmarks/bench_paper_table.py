@@ -36,6 +36,10 @@ def _label(model: str, weighting: str) -> str:
     return f"M-U-Net {NAMES[weighting]}"
 
 
+SEED = 0
+"""The seed of every model trained here (and of the step-time probe's data): one seed per model,
+stored with the results so that every table can say so."""
+
 SMALL = {"backbone": {"widths": [8, 16, 32, 64, 128, 256]}, "audio": {"frames": 64}}
 """`--small`: the cunet preset with half the channels and 64-frame patches (about 8x cheaper per
 step), for machines where the full preset does not fit the time at hand."""
@@ -51,7 +55,7 @@ def _train(root: Path, work: Path, model: str, weighting: str, steps: int, per_e
         preset="cunet", model=model, weighting=weighting, data=str(root), cache=str(work / "cache"),
         run_dir=str(run_dir), epochs=max(1, steps // per_epoch), steps_per_epoch=per_epoch,
         validation_steps=4, batch_size=16, excerpt_every=0, verbose=0, early_stopping_patience=0,
-        seed=0, preset_overrides=overrides or {},
+        seed=SEED, preset_overrides=overrides or {},
     ).validate()
     run_training(options)
     history = json.loads((run_dir / "history.json").read_text())
@@ -82,7 +86,7 @@ def _step_times(root: Path, work: Path, repeat: int, overrides: dict | None = No
     if overrides:
         preset = preset.replace(**overrides)
     cache = prepare_if_needed(root, preset, cache=work / "cache")
-    ds = training_dataset(cache, preset, sources, 16, seed=0, augment=True)
+    ds = training_dataset(cache, preset, sources, 16, seed=SEED, augment=True)
     trainer = SeparatorTrainer(build_model(preset, "munet", sources), sources)
     trainer.compile(optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5))
     it = iter(ds)
@@ -148,18 +152,30 @@ def run(quick: bool = False, steps: int | None = None, root: str | None = None,
         from tf_munet.data.musdb_io import find_tracks
 
         scored = Path(eval_root) if eval_root else root
-        names = [t.name for t in find_tracks(scored, "test")][:max_tracks]
+        tracks = find_tracks(scored, "test")[:max_tracks]
+        names = [t.name for t in tracks]
+        seconds = _track_seconds(tracks)
         summary = evaluate(specs + refs, scored, work / "eval", protocols=("museval", "paper"),
                            jobs=2, tracks=names, progress=False)
     scored_as.update({r.label: r.label for r in refs})
     results = {p: {label: summary["results"][p][scored] for label, scored in scored_as.items()}
                for p in ("museval", "paper")}
-    data = {"steps": steps, "steps_per_epoch": per_epoch, "batch_size": 16,
+    data = {"steps": steps, "steps_per_epoch": per_epoch, "batch_size": 16, "seed": SEED,
             "preset": "cunet" + (" (small: widths 8-256, 64 frames)" if small else ""),
-            "tracks": summary["tracks"], "render_s": render_s, "rows": rows,
-            "step_times": step_times, "results": results}
+            "audio": preset["audio"], "tracks": summary["tracks"], "track_seconds": seconds,
+            "render_s": render_s, "rows": rows, "step_times": step_times, "results": results}
     data["markdown"] = render(data)
     return data
+
+
+def _track_seconds(tracks) -> float | None:
+    """Length of the scored songs in seconds when they all have one (folders of WAVs), else None."""
+    import soundfile
+
+    if any(t.format != "hq" for t in tracks):
+        return None
+    lengths = {round(soundfile.info(str(t.files()["mixture"])).duration, 2) for t in tracks}
+    return lengths.pop() if len(lengths) == 1 else None  # none, or songs of different lengths
 
 
 def equal_time_steps(steps: int, base_step_s: float, step_s: float, per_epoch: int) -> int | None:
@@ -178,12 +194,79 @@ def score_labels(rows: list[dict]) -> tuple[dict[str, str], dict[str, str]]:
     return first, {f"{r['label']} [{r['budget']}]": first[r["run_dir"]] for r in rows}
 
 
+SOURCES = ("vocals", "drums", "bass", "other")
+
+
+def chunk_label(audio: dict | None) -> str:
+    """The paper protocol's chunks as this run cut them: the training patch of the run's own preset
+    (`paper_protocol.chunk`), in seconds and frames, at the model's rate."""
+    if not audio:
+        return "non-overlapping chunks of the training patch, mono at the model's rate"
+    from tf_munet_core.config import AudioConfig
+
+    a = AudioConfig.from_dict(audio)
+    return (f"non-overlapping {a.chunk_samples / a.sample_rate:.2f} s chunks ({a.frames} frames), "
+            f"mono {a.sample_rate} Hz")
+
+
+def songs_label(data: dict) -> str:
+    """"4 held-out rendered songs of 12 s": how much audio every score here rests on."""
+    seconds = data.get("track_seconds")
+    n = len(data["tracks"])
+    return (f"{n} held-out rendered song{'s' if n != 1 else ''}"
+            + (f" of {seconds:g} s" if seconds else ""))
+
+
+def overall(data: dict, label: str, protocol: str) -> float:
+    """A model's overall SDR: the paper protocol's mean over songs × sources, museval's median."""
+    stats = data["results"][protocol][label]["all"]["SDR"]
+    return stats["mean" if protocol == "paper" else "median"]
+
+
+def spread(data: dict, *labels: str) -> float:
+    """The larger of the models' standard deviations of paper-protocol SDR over songs × sources:
+    a difference smaller than this is within the song-to-song spread."""
+    return max(data["results"]["paper"][label]["all"]["SDR"]["std"] for label in labels)
+
+
+def compare(data: dict, a: str, b: str) -> dict:
+    """Model `a` against model `b` (score labels): differences in both protocols, the spread, and
+    on how many sources `a` is ahead."""
+    ahead = {p: sum(data["results"][p][a][s]["SDR"]["median" if p == "museval" else "mean"]
+                    > data["results"][p][b][s]["SDR"]["median" if p == "museval" else "mean"]
+                    for s in SOURCES) for p in ("paper", "museval")}
+    return {"paper": overall(data, a, "paper") - overall(data, b, "paper"),
+            "museval": overall(data, a, "museval") - overall(data, b, "museval"),
+            "spread": spread(data, a, b), "ahead": ahead}
+
+
+def within(difference: float, spread_db: float) -> str:
+    """How strongly a difference of `difference` dB may be worded, given the spread."""
+    if abs(difference) < spread_db:
+        return f"within the spread (±{spread_db:.2f} dB)"
+    return f"{'ahead' if difference > 0 else 'behind'} by more than the spread (±{spread_db:.2f} dB)"
+
+
+def steps_to_reach(rows: list[dict]) -> tuple[dict | None, int | None, float | None, list[tuple[dict, int | None]]]:
+    """(M-U-Net UW's row, the logged step nearest a quarter of its budget, its validation loss
+    there, [(row, first logged step at or below that loss, or None)] for every curve of the
+    equal-steps budget): the iteration cost of the paper's claim, measured."""
+    runs = [r for r in rows if r["budget"] == "steps" and r.get("val_curve")]
+    base = next((r for r in runs if r["model"] == "munet" and r["weighting"] == "uw"), None)
+    if base is None:
+        return None, None, None, []
+    logged = [step for step, _ in base["val_curve"]]
+    target_step = min(logged, key=lambda s: abs(s - base["steps"] / 4))
+    target = min(base["val_curve"], key=lambda p: abs(p[0] - target_step))[1]
+    reached = [(r, next((step for step, loss in r["val_curve"] if loss <= target), None)) for r in runs]
+    return base, target_step, target, reached
+
+
 def _curves(rows: list[dict]) -> list[str]:
     """Validation loss (L1 summed over sources, the validation songs of the training set) over
     training, and the steps each model needs to reach M-U-Net UW's loss at a quarter of its
-    budget: the iteration cost of the paper's claim, measured."""
-    runs = [r for r in rows if r["budget"] == "steps" and r.get("val_curve")]
-    base = next((r for r in runs if r["model"] == "munet" and r["weighting"] == "uw"), None)
+    budget."""
+    base, target_step, target, reached = steps_to_reach(rows)
     if base is None:
         return []
     logged = [step for step, _ in base["val_curve"]]
@@ -195,32 +278,124 @@ def _curves(rows: list[dict]) -> list[str]:
         return min(curve, key=lambda p: abs(p[0] - step))[1]
 
     marks = sorted({nearest(base["steps"] * f) for f in (1 / 8, 1 / 4, 1 / 2, 1)})
-    target_step = nearest(base["steps"] / 4)
-    target = at(base["val_curve"], target_step)
     out = ["", (f"Validation loss during training (L1 summed over sources) at {', '.join(map(str, marks))} "
                 f"steps, and the first step at which each model reaches M-U-Net UW's loss after "
                 f"{target_step} steps ({target:.3f}):"), "",
            "| model | " + " | ".join(f"{m} steps" for m in marks) + " | steps to reach it |",
            "|---|" + "---|" * (len(marks) + 1)]
-    for r in runs:
-        reached = next((step for step, loss in r["val_curve"] if loss <= target), None)
+    for r, step in reached:
         out.append(f"| {r['label']} | " + " | ".join(f"{at(r['val_curve'], m):.3f}" for m in marks)
-                   + f" | {reached if reached is not None else 'not within ' + str(r['steps'])} |")
+                   + f" | {step if step is not None else 'not within ' + str(r['steps'])} |")
+    return out
+
+
+def _range(values: list[float]) -> str:
+    lo, hi = min(values), max(values)
+    return f"{lo:.2f}" if f"{lo:.2f}" == f"{hi:.2f}" else f"{lo:.2f}–{hi:.2f}"
+
+
+def findings(data: dict) -> list[str]:
+    """What the section's numbers say, each figure computed from them, worded no stronger than
+    one seed and a few songs allow."""
+    rows = {f"{r['label']} [{r['budget']}]": r for r in data["rows"]}
+    k = len(SOURCES)
+
+    def find(model: str, budget: str = "steps") -> list[str]:
+        return [lb for lb, r in rows.items() if r["model"] == model and r["budget"] == budget]
+
+    def score(label: str) -> str:
+        return f"{overall(data, label, 'paper'):.2f} / {overall(data, label, 'museval'):.2f} dB"
+
+    def against(a: str, b: str) -> str:
+        c = compare(data, a, b)
+        return (f"{rows[a]['label']} is {c['paper']:+.2f} dB from it in the paper protocol "
+                f"({c['museval']:+.2f} in museval), {within(c['paper'], c['spread'])}, ahead on "
+                f"{c['ahead']['paper']} of {k} sources ({c['ahead']['museval']} of {k} in museval)")
+
+    munets, dedicated, cunets = find("munet"), find("dedicated"), find("cunet")
+    out = [(f"One seed ({data['seed']}) per model; " if "seed" in data else "")
+           + f"{songs_label(data)}; scores are paper protocol / museval overall SDR; ± is one standard "
+           "deviation of the paper protocol's SDR over songs × sources, and a difference smaller than it "
+           "is not significant here."]
+    if not munets:
+        return out
+    uw = munets[0]
+    if dedicated:
+        d = dedicated[0]
+        out.append(f"Cost: a dedicated ×4 step took {rows[d]['step_s'] / rows[uw]['step_s']:.1f}× an "
+                   f"{rows[uw]['label']} step ({rows[d]['step_s'] * 1e3:.0f} against "
+                   f"{rows[uw]['step_s'] * 1e3:.0f} ms).")
+        if len(munets) == 1:
+            out.append(f"At equal steps the dedicated set scores {score(d)}, {rows[uw]['label']} "
+                       f"{score(uw)}: {against(uw, d)}.")
+        else:
+            ahead = [m for m in munets if compare(data, m, d)["paper"] > 0]
+            widest = max((compare(data, m, d) for m in munets), key=lambda c: abs(c["paper"]))
+            out.append(f"At equal steps the dedicated set scores {score(d)}; {len(ahead)} of {len(munets)} "
+                       f"M-U-Nets are ahead of it in the paper protocol "
+                       f"({_range([overall(data, m, 'paper') for m in munets])} dB; museval "
+                       f"{_range([overall(data, m, 'museval') for m in munets])}), the largest difference "
+                       f"({widest['paper']:+.2f} dB) is {within(widest['paper'], widest['spread'])}.")
+    step_runs = {rows[lb]["run_dir"] for lb in rows if rows[lb]["budget"] == "steps"}
+    pairs = [(rows[s], rows[t]) for s in rows for t in rows if rows[s]["budget"] == "steps"
+             and rows[t]["budget"] == "time" and rows[s]["label"] == rows[t]["label"]
+             and rows[t]["run_dir"] not in step_runs]
+    if pairs:
+        out.append("The same model's step time in its two runs: " + "; ".join(
+            f"{x['label']} {x['step_s'] * 1e3:.0f} and {y['step_s'] * 1e3:.0f} ms "
+            f"({max(x['step_s'], y['step_s']) / min(x['step_s'], y['step_s']):.2f}×)" for x, y in pairs)
+            + ": equal-time budgets are only as exact as that.")
+    for t in [lb for lb, r in rows.items() if r["budget"] == "time" and r["run_dir"] not in step_runs]:
+        out.append(f"At equal training time ({rows[t]['steps']} steps) the {rows[t]['label']} scores "
+                   f"{score(t)}; {against(uw, t)}.")
+    if cunets:
+        c, mix = cunets[0], overall(data, "mixture", "paper")
+        below = overall(data, c, "paper") < mix
+        out.append(f"The C-U-Net scores {score(c)}, {'below' if below else 'above'} mixture / {k} "
+                   f"({score('mixture')})"
+                   + (": at this budget it has not started to separate, so it is no fair baseline here."
+                      if below else f"; {against(uw, c)}."))
+    if len(munets) > 1:
+        for protocol in ("paper", "museval"):
+            ranked = sorted(munets, key=lambda m: -overall(data, m, protocol))
+            width = overall(data, ranked[0], protocol) - overall(data, ranked[-1], protocol)
+            out.append(f"Weightings, {'paper protocol' if protocol == 'paper' else 'museval'}: "
+                       + ", ".join(f"{rows[m]['label'].removeprefix('M-U-Net ')} {overall(data, m, protocol):.2f}"
+                                   for m in ranked)
+                       + f" dB: a range of {width:.2f} dB"
+                       + (f", {within(width, spread(data, *munets))}." if protocol == "paper" else "."))
+    base, target_step, target, reached = steps_to_reach(data["rows"])
+    if base is not None:
+        parts = [(f"reached by the {r['label']} after {step} steps" if step is not None
+                  else f"not reached by the {r['label']} within {r['steps']}") for r, step in reached if r is not base]
+        out.append(f"Iterations: {base['label']}'s validation loss after {target_step} steps ({target:.3f}) was "
+                   + "; ".join(parts) + ".")
+    mixture = {src: data["results"]["museval"]["mixture"][src]["SDR"]["median"] for src in SOURCES}
+    bass = mixture["bass"]
+    if bass < 0 and bass == min(mixture.values()):
+        out.append(f"museval's bass row is the lowest even for mixture / {k} ({bass:.2f} dB): bass drops out in "
+                   "sections of the rendered songs, and BSS Eval's 1 s frames over near-silent references score "
+                   "very low; the paper protocol (one value per song) does not have that problem.")
     return out
 
 
 def render(data: dict) -> str:
+    """The section's markdown from its stored raw numbers: `run` uses it, and so does
+    `benchmarks.report`, so a label fixed here needs no rerun."""
     from tf_munet.evaluation import table_cell
 
-    sources = ("vocals", "drums", "bass", "other")
     rows = {f"{r['label']} [{r['budget']}]": r for r in data["rows"]}
     base = next(r for r in data["rows"] if r["model"] == "munet")
+    command = data.get("command") or data.get("note")
     out = [
         (f"Trained on rendered songs ({data.get('preset', 'cunet')} preset, batch {data['batch_size']}, "
-         f"{data['steps_per_epoch']} steps per epoch), scored on {len(data['tracks'])} held-out "
-         "rendered songs; "
+         f"{data['steps_per_epoch']} steps per epoch"
+         + (f", seed {data['seed']}" if "seed" in data else "") + f"), scored on {songs_label(data)}; "
          f"[steps]: {data['steps']} optimizer steps each; [time]: the steps that fit in M-U-Net UW's "
-         f"training time ({base['train_s']:.0f} s), from per-step times measured in this run."),
+         f"training time ({base['train_s']:.0f} s), from per-step times measured in this run"
+         + (f". Command: `{command}`." if command else ".")),
+        "",
+        *[f"- {line}" for line in findings(data)],
         "",
         "| model | budget | optimizer steps | effective iterations | step time | epoch time min / median / max |",
         "|---|---|---|---|---|---|",
@@ -233,18 +408,20 @@ def render(data: dict) -> str:
     st = data["step_times"]
     out += ["", (f"M-U-Net UW train step (batch 16): {st['constant_s'] * 1e3:.0f} ms on constant tensors, "
                  f"{st['fed_s'] * 1e3:.0f} ms fed by the tf.data pipeline (the pipeline alone: "
-                 f"{st['pipeline_only_s'] * 1e3:.0f} ms per batch).")]
+                 f"{st['pipeline_only_s'] * 1e3:.0f} ms per batch): the pipeline's threads compete with "
+                 "the train step for the cores, so equal wall-clock budgets come from per-step times "
+                 "measured in the same run, not from `--time-budget`.")]
     titles = {"museval": "museval v4 (normalised masks, full-band pipeline), median SDR (dB)",
-              "paper": "paper protocol (raw masks, 6 s chunks, mono 8192 Hz, mir_eval v3), "
-                       "SDR mean ± std (median) in dB"}
+              "paper": f"paper protocol (raw masks, {chunk_label(data.get('audio'))}, mir_eval v3), "
+                       f"SDR mean ± std (median) in dB over {len(data['tracks'])} songs"}
     for protocol in ("museval", "paper"):
         out += ["", f"**{titles[protocol]}**", "",
-                "| model | budget | " + " | ".join(sources) + " | overall |",
-                "|---|---|" + "---|" * (len(sources) + 1)]
+                "| model | budget | " + " | ".join(SOURCES) + " | overall |",
+                "|---|---|" + "---|" * (len(SOURCES) + 1)]
         for label, table in data["results"][protocol].items():
             budget = rows[label]["budget"] if label in rows else "reference"
             name = rows[label]["label"] if label in rows else label
-            cells = " | ".join(table_cell(table[s]["SDR"], protocol) for s in (*sources, "all"))
+            cells = " | ".join(table_cell(table[s]["SDR"], protocol) for s in (*SOURCES, "all"))
             out.append(f"| {name} | {budget} | {cells} |")
     return "\n".join(out)
 
@@ -266,7 +443,7 @@ def main(argv: list[str] | None = None, run_fn=None, prog: str = "python -m benc
     p.add_argument("--eval-root", help="score on this root's test songs (default: --root's)")
     p.add_argument("--out", help="write the results JSON here too")
     p.add_argument("--save", action="store_true",
-                   help="store the result in benchmarks/results.json and the README block")
+                   help="store the result in benchmarks/results.json and regenerate the pages")
     args = p.parse_args(argv)
     from tf_munet.quiet import quiet_tensorflow
 
@@ -278,10 +455,11 @@ def main(argv: list[str] | None = None, run_fn=None, prog: str = "python -m benc
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2))
     if args.save:
-        from benchmarks.common import save_results, update_readme
-        from benchmarks.report import render as render_all
+        from benchmarks.common import machine, save_results
+        from benchmarks.report import write_pages
 
-        update_readme(render_all(save_results(result.pop("section", "paper_table"), result)))
+        result["machine"] = machine()
+        write_pages(save_results(result.pop("section", "paper_table"), result))
     print(result["markdown"])
 
 

@@ -29,6 +29,10 @@ SPEED_OPTIONS = [("overlap 0.5", {"overlap": 0.5}), ("overlap 0", {"overlap": 0.
                  ("bfloat16", {"precision": "bfloat16"}), ("fast FFT", {"fast_fft": True})]
 
 
+SEED = 0
+"""Every model's seed (one run per model), stored with the results."""
+
+
 def run(quick: bool = False, budget: float | None = None) -> dict:
     from tf_munet.data.synthetic import write_synthetic_musdb
     from tf_munet.evaluation import evaluate, reference_spec, run_spec
@@ -50,7 +54,7 @@ def run(quick: bool = False, budget: float | None = None) -> dict:
                 preset=preset, model=model, weighting=weighting, data=str(root),
                 cache=str(tmp / "cache" / preset), run_dir=str(run_dir), epochs=1000,
                 steps_per_epoch=20, validation_steps=4, time_budget=budget, excerpt_every=0,
-                verbose=0, early_stopping_patience=0,
+                verbose=0, early_stopping_patience=0, seed=SEED,
             ).validate()
             run_training(options)
             history = json.loads((run_dir / "history.json").read_text())
@@ -79,7 +83,7 @@ def run(quick: bool = False, budget: float | None = None) -> dict:
     for name, spec in variants:
         rows.append({**rows[0], "label": spec.label, "option": name,
                      "sdr": {src: table[spec.label][src]["SDR"]["median"] for src in (*sources, "all")}})
-    return {"budget_s": budget, "rows": rows, "references": ref_rows,
+    return {"budget_s": budget, "seed": SEED, "rows": rows, "references": ref_rows,
             "markdown": render(budget, rows, ref_rows, sources)}
 
 

@@ -1,4 +1,4 @@
-"""Shared helpers for the benchmarks: timing, machine description, results file, README update."""
+"""Shared helpers for the benchmarks: timing, machine description, results file, generated pages."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results.json"
 README = ROOT.parent / "README.md"
-BEGIN, END = "<!-- benchmarks:begin -->", "<!-- benchmarks:end -->"
+DOCS = ROOT.parent / "docs" / "benchmarks.md"
 
 
 def best_time(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> float:
@@ -58,18 +58,23 @@ def save_results(section: str, data: dict) -> dict:
     """Merge one section into results.json (atomically) and return all results."""
     results = load_results()
     results[section] = data
-    tmp = RESULTS.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(results, indent=2))
-    os.replace(tmp, RESULTS)
+    write_text_atomic(RESULTS, json.dumps(results, indent=2))
     return results
 
 
-def update_readme(markdown: str) -> None:
-    """Replace the README's benchmark section (between the markers) with `markdown`."""
-    text = README.read_text()
-    block = f"{BEGIN}\n{markdown.rstrip()}\n{END}"
-    if BEGIN in text:
-        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda m: block, text, flags=re.S)
-    else:
-        text = text.rstrip() + "\n\n## Benchmarks\n\n" + block + "\n"
-    README.write_text(text)
+def replace_block(text: str, name: str, markdown: str) -> str:
+    """`text` with the generated block between `<!-- NAME:begin -->` and `<!-- NAME:end -->`
+    replaced by `markdown`; a text without those markers is a bug in the page, not a reason to
+    append one."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    if begin not in text or end not in text:
+        raise ValueError(f"no {begin} ... {end} block to replace")
+    block = f"{begin}\n{markdown.rstrip()}\n{end}"
+    return re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda m: block, text, count=1, flags=re.S)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file, so a page is never half written."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

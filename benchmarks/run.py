@@ -1,4 +1,5 @@
-"""Run the benchmarks in one process, write benchmarks/results.json, regenerate the README section.
+"""Run the benchmarks in one process, write benchmarks/results.json, regenerate docs/benchmarks.md and
+the README's generated blocks (`python -m benchmarks.report` regenerates them without a run).
 
     python -m benchmarks.run                 # everything (about 45 minutes on 2 cores)
     python -m benchmarks.run --only cost     # one section
@@ -31,13 +32,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     parser.add_argument("--only", action="append", choices=sorted(SECTIONS))
     parser.add_argument("--quick", action="store_true", help="tiny settings (smoke test)")
-    parser.add_argument("--no-readme", action="store_true")
+    parser.add_argument("--no-readme", action="store_true",
+                        help="leave README.md and docs/benchmarks.md as they are")
     args = parser.parse_args(argv)
     from tf_munet.quiet import quiet_tensorflow
 
     quiet_tensorflow()  # logs carry results, not TensorFlow's start-up banner
-    from benchmarks.common import machine, save_results, update_readme
-    from benchmarks.report import render
+    from benchmarks.common import machine, save_results
+    from benchmarks.report import render, write_pages
 
     here = machine()
     if not args.only:  # the header's machine: the last full run's
@@ -52,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         results = save_results(name, data)
         print(f"== {name} done in {data['wall_s']} s", flush=True)
     if not args.no_readme and not args.quick:
-        update_readme(render(results))
+        write_pages(results)
     print(render(results))
     return 0
 

@@ -16,14 +16,23 @@ import numpy as np
 from tf_munet.hub.spleeter import checkpoint_variables
 
 SEED = 19
-REFERENCE = Path(__file__).parent / "data" / "spleeter_2stems_reference.npz"
+DATA = Path(__file__).parent / "data"
+RESOURCES = DATA / "spleeter_resources.json"
+"""Spleeter 2.4.2's own `spleeter/resources/<name>.json` files, copied by the reference script."""
+MODELS = ("2stems", "4stems", "5stems")
 RATE = 44100
 SECONDS = 13.0  # two of Spleeter's 512-frame patches
-KEPT_SAMPLES = 16384  # stems are stored at these many seeded positions (a small file)
+KEPT_VALUES = 32768  # stems are stored at 32768 / sources seeded positions (files < 300 KB)
 
 # Scales that keep the seeded network's activations moderate on the seeded input (magnitudes
-# of a 4096-point STFT of audio at ~0.3 are in the tens): sigmoid masks stay off saturation.
+# of a 4096-point STFT of audio at ~0.3 are in the tens): sigmoid and softmax masks stay off
+# saturation, ELUs see both signs.
 _FIRST_BN_VARIANCE = 400.0
+
+
+def reference_path(name: str) -> Path:
+    """The stored stems of Spleeter `name` ("2stems", "4stems" or "5stems")."""
+    return DATA / f"spleeter_{name}_reference.npz"
 
 
 def seeded_values(instruments: tuple[str, ...], seed: int = SEED) -> dict[str, np.ndarray]:
@@ -89,10 +98,10 @@ def seeded_input(seed: int = SEED) -> np.ndarray:
     return (0.3 * x / np.abs(x).max()).astype(np.float32)
 
 
-def kept_positions(n: int, seed: int = SEED) -> np.ndarray:
-    """The sample positions whose stem values the reference file keeps."""
+def kept_positions(n: int, sources: int = 2, seed: int = SEED) -> np.ndarray:
+    """The sample positions whose stem values the reference file of `sources` stems keeps."""
     rng = np.random.default_rng([seed, 2])
-    return np.sort(rng.choice(n, KEPT_SAMPLES, replace=False))
+    return np.sort(rng.choice(n, KEPT_VALUES // sources, replace=False))
 
 
 def checksum(values) -> float:

@@ -9,12 +9,27 @@ from tf_munet.quiet import quiet_tensorflow  # noqa: E402
 quiet_tensorflow()  # no TensorFlow banner in captured output
 
 
-# --- order: the longest files first ------------------------------------------------------------
-# Under `-n auto --dist loadfile` (the README's command) each process takes whole files in this
-# order: the longest ones start first, so none of them starts last while the other processes idle.
-# (pytest-xdist would otherwise reorder files by their number of tests, and a file of four long
-# notebook tests would start last.)
-LONGEST_FIRST = (  # measured under the README's command on 2 cores (--durations=0), longest first
+# --- tiers: integration tests run only with --run-integration -----------------------------------
+# Plain `python -m pytest -q` is the fast tier. A test that trains a model for more than a few
+# steps, converts to TF-Lite, runs a notebook or kills a subprocess is marked `integration`
+# (pytest.ini) and skipped unless asked for, as keras-hub does with `large` and --run_large.
+import pytest  # noqa: E402
+
+
+def pytest_addoption(parser):
+    parser.addoption("--run-integration", action="store_true", default=False,
+                     help="also run the tests marked integration (training runs, exports, notebooks, "
+                          "subprocess kills)")
+
+
+def pytest_configure(config):
+    if hasattr(config.option, "loadscopereorder"):  # pytest-xdist: keep LONGEST_FIRST's order
+        config.option.loadscopereorder = False
+
+
+# Under `--dist loadfile` each process takes whole files in collection order: the longest
+# integration files start first, so none of them starts last while the other process idles.
+LONGEST_FIRST = (  # measured with --run-integration on 2 cores (--durations=0), longest first
     "test_train.py", "test_export.py", "test_web.py", "test_notebooks.py", "test_reliability.py",
     "test_trainer.py", "test_outputs.py", "test_data.py", "test_runtimes.py", "test_evaluation.py",
     "test_benchmarks.py", "test_real_track.py", "test_hub.py", "test_models.py", "test_cunet.py",
@@ -23,18 +38,18 @@ LONGEST_FIRST = (  # measured under the README's command on 2 cores (--durations
 )
 
 
-def pytest_configure(config):
-    if hasattr(config.option, "loadscopereorder"):  # pytest-xdist: keep LONGEST_FIRST's order
-        config.option.loadscopereorder = False
-
-
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(config, items):
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: in-file order kept
+    if config.getoption("--run-integration"):
+        return
+    skip = pytest.mark.skip(reason="integration tier: run with --run-integration")
+    for item in items:
+        if item.get_closest_marker("integration"):
+            item.add_marker(skip)
 
 
 # --- data (tests/test_data.py; usable by every area) -------------------------------------------
-import pytest  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -27,6 +27,7 @@ def _positive(x) -> bool:
     return math.isfinite(x) and x > 0
 
 
+@pytest.mark.integration
 def test_deploy_every_runtime_timed(deploy):
     bd = _module("bench_deploy")
     assert deploy["variants"] == ("float32",)
@@ -54,6 +55,7 @@ def test_deploy_every_runtime_timed(deploy):
         assert g["calls_per_chunk"] == (4 if g["family"] == "cunet" else 1)
 
 
+@pytest.mark.integration
 def test_deploy_savedmodel_and_tflite_float32_match_keras(deploy):
     close = [r for r in deploy["rows"] if r["runtime"] in ("savedmodel", "tflite float32")]
     assert len(close) == 4
@@ -84,6 +86,7 @@ def _number(cell: str) -> float:
     return float(cell.split()[0].rstrip("×"))
 
 
+@pytest.mark.integration
 def test_deploy_markdown_shows_the_measured_numbers(deploy):
     """Read back from the rendered tables: each runtime's time, its ratio to Keras and the real-
     time factor agree with one another and with the measurement; verdicts follow the ratios."""
@@ -112,6 +115,7 @@ def test_deploy_markdown_shows_the_measured_numbers(deploy):
     assert page.index("### Inference") < page.index("### Deployment")
 
 
+@pytest.mark.integration
 def test_deploy_time_to_stems(deploy):
     """Both command-line paths and the edge runner, on a 1 s file (quick: not the clip-length one)."""
     bd = _module("bench_deploy")

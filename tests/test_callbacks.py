@@ -87,6 +87,7 @@ def test_progress_summarises_an_epoch_within_the_width(capsys):
     assert len(narrow) > 2 and max(map(len, narrow)) <= 30
 
 
+@pytest.mark.integration
 def test_plateau_and_early_stopping_options_reach_a_run(tiny_cache, tmp_path):
     """A run that cannot improve (learning rate far below float32 resolution, frozen BatchNorm
     statistics, no dropout): the learning rate drops x0.1 after `plateau_patience` epochs and
@@ -106,6 +107,7 @@ def test_plateau_and_early_stopping_options_reach_a_run(tiny_cache, tmp_path):
     assert history["epochs_completed"] == 3
 
 
+@pytest.mark.integration
 def test_dwa_and_its_temperature_reach_a_run(tiny_cache, tmp_path):
     """From the third epoch DWA's lambda is K softmax(L(t-1)/L(t-2)/T) of the recorded training
     losses, with the --dwa-temperature given (not the default 2)."""

@@ -45,6 +45,7 @@ def _imports_from(target: Path) -> None:
     assert done.stdout.strip().startswith(str(target)), done.stdout
 
 
+@pytest.mark.integration
 def test_install_cell_routes(tmp_path):
     cell = _install_cell()
     install, requirement = cell["install"], cell["pip_requirement"]

@@ -128,6 +128,7 @@ def _masks(net, mix, cond):
     return keras.ops.convert_to_numpy(net([keras.ops.convert_to_tensor(mix), c], training=False))[..., 0]
 
 
+@pytest.mark.integration
 def test_trained_cunet_separates_beyond_mixture_over_k(trained_cunet):
     """Each condition's mask gains over mixture / K: 2 dB on average over the sources, and no
     source more than 0.5 dB below it. After 300 steps the per-source gains depend on the seed and
@@ -143,6 +144,7 @@ def test_trained_cunet_separates_beyond_mixture_over_k(trained_cunet):
     assert min(gains.values()) > -0.5, gains
 
 
+@pytest.mark.integration
 def test_all_ones_and_all_zeros_conditions(trained_cunet):
     """All-ones separates the sum of the sources (about the mixture), all-zeros silence."""
     net, mix, targets = trained_cunet
@@ -153,6 +155,7 @@ def test_all_ones_and_all_zeros_conditions(trained_cunet):
     assert np.sum(zeros**2) < 1e-3 * np.sum(mix**2)
 
 
+@pytest.mark.integration
 def test_control_outputs_at_inference_match_training(trained_cunet):
     """BatchNorm statistics of the control generator: in training mode on a batch drawn like the
     training conditions (K one-hots, all-ones, all-zeros), the one-hot rows get the same FiLM

@@ -157,7 +157,8 @@ def test_validation_split():
 
 # ------------------------------------------------------------------------------ prepare + pipelines
 
-PRESET_CASES = [("tiny", "4stems", 2), ("cunet", "2stems", 2), ("paper", "4stems", 1), ("fullband", "2stems", 1)]
+PRESET_CASES = [("tiny", "4stems", 2), ("cunet", "2stems", 2), ("paper", "4stems", 1),
+                pytest.param("fullband", "2stems", 1, marks=pytest.mark.integration)]  # 44.1 kHz stereo: slow
 
 
 @pytest.mark.parametrize("preset_name,sources,batch", PRESET_CASES)
@@ -303,6 +304,7 @@ def test_silence_filter_drops_chunks_with_a_silent_source(synthetic_musdb, tmp_p
     assert pipeline.training_dataset(silent, preset, "drums", 2) is not None
 
 
+@pytest.mark.integration
 def test_raw_root_is_prepared_on_the_fly(synthetic_musdb_stems, tmp_path, monkeypatch):
     """A raw root goes to the default cache (here under $TF_MUNET_CACHE), prepared in parallel."""
     from tf_munet.data import pipeline
@@ -325,6 +327,7 @@ def test_raw_root_is_prepared_on_the_fly(synthetic_musdb_stems, tmp_path, monkey
     assert src.shape == (1, 128, 64, 1, 4) and float(mix.numpy().max()) > 0.5
 
 
+@pytest.mark.integration
 def test_prepare_is_idempotent_and_parallel_equals_serial(synthetic_musdb, tmp_path):
     preset = get_preset("tiny")
     serial = prepare(synthetic_musdb, preset, tmp_path / "serial", workers=1, progress=False)
@@ -335,6 +338,7 @@ def test_prepare_is_idempotent_and_parallel_equals_serial(synthetic_musdb, tmp_p
     assert _cache_digest(serial) == _cache_digest(parallel)
 
 
+@pytest.mark.integration
 def test_killed_prepare_resumes_to_the_same_cache(tmp_path):
     root = write_synthetic_musdb(tmp_path / "root", train=8, test=0, seconds=8.0, seed=4)
     out = tmp_path / "killed"
@@ -461,6 +465,7 @@ def test_musdb18_names_get_the_official_validation_split(small_root, tmp_path):
     assert info["tracks"]["train"] == sorted([official, "Synthetic Train - Track 02"])
 
 
+@pytest.mark.integration
 def test_unguarded_script_with_workers_fails_instead_of_hanging(synthetic_musdb, tmp_path):
     """A script calling prepare at top level (no `if __name__ == "__main__":`) re-runs in each
     spawned worker; the worker must stop with the advice, not wait for its parent's lock."""

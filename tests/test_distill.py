@@ -45,6 +45,7 @@ def _two_stems_teacher(run_dir):
     return run_dir
 
 
+@pytest.mark.integration
 def test_student_loss_falls_and_its_stems_approach_the_teacher(tiny_run, music, tmp_path):
     from tf_munet.separation import Separator
 

@@ -71,6 +71,7 @@ def test_installed_keras_is_one_the_patch_was_checked_for():
     check_patched_keras()  # fails here when a new Keras is installed: run the test below, widen
 
 
+@pytest.mark.integration
 def test_multiworker_fit_fails_without_the_patch_and_works_with_it(tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)

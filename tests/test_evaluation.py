@@ -37,6 +37,7 @@ def sdr(summary, protocol, label, source, stat="median"):
     return summary["results"][protocol][label][source]["SDR"][stat]
 
 
+@pytest.mark.integration
 def test_oracle_far_above_the_mixture_baseline(reference_eval):
     out, summary = reference_eval
     assert summary["computed"] == 2 and len(summary["tracks"]) == 2
@@ -54,6 +55,7 @@ def test_oracle_far_above_the_mixture_baseline(reference_eval):
         f"{t}.json" for t in summary["tracks"])
 
 
+@pytest.mark.integration
 def test_cached_evaluation_is_reused_and_resumed(reference_eval, root, tmp_path):
     out = tmp_path / "refs"
     shutil.copytree(reference_eval[0], out)
@@ -89,6 +91,7 @@ def run_eval(reference_eval, root, tiny_run, tmp_path_factory):
     return code, out
 
 
+@pytest.mark.integration
 def test_trained_run_evaluates_end_to_end(run_eval):
     code, out = run_eval
     assert code == 0
@@ -128,6 +131,7 @@ def test_cli_speed_flags_reach_the_separator(tiny_run):
     assert separator_options(build_parser().parse_args([str(tiny_run), "--out", "x"])) == {}
 
 
+@pytest.mark.integration
 def test_compare_writes_one_table_and_a_box_plot(reference_eval, run_eval, tmp_path, capsys):
     out = tmp_path / "cmp"
     assert evaluate_main(["--compare", str(reference_eval[0]), str(run_eval[1]), "--out", str(out)]) == 0
@@ -201,6 +205,7 @@ def _istft(spec, n_fft, hop, length):
     return (out / np.maximum(env, 1e-8))[n_fft // 2 : n_fft // 2 + length]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("kind", ["mixture", "oracle"])
 def test_paper_protocol_is_the_authors_pipeline(root, tmp_path, kind):
     """Raw masks on non-overlapping zero-padded chunks of the mono mixture at the model's rate,

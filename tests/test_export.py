@@ -106,6 +106,7 @@ def test_builtin_stft_and_istft_match_spectral(preset):
 # ------------------------------------------------------------------------------ report and numbers
 
 
+@pytest.mark.integration
 def test_munet_variants_meet_error_and_sdr_bounds(munet):
     _, out, report = munet
     variants = report["tflite"]
@@ -132,6 +133,7 @@ def test_munet_variants_meet_error_and_sdr_bounds(munet):
     assert saved["tflite"]["waveform-int8"]["sdr"] == pytest.approx(variants["waveform-int8"]["sdr"])
 
 
+@pytest.mark.integration
 def test_report_table_lists_every_variant(munet):
     from tf_munet.export.report import format_table
 
@@ -142,6 +144,7 @@ def test_report_table_lists_every_variant(munet):
     assert "SavedModel" in table and "dSDR" in table
 
 
+@pytest.mark.integration
 def test_int8_quantizes_the_network_only(munet):
     from tf_munet.export import tflite
 
@@ -156,6 +159,7 @@ def test_int8_quantizes_the_network_only(munet):
     assert it.get_input_details()[0]["dtype"] == np.float32
 
 
+@pytest.mark.integration
 def test_savedmodel_signatures_are_served(munet):
     import tensorflow as tf
 
@@ -184,6 +188,7 @@ def test_savedmodel_signatures_are_served(munet):
     np.testing.assert_allclose(masks, reference_masks(net, a, wave), atol=1e-5)
 
 
+@pytest.mark.integration
 def test_nan_export_trap_is_caught(munet, tmp_path):
     """STACK.md pitfall 2: a tf.saved_model.save directory converts to a NaN model; verify()
     must refuse it."""
@@ -214,6 +219,7 @@ def test_flex_ops_are_rejected():
 # ------------------------------------------------------------------------------ families and presets
 
 
+@pytest.mark.integration
 def test_cunet_takes_the_condition_as_named_input(cunet):
     _, out, report = cunet
     manifest = json.loads((out / "manifest.json").read_text())
@@ -226,6 +232,7 @@ def test_cunet_takes_the_condition_as_named_input(cunet):
     assert manifest["variants"]["waveform-float32"]["models"][0]["outputs"] == ["estimate"]
 
 
+@pytest.mark.integration
 def test_dedicated_exports_one_file_per_source(dedicated):
     _, out, report = dedicated
     manifest = json.loads((out / "manifest.json").read_text())
@@ -236,6 +243,7 @@ def test_dedicated_exports_one_file_per_source(dedicated):
         assert report["tflite"][f"{kind}-float32"]["max_rel_error"] <= 1e-4
 
 
+@pytest.mark.integration
 def test_paper_route_warp_and_dft(paper_tiny):
     _, out, report = paper_tiny
     assert report["stft_mode"] == "dft"
@@ -246,6 +254,7 @@ def test_paper_route_warp_and_dft(paper_tiny):
     assert "RFFT2D" not in report["tflite"]["waveform-float32"]["ops"]
 
 
+@pytest.mark.integration
 def test_stereo_route(stereo_tiny):
     _, out, report = stereo_tiny
     assert report["audio"]["channels"] == 2
@@ -253,6 +262,7 @@ def test_stereo_route(stereo_tiny):
         assert report["tflite"][f"{kind}-float32"]["max_rel_error"] <= 1e-4
 
 
+@pytest.mark.integration
 def test_spectrogram_files_have_fixed_batches_for_xnnpack(munet, cunet, dedicated):
     """A free batch dimension leaves SHAPE/STRIDED_SLICE/PACK feeding every TRANSPOSE_CONV's
     output shape, which XNNPACK cannot delegate (the decoder then runs ~3x slower): spectrogram
@@ -272,6 +282,7 @@ def test_spectrogram_files_have_fixed_batches_for_xnnpack(munet, cunet, dedicate
                 assert list(details["shape_signature"])[0] == int(size)
 
 
+@pytest.mark.integration
 def test_every_file_runs_in_litert_without_tensorflow(munet, cunet, dedicated, paper_tiny, stereo_tiny):
     folders = [str(e[1]) for e in (munet, cunet, dedicated, paper_tiny, stereo_tiny)]
     script = """
@@ -331,6 +342,7 @@ def _run_edge(export_dir, song_path, out, *args):
     )
 
 
+@pytest.mark.integration
 def test_every_spectrogram_variant_separates_close_to_keras(munet, song):
     """Fixed-batch files (float32, float16) and free-batch ones (dynamic, int8) both go through
     the runner's batch plan; quantized stems stay near Keras' (their error, not a wrong patch)."""
@@ -348,6 +360,7 @@ def test_every_spectrogram_variant_separates_close_to_keras(munet, song):
             assert _snr(ref[s], got[s]) > snr, (variant, s, _snr(ref[s], got[s]))
 
 
+@pytest.mark.integration
 def test_edge_runner_matches_the_separator(munet, song, tmp_path):
     from tf_munet.separation import Separator
 
@@ -379,6 +392,7 @@ def test_edge_runner_matches_the_separator(munet, song, tmp_path):
     assert true_wave > true_sep - 1.0
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("which", ["cunet", "dedicated", "stereo_tiny"])
 def test_edge_runner_other_families(which, request, song):
     from tf_munet.separation import Separator
@@ -395,6 +409,7 @@ def test_edge_runner_other_families(which, request, song):
     assert all(wave[s].shape == ref[s].shape and np.all(np.isfinite(wave[s])) for s in ref)
 
 
+@pytest.mark.integration
 def test_edge_runner_errors(munet, tmp_path):
     _, export_dir, _ = munet
     wav = tmp_path / "x.wav"
@@ -412,6 +427,7 @@ def test_edge_runner_errors(munet, tmp_path):
 # ------------------------------------------------------------------------------ CLI
 
 
+@pytest.mark.integration
 def test_cli(cunet, synthetic_musdb, tmp_path, capsys):
     from tf_munet.export import main
 

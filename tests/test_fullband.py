@@ -71,6 +71,7 @@ def test_network_masks_are_per_channel(tmp_path):
     np.testing.assert_allclose(sum(stems.values()), mix, atol=1e-4)
 
 
+@pytest.mark.integration
 def test_train_and_separate_cli_with_fullband(synthetic_musdb, tmp_path):
     """`train --preset fullband` (narrowed through the config file) -> `separate` keeps stereo."""
     import json

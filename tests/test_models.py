@@ -98,7 +98,7 @@ def test_cunet_film_options_are_wired(film_type, control):
     assert not np.allclose(np.asarray(model(x)), np.asarray(model(other)))
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_paper_preset_matches_the_papers_size():
     """The authors' U-Net has ~124 M parameters (PAPER.md); built for real (~25 s, 1.4 GB)."""
     assert 123e6 < count_params(build_model(get_preset("paper"), "munet", FOUR)) < 125e6
@@ -145,6 +145,59 @@ def test_mask_activation_is_the_presets(preset_name):
         out = np.asarray(model(inputs_for(model, preset), training=False))
         np.testing.assert_allclose(out, activation(b), rtol=1e-5, atol=1e-6)
     assert get_preset("paper").backbone.mask_activation == "relu"  # PAPER.md: unbounded masks
+
+
+@pytest.mark.parametrize("kind", ["strided", "spleeter", "double_conv"])
+def test_backbone_activations_are_the_presets(kind):
+    """conv_activation and deconv_activation build what they name (Spleeter 4stems/5stems: ELU),
+    and the defaults build the activations every earlier run was trained with."""
+    base = get_preset("tiny").replace(backbone={"kind": kind})
+    acts = {"leaky_relu": keras.layers.LeakyReLU, "relu": keras.layers.ReLU, "elu": keras.layers.ELU}
+
+    def activations(preset):
+        net = build_model(preset, "munet", FOUR)
+        found = {side: {type(layer) for layer in net.layers if layer.name.startswith(side)
+                        and "_act" in layer.name} for side in ("enc", "dec")}
+        return net, found
+
+    _, found = activations(base)
+    assert found["enc"] == {keras.layers.LeakyReLU}
+    assert found["dec"] == ({keras.layers.LeakyReLU} if kind == "double_conv" else {keras.layers.ReLU})
+    elu = base.replace(backbone={"conv_activation": "elu", "deconv_activation": "leaky_relu"})
+    net, found = activations(elu)
+    assert found["enc"] == {acts["elu"]}
+    # double_conv has no activation after its transposed convolutions: its decoder's convs
+    # take the conv activation
+    assert found["dec"] == {acts["elu"] if kind == "double_conv" else acts["leaky_relu"]}
+    x = inputs_for(net, elu)
+    assert np.isfinite(np.asarray(net(x))).all()
+    with pytest.raises(ValueError, match="Unknown conv_activation 'gelu'"):
+        base.replace(backbone={"conv_activation": "gelu"})
+
+
+@pytest.mark.parametrize("family", ["munet", "dedicated"])
+def test_softmax_mask_head_is_one_softmax_across_the_sources(family):
+    """mask_activation "softmax" (Spleeter 5stems): with zero kernels every mask head outputs
+    its bias, and the masks are the softmax of the sources' biases, not a sigmoid of each."""
+    preset = get_preset("tiny").replace(backbone={"mask_activation": "softmax"})
+    model = build_model(preset, family, FOUR)
+    biases = np.array([1.0, -0.5, 0.25, 2.0], "float32")
+    heads = ([model.get_layer("mask_head")] if family == "munet"
+             else [model.get_layer(f"{s}_mask_head") for s in FOUR])
+    for i, head in enumerate(heads):
+        kernel, bias = head.get_weights()
+        # munet: mask channel c * K + k is source k's (the tiny preset has one channel)
+        b = biases if family == "munet" else np.full_like(bias, biases[i])
+        head.set_weights([np.zeros_like(kernel), b.astype("float32")])
+    out = np.asarray(model(inputs_for(model, preset), training=False))
+    expected = np.exp(biases) / np.exp(biases).sum()
+    np.testing.assert_allclose(out, np.broadcast_to(expected, out.shape), rtol=1e-5, atol=1e-6)
+    from tf_munet.models import masks_per_source
+
+    assert not masks_per_source(model)  # every mask needs every source's logits
+    assert masks_per_source(build_model(get_preset("tiny"), family, FOUR))
+    with pytest.raises(ValueError, match="one source's mask per pass"):
+        build_model(preset, "cunet", FOUR)
 
 
 def test_input_scaling_modes_compute_what_they_say():

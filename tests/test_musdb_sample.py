@@ -29,7 +29,8 @@ def test_musdb_sample_is_read_where_musdb_downloads_it(home, tmp_path, capsys):
     assert musdb_root(MUSDB_SAMPLE) == root
     tracks = find_tracks(MUSDB_SAMPLE, ("train", "test"))
     assert [(t.subset, t.format) for t in tracks] == [("train", "stems")] * 2 + [("test", "stems")]
-    assert prepare_main(["--root", MUSDB_SAMPLE, "--preset", "tiny", "--out", str(tmp_path / "cache")]) == 0
+    assert prepare_main(["--root", MUSDB_SAMPLE, "--preset", "tiny", "--out", str(tmp_path / "cache"),
+                         "--workers", "1"]) == 0
     assert len(list((tmp_path / "cache").rglob("*.tfrecord*"))) >= 2
     assert "Downloading" not in capsys.readouterr().out
     from tf_munet.training import TrainOptions

@@ -131,6 +131,7 @@ def quickstart(kernel_env, tmp_path_factory):
     return nb, work
 
 
+@pytest.mark.integration
 def test_quickstart_trains_separates_and_plots(quickstart):
     nb, work = quickstart
     run = work / "runs" / "tiny-munet-uw"
@@ -151,6 +152,7 @@ def test_quickstart_trains_separates_and_plots(quickstart):
     print(f"01_quickstart: {nb.metadata['test_seconds']:.1f} s")
 
 
+@pytest.mark.integration
 def test_multitask_weighting_notebook(kernel_env, tmp_path):
     nb = execute("02_multitask_weighting.ipynb", {
         **TINY, "EPOCHS": 3, "WORK_DIR": str(tmp_path), "WEIGHTINGS": ["uw", "dwa", "ebw-p1"],
@@ -177,6 +179,7 @@ def test_multitask_weighting_notebook(kernel_env, tmp_path):
     print(f"02_multitask_weighting: {nb.metadata['test_seconds']:.1f} s")
 
 
+@pytest.mark.integration
 def test_export_notebook_reuses_a_run(kernel_env, quickstart, tmp_path):
     _, work01 = quickstart
     run = work01 / "runs" / "tiny-munet-uw"

@@ -70,7 +70,7 @@ def test_evaluate_resumes_its_own_folder_and_refuses_another(tiny_run, tmp_path,
 
     root = write_synthetic_musdb(tmp_path / "musdb", train=0, test=1, seconds=2.0, seed=5)
     out = tmp_path / "eval"
-    base = ["--root", str(root), "--out", str(out), "--no-progress", "--preset", "tiny"]
+    base = ["--root", str(root), "--out", str(out), "--no-progress", "--protocol", "paper", "--preset", "tiny"]
     assert main(["mixture", *base]) == 0
     assert main(["mixture", *base]) == 0  # the same evaluation: reused from the cache
     assert "0 of 1 tracks computed" in capsys.readouterr().out

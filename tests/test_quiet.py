@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 # as a user's shell has it: no TF_CPP_MIN_LOG_LEVEL of the test session's
 ENV = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
@@ -22,6 +24,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
                           timeout=600, cwd=REPO)
 
 
+@pytest.mark.integration
 def test_commands_and_workers_print_no_tensorflow_noise(synthetic_musdb, tmp_path):
     proc = _run("tf_munet.prepare", "--root", str(synthetic_musdb), "--preset", "tiny", "--out",
                 str(tmp_path / "cache"), "--workers", "2", "--no-progress")
@@ -34,6 +37,7 @@ def test_commands_and_workers_print_no_tensorflow_noise(synthetic_musdb, tmp_pat
     assert NOISE.search(debug.stderr), debug.stderr  # what is hidden is there under --debug
 
 
+@pytest.mark.integration
 def test_export_prints_its_steps_only(tiny_run, tmp_path):
     proc = _run("tf_munet.export", str(tiny_run), "--out", str(tmp_path / "e"), "--formats",
                 "tflite", "--quantize", "none,int8", "--inputs", "spectrogram",

@@ -12,6 +12,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 import make_real_track_reference as reference
 
+pytestmark = pytest.mark.integration  # museval on a real song, per preset
+
 TOLERANCE_DB = 0.1
 
 

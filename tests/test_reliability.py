@@ -170,6 +170,7 @@ def test_prepare_on_the_corpus(name, bad_audio, tmp_path, capsys):
         assert not _leftovers(out)
 
 
+@pytest.mark.integration
 def test_train_on_bad_and_unusual_roots(bad_audio, tmp_path, capsys):
     from tf_munet.train import main
 
@@ -233,6 +234,7 @@ def _run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300, **kwargs)
 
 
+@pytest.mark.integration
 def test_real_processes_exit_2_with_one_line_and_debug_shows_the_traceback(bad_audio, tiny_run, tiny_export,
                                                                              tmp_path):
     py = sys.executable
@@ -296,6 +298,7 @@ def _limited(limit: int):
     return apply
 
 
+@pytest.mark.integration
 def test_a_full_disk_leaves_no_partial_stems(tiny_run, tiny_export, tmp_path):
     song = tmp_path / "song.wav"
     sf.write(song, music(3.0), 44100, subtype="PCM_16")  # each stem: 529 kB
@@ -329,6 +332,7 @@ def _kill_while_writing(cmd: list[str], out: Path, delay: float, ready=None, sta
     return proc.returncode
 
 
+@pytest.mark.integration
 def test_sigkill_during_separate_leaves_no_half_written_stem(tiny_run, tmp_path):
     from tf_munet.separate import main
 
@@ -353,6 +357,7 @@ def test_sigkill_during_separate_leaves_no_half_written_stem(tiny_run, tmp_path)
     assert np.abs(sum(stems) - x).max() < 1e-3
 
 
+@pytest.mark.integration
 def test_sigkill_during_export_leaves_no_half_written_artifact(tiny_run, tmp_path):
     from ai_edge_litert.interpreter import Interpreter
 

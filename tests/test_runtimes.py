@@ -45,6 +45,7 @@ def clip():
     return synthetic_stems(11, 3.0, rate=22050, channels=2)["mixture"]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("overlap", [0.25, 0.0])
 def test_keras_savedmodel_and_litert_give_the_same_stems(exported, clip, overlap):
     from tf_munet.export.savedmodel import SavedModelSeparator
@@ -69,6 +70,7 @@ def test_keras_savedmodel_and_litert_give_the_same_stems(exported, clip, overlap
                 assert np.abs(got[s] - want[s]).max() < 1e-4, (name, s)
 
 
+@pytest.mark.integration
 def test_partial_sets_are_normalised_alike(exported):
     """The manifest carries the separator's normalisation: "partial" for subsets of the four."""
     import json
@@ -78,6 +80,7 @@ def test_partial_sets_are_normalised_alike(exported):
     assert manifest["normalize"] == ("exhaustive" if case.endswith("-4") else "partial")
 
 
+@pytest.mark.integration
 def test_separate_takes_an_export_folder_and_skips_tensorflow(tiny_run, tiny_export, clip, tmp_path):
     """`python -m tf_munet.separate EXPORT_DIR ...`: the LiteRT path from the main command, with
     the run's stems and without importing TensorFlow or Keras (it starts in about a second)."""

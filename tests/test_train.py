@@ -167,6 +167,7 @@ def _check_run_folder(run: Path, sources: list[str], epochs: int) -> dict:
     return history
 
 
+@pytest.mark.integration
 def test_munet_run_folder_and_best_model(munet_run, capsys):
     history = _check_run_folder(munet_run, ["vocals", "drums", "bass", "other"], 2)
     cfg = _config(munet_run)
@@ -191,6 +192,7 @@ def test_munet_run_folder_and_best_model(munet_run, capsys):
         assert got[f"loss_{s}"] == pytest.approx(best[s], rel=1e-4)
 
 
+@pytest.mark.integration
 def test_same_command_on_finished_run_does_nothing_and_other_settings_are_refused(
         munet_run, capsys):
     before = (munet_run / "history.json").read_text()
@@ -202,6 +204,7 @@ def test_same_command_on_finished_run_does_nothing_and_other_settings_are_refuse
     assert "other settings (lr: 0.002 -> 0.1)" in capsys.readouterr().err
 
 
+@pytest.mark.integration
 def test_resume_without_run_dir_takes_the_latest_run(munet_run, tmp_path, monkeypatch, capsys):
     (tmp_path / "runs").symlink_to(munet_run.parent)
     monkeypatch.chdir(tmp_path)
@@ -209,6 +212,7 @@ def test_resume_without_run_dir_takes_the_latest_run(munet_run, tmp_path, monkey
     assert "already trained (2 of 2 epochs done); nothing to do" in capsys.readouterr().out
 
 
+@pytest.mark.integration
 def test_the_same_bare_command_resumes_one_run_on_one_synthetic_set(munet_run, user_cache,
                                                                     tmp_path, monkeypatch, capsys):
     """No --run-dir: runs/<preset>-<model>-<weighting>, so re-running the command resumes it
@@ -227,6 +231,7 @@ def test_the_same_bare_command_resumes_one_run_on_one_synthetic_set(munet_run, u
     assert synthetic.stat().st_mtime_ns == stamp
 
 
+@pytest.mark.integration
 def test_final_report_says_what_a_tiny_model_is_for(munet_run):
     import shlex
 
@@ -245,6 +250,7 @@ def test_a_failed_start_leaves_no_folder(tmp_path, capsys):
     assert not run.exists()
 
 
+@pytest.mark.integration
 def test_run_config_is_a_config_file(munet_run, tmp_path):
     """--config RUN/config.json repeats a run: same resolved settings, new folder."""
     from tf_munet.training.loop import _differences, resolve, run_config
@@ -255,6 +261,7 @@ def test_run_config_is_a_config_file(munet_run, tmp_path):
     assert _differences(_config(munet_run), run_config(o, preset, sources, {}).to_dict()) == []
 
 
+@pytest.mark.integration
 def test_dedicated_run_with_oh_weighting(tiny_cache, tmp_path):
     """Two dedicated U-Nets trained as one model; Oh et al. weights = 1/E normalised."""
     run = tmp_path / "run"
@@ -278,6 +285,7 @@ def test_dedicated_run_with_oh_weighting(tiny_cache, tmp_path):
     assert {"vocals_mask", "drums_mask"} <= {layer.name for layer in net.layers}
 
 
+@pytest.mark.integration
 def test_cunet_run_with_ebw_reports_effective_iterations(tiny_cache, tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["--data", str(tiny_cache), "--run-dir", str(run), "--model", "cunet",
@@ -298,6 +306,7 @@ def test_cunet_run_with_ebw_reports_effective_iterations(tiny_cache, tmp_path, c
 # ---------------------------------------------------------------------------- resume, NaN
 
 
+@pytest.mark.integration
 def test_sigkill_mid_epoch_then_rerun_resumes(tiny_cache, tmp_path):
     """Kill -9 during epoch 2, re-run the same command: 3 epochs, history continued, DWA and
     optimizer state restored; checkpoint.keras is a complete file whenever it exists."""
@@ -349,6 +358,7 @@ def test_sigkill_mid_epoch_then_rerun_resumes(tiny_cache, tmp_path):
     assert not [p for p in run.iterdir() if p.name.startswith(".")]
 
 
+@pytest.mark.integration
 def test_killed_in_its_first_seconds_the_same_command_or_resume_completes(tiny_cache, tmp_path):
     """SIGKILL as soon as the run folder appears (before config.json or the first checkpoint):
     neither the same command nor --resume is blocked by what is left; both start over."""
@@ -380,6 +390,7 @@ def test_killed_in_its_first_seconds_the_same_command_or_resume_completes(tiny_c
     assert not [p for p in run.iterdir() if p.name.startswith(".")]
 
 
+@pytest.mark.integration
 def test_ctrl_c_says_how_to_resume(tiny_cache, tmp_path):
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "tf_munet.train", "--data", str(tiny_cache), "--run-dir",
@@ -398,6 +409,7 @@ def test_ctrl_c_says_how_to_resume(tiny_cache, tmp_path):
     assert "the same command resumes it" in err
 
 
+@pytest.mark.integration
 def test_progress_fits_80_columns_and_log_files_get_no_escape_codes(tiny_cache, tmp_path,
                                                                       capsys):
     import pty
@@ -435,6 +447,7 @@ def test_progress_fits_80_columns_and_log_files_get_no_escape_codes(tiny_cache, 
     assert len(ours) > 3 and max(len(seg) for seg in ours) < 60, ours
 
 
+@pytest.mark.integration
 def test_nan_stops_with_clear_message_and_keeps_last_good_checkpoint(tiny_cache, tmp_path,
                                                                       capsys):
     from tf_munet.training.callbacks import read_checkpoint_state
@@ -455,6 +468,7 @@ def test_nan_stops_with_clear_message_and_keeps_last_good_checkpoint(tiny_cache,
     assert history["epochs_completed"] == 1
 
 
+@pytest.mark.integration
 def test_mixed_precision_saves_float32_model(tiny_cache, tmp_path):
     run = tmp_path / "run"
     assert main(["--data", str(tiny_cache), "--run-dir", str(run), "--epochs", "1",
@@ -522,6 +536,7 @@ MIRRORED = textwrap.dedent("""
 """)
 
 
+@pytest.mark.integration
 def test_mirrored_two_logical_cpus_matches_one_device(tiny_cache, tmp_path):
     script = tmp_path / "mirrored.py"
     script.write_text(MIRRORED)
@@ -536,6 +551,7 @@ def test_mirrored_two_logical_cpus_matches_one_device(tiny_cache, tmp_path):
     assert r["rel"] < 1e-3
 
 
+@pytest.mark.integration
 def test_multiworker_two_local_workers_complete_an_epoch(tiny_cache, tmp_path):
     run = tmp_path / "run"
     cluster = {"worker": [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]}
@@ -560,6 +576,7 @@ def test_multiworker_two_local_workers_complete_an_epoch(tiny_cache, tmp_path):
     assert (run / "model.keras").is_file()
 
 
+@pytest.mark.integration
 def test_time_budget_stops_after_the_current_epoch(tiny_cache, tmp_path):
     run = tmp_path / "budget"
     assert main(["--data", str(tiny_cache), "--run-dir", str(run), "--epochs", "5",
@@ -569,6 +586,7 @@ def test_time_budget_stops_after_the_current_epoch(tiny_cache, tmp_path):
     assert (run / "model.keras").is_file()
 
 
+@pytest.mark.integration
 def test_options_reach_the_preset_and_the_pipeline(tmp_path):
     """--film-*, --loss and --keep-silent-chunks land where they act: the saved preset (FiLM,
     the authors' C-U-Net decoder dropout, the loss) and the training pipeline's silence filter
@@ -604,6 +622,7 @@ def test_options_reach_the_preset_and_the_pipeline(tmp_path):
     assert mix.shape[0] == 2 and float(np.abs(targets[..., 0]).max()) == 0.0
 
 
+@pytest.mark.integration
 def test_dedicated_per_source_selection_keeps_each_sources_best_epoch(tiny_cache, tmp_path):
     """--selection per-source: model.keras holds each source's U-Net from the epoch with that
     source's lowest validation loss, so its validation loss per source is that minimum."""

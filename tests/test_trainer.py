@@ -137,6 +137,7 @@ def test_the_trained_loss_is_the_weightings_sum(weighting):
     assert logs["sum_loss"][0] == pytest.approx(float(losses.sum()), rel=1e-5)
 
 
+@pytest.mark.integration
 def test_cunet_loss_scales_with_its_task_weights():
     """C-U-Net examples drawn under source k's condition count lambda_k times (the all-ones and
     all-zeros conditions once): with the same conditions drawn, the loss is affine in lambda."""

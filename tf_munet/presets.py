@@ -43,6 +43,13 @@ def is_exhaustive(sources) -> bool:
     return sorted(stem for s in whole for stem in SOURCE_STEMS[s]) == sorted(STEMS)
 
 
+ACTIVATIONS = ("leaky_relu", "relu", "elu")
+"""Backbone activations: LeakyReLU with `leaky_slope`, ReLU, ELU (alpha 1, as Keras' and Spleeter's)."""
+
+MASK_ACTIVATIONS = ("relu", "sigmoid", "softmax")
+"""Mask heads: per mask ("relu", "sigmoid") or across the sources ("softmax")."""
+
+
 @dataclass(frozen=True)
 class BackboneConfig:
     """The U-Net backbone.
@@ -53,14 +60,20 @@ class BackboneConfig:
         widths: filters per encoder level (the last one is the bottleneck).
         dropout: dropout rate in decoder (strided: first three decoder blocks) or
             encoder/decoder blocks (double_conv, spatial dropout).
-        leaky_slope: LeakyReLU slope in the encoder.
+        leaky_slope: slope of every "leaky_relu" activation.
         bn_momentum: BatchNorm moving-average momentum (Keras convention; 0.9 = PyTorch 0.1).
         input_scaling: "log" (log magnitude, paper), "max" (divide by the patch maximum) or "none".
-        mask_activation: "relu" (unbounded masks, paper) or "sigmoid" (Jansson, C-U-Net).
+        mask_activation: "relu" (unbounded masks, paper), "sigmoid" (Jansson, C-U-Net) or
+            "softmax" (one softmax across the sources' masks, Spleeter 5stems; not C-U-Net,
+            which computes one source's mask at a time).
         ratio_exponent: when set, the masks of all sources become Spleeter's ratio masks
             (m_k |X|)^p / sum_j (m_j |X|)^p with this p (`layers.RatioMasks`).
         encoder_dropout, decoder_dropout: per-side rates replacing `dropout` when set (the
             M-U-Net authors' C-U-Net baseline: none in the encoder, 0.5 in the decoder).
+        conv_activation: activation of the encoder's convolutions (double_conv: of all its
+            convolutions), one of `ACTIVATIONS` ("elu" in Spleeter 4stems and 5stems).
+        deconv_activation: activation after the decoder's transposed convolutions (strided and
+            spleeter backbones; double_conv has none there), one of `ACTIVATIONS`.
     """
 
     kind: str
@@ -73,6 +86,15 @@ class BackboneConfig:
     ratio_exponent: float | None = None
     encoder_dropout: float | None = None
     decoder_dropout: float | None = None
+    conv_activation: str = "leaky_relu"
+    deconv_activation: str = "relu"
+
+    def __post_init__(self):
+        for name, value, allowed in (("conv_activation", self.conv_activation, ACTIVATIONS),
+                                     ("deconv_activation", self.deconv_activation, ACTIVATIONS),
+                                     ("mask_activation", self.mask_activation, MASK_ACTIVATIONS)):
+            if value not in allowed:
+                raise ValueError(f"Unknown {name} {value!r}; choose one of {', '.join(allowed)}")
 
     def side_dropout(self, side: str) -> float:
         """Dropout rate of the "encoder" or "decoder" blocks."""

@@ -6,7 +6,8 @@
                                         the dynamic and int8 variants: any batch)
       waveform-float32.tflite           chunk -> stems (batch 1), STFT/iSTFT inside
       ...-float16 / -dynamic / -int8    the quantized variants
-      <kind>-<variant>-<source>.tflite  dedicated U-Nets: one file per source
+      <kind>-<variant>-<source>.tflite  dedicated U-Nets: one file per source (one file for
+                                        all when masks mix the sources, as Spleeter's)
       grids.npz                         warp / unwarp matrices (presets with a frequency warp)
       manifest.json                     what the edge runner (tf-munet-edge) needs
       report.json                       sizes, ops, errors, SDR change, latency (report.py)

@@ -7,7 +7,9 @@ modelled band (`spectral.extend_mask`'s rule), masks applied to the real and ima
 separately (no complex tensors: `tf.complex` is a Flex op) and the inverse STFT.
 
 A graph is exported per *unit*: the whole network for M-U-Net and C-U-Net, and one unit per
-source for dedicated U-Nets (one file per source, so a device can load only the stems it needs).
+source for dedicated U-Nets (one file per source, so a device can load only the stems it needs)
+unless their masks are computed across the sources (Spleeter's ratio masks, a softmax): then
+every mask needs every U-Net, and the set is one unit (`models.masks_per_source`).
 C-U-Net units take the condition (batch, K) as a named input and return one stem, "estimate".
 
 `reference_waveform` computes the same stems with the package's own TF ops (`spectral.stft`,
@@ -25,7 +27,7 @@ import tensorflow as tf
 
 from tf_munet import spectral
 from tf_munet.export import dsp
-from tf_munet.models import is_conditioned
+from tf_munet.models import is_conditioned, masks_per_source
 from tf_munet.models.subpixel import subpixel_copy
 from tf_munet.presets import AudioConfig, is_exhaustive
 from tf_munet_core.masks import normalize_masks as core_normalize
@@ -144,13 +146,15 @@ class ExportGraphs:
     # ------------------------------------------------------------------ units
 
     def units(self, split_dedicated: bool = True) -> list[Unit]:
-        """The networks to export: one, or one per source for a dedicated set (made once)."""
+        """The networks to export: one, or one per source for a dedicated set whose masks
+        are the U-Nets' own (made once)."""
         if split_dedicated not in self._units:
             self._units[split_dedicated] = self._make_units(split_dedicated)
         return self._units[split_dedicated]
 
     def _make_units(self, split_dedicated: bool) -> list[Unit]:
-        if self.family == "dedicated" and split_dedicated and len(self.sources) > 1:
+        if (self.family == "dedicated" and split_dedicated and len(self.sources) > 1
+                and masks_per_source(self.network)):
             units = []
             for src in self.sources:
                 sub = keras.Model(

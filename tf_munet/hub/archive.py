@@ -32,11 +32,15 @@ def sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+class Unreachable(UserError):
+    """A release file that could not be fetched (no network, refused, not found)."""
+
+
 def _open(url: str, timeout: float):
     try:
         return urllib.request.urlopen(url, timeout=timeout)  # http(s) and file URLs
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise UserError(f"{url}: cannot download ({one_line(getattr(exc, 'reason', exc))})") from None
+        raise Unreachable(f"{url}: cannot download ({one_line(getattr(exc, 'reason', exc))})") from None
 
 
 def download(url: str, dest: str | Path, *, timeout: float = 60.0) -> Path:

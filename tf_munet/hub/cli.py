@@ -39,11 +39,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _checkpoint_folder(args, model: spleeter.SpleeterModel, work: Path) -> tuple[Path, str]:
     """(folder holding the checkpoint, where it came from)."""
-    from tf_munet.hub.archive import extract, fetch_release
+    from tf_munet.hub.archive import Unreachable, extract, fetch_release
 
     if args.archive is None:
-        archive = fetch_release(args.release_url, model.name, work, timeout=args.timeout)
         origin = f"{args.release_url.rstrip('/')}/{model.name}.tar.gz"
+        try:
+            archive = fetch_release(args.release_url, model.name, work, timeout=args.timeout)
+        except Unreachable as exc:  # say what to fetch by hand, and how to pass it
+            raise UserError(f"{exc}; without internet here, download {origin} elsewhere and run "
+                            f"python -m tf_munet.hub {args.model} --run-dir {args.run_dir} "
+                            f"--archive PATH/{model.name}.tar.gz") from None
     else:
         archive = Path(args.archive)
         origin = str(archive.resolve())

@@ -3,7 +3,10 @@
 Spleeter separates with one U-Net per source (`models.backbones.spleeter_unet`) on 44.1 kHz
 stereo magnitudes (STFT 4096/1024, the first 1024 or 1536 bins, patches of 512 frames),
 ratio masks with exponent 2 (`layers.RatioMasks`) and, in every released model, zero masks
-above the modelled band. Its TF1 checkpoints name layers by creation order (`conv2d_7/kernel`),
+above the modelled band. The models differ in their U-Nets' activations (2stems LeakyReLU(0.2)
+and ReLU, 4stems and 5stems ELU) and masks (5stems: one softmax across the instruments instead
+of a sigmoid per U-Net): `RELEASES` holds each one's configuration, the converted network
+and its run folder's config.json follow it. Its TF1 checkpoints name layers by creation order (`conv2d_7/kernel`),
 U-Net after U-Net in `instrument_list` order; `checkpoint_variables` lists them.
 
 `separate_like_spleeter` is Spleeter's own separation procedure (zero-padded STFT framing,
@@ -31,12 +34,20 @@ from tf_munet.presets import Preset, get_preset
 RELEASE_URL = "https://github.com/deezer/spleeter/releases/download/v1.4.0"
 """Where Spleeter's own model provider downloads `<name>.tar.gz` and `checksum.json`."""
 
-INSTRUMENTS = {
-    "2stems": ("vocals", "accompaniment"),
-    "4stems": ("vocals", "drums", "bass", "other"),
-    "5stems": ("vocals", "piano", "drums", "bass", "other"),
+RELEASES = {
+    "2stems": {"instrument_list": ("vocals", "accompaniment"),
+               "model": {"type": "unet.unet", "params": {}}},
+    "4stems": {"instrument_list": ("vocals", "drums", "bass", "other"),
+               "model": {"type": "unet.unet",
+                         "params": {"conv_activation": "ELU", "deconv_activation": "ELU"}}},
+    "5stems": {"instrument_list": ("vocals", "piano", "drums", "bass", "other"),
+               "model": {"type": "unet.softmax_unet",
+                         "params": {"conv_activation": "ELU", "deconv_activation": "ELU"}}},
 }
-"""Each released model's `instrument_list` (its checkpoint's U-Net order)."""
+"""What shapes the network in Spleeter 2.4.2's `spleeter/resources/<name>.json`, in its own
+words (the `-16kHz` files differ only in `F`; every file has T 512, STFT 4096/1024, 2 channels,
+separation_exponent 2, mask_extension "zeros": the spleeter presets). tests/test_hub.py checks
+this table against copies of Spleeter's files."""
 
 WIDE_BAND_BINS = 1536
 """`F` of the `-16kHz` models (the others model 1024 bins, 11 kHz)."""
@@ -46,36 +57,70 @@ WINDOW_COMPENSATION = 2.0 / 3.0
 """Spleeter's iSTFT scaling (1 / the overlap-added squared Hann window at hop n_fft / 4)."""
 
 
+def conv_activation(params: dict) -> str:
+    """Spleeter's `_get_conv_activation_layer` as a `presets.ACTIVATIONS` name."""
+    return {"ReLU": "relu", "ELU": "elu"}.get(str(params.get("conv_activation")), "leaky_relu")
+
+
+def deconv_activation(params: dict) -> str:
+    """Spleeter's `_get_deconv_activation_layer` as a `presets.ACTIVATIONS` name."""
+    return {"LeakyReLU": "leaky_relu", "ELU": "elu"}.get(str(params.get("deconv_activation")), "relu")
+
+
+MASK_HEADS = {"unet.unet": "sigmoid", "unet.softmax_unet": "softmax"}
+"""Spleeter's U-Net model types and their masks: a sigmoid per U-Net, or the U-Nets' logits
+through one softmax across the instruments (`softmax_unet`)."""
+
+
 @dataclass(frozen=True)
 class SpleeterModel:
-    """One of Spleeter's released models.
+    """One of Spleeter's released models, as its configuration (`RELEASES`) builds it.
 
     Attributes:
         name: release name, e.g. "4stems" or "2stems-16kHz" (the archive is `<name>.tar.gz`).
         instruments: sources in the checkpoint's order.
         freq_bins: modelled bins (`F`).
         mask_extension: "zeros" (every released model) or "average", above `freq_bins`.
+        conv_activation, deconv_activation: the U-Nets' activations (`presets.ACTIVATIONS`).
+        mask_activation: "sigmoid" per U-Net or "softmax" across the instruments.
     """
 
     name: str
     instruments: tuple[str, ...]
     freq_bins: int
     mask_extension: str = "zeros"
+    conv_activation: str = "leaky_relu"
+    deconv_activation: str = "relu"
+    mask_activation: str = "sigmoid"
 
     @property
     def preset(self) -> Preset:
-        """The `spleeter` or `spleeter-16kHz` preset."""
-        return get_preset("spleeter" if self.freq_bins == 1024 else "spleeter-16kHz")
+        """The `spleeter` or `spleeter-16kHz` preset with this model's activations and masks."""
+        base = get_preset("spleeter" if self.freq_bins == 1024 else "spleeter-16kHz")
+        return base.replace(
+            name=f"spleeter-{self.name}",
+            description=f"Spleeter {self.name} ({', '.join(self.instruments)}), converted: "
+            f"{base.description}",
+            backbone={"conv_activation": self.conv_activation,
+                      "deconv_activation": self.deconv_activation,
+                      "mask_activation": self.mask_activation},
+        )
 
 
 def spleeter_model(spec: str) -> SpleeterModel:
     """'spleeter:4stems', '4stems' or '5stems-16kHz' -> SpleeterModel; a clear error otherwise."""
     name = spec.split(":", 1)[1] if spec.startswith("spleeter:") else spec
     stems, _, band = name.partition("-")
-    if stems not in INSTRUMENTS or band not in ("", "16kHz"):
-        known = ", ".join(f"spleeter:{s}[-16kHz]" for s in INSTRUMENTS)
+    if stems not in RELEASES or band not in ("", "16kHz"):
+        known = ", ".join(f"spleeter:{s}[-16kHz]" for s in RELEASES)
         raise UserError(f"{spec!r}: unknown model; choose one of {known}")
-    return SpleeterModel(name, INSTRUMENTS[stems], WIDE_BAND_BINS if band else 1024)
+    release = RELEASES[stems]
+    model, params = release["model"], release["model"]["params"]
+    return SpleeterModel(
+        name, tuple(release["instrument_list"]), WIDE_BAND_BINS if band else 1024,
+        conv_activation=conv_activation(params), deconv_activation=deconv_activation(params),
+        mask_activation=MASK_HEADS[model["type"]],
+    )
 
 
 # ----------------------------------------------------------------------------- checkpoint layout

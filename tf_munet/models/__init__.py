@@ -9,11 +9,12 @@ from importlib import import_module
 _HOMES = {
     "all_source_masks": "conditions", "is_conditioned": "conditions",
     "one_hot_conditions": "conditions", "FAMILIES": "families", "build_model": "families",
+    "masks_per_source": "families",
     "count_flops": "flops", "count_params": "flops",
 }
 
 __all__ = [
-    "FAMILIES", "build_model", "is_conditioned", "one_hot_conditions", "all_source_masks",
+    "FAMILIES", "build_model", "masks_per_source", "is_conditioned", "one_hot_conditions", "all_source_masks",
     "count_flops", "count_params",
 ]
 

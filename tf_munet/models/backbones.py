@@ -18,6 +18,18 @@ from tf_munet.presets import BackboneConfig
 FilmParams = Sequence[tuple[keras.KerasTensor, keras.KerasTensor]] | None
 
 
+def activation(kind: str, cfg: BackboneConfig, name: str) -> layers.Layer:
+    """The backbone activation layer `kind` (`presets.ACTIVATIONS`): "leaky_relu" (slope
+    `cfg.leaky_slope`), "relu" or "elu" (alpha 1)."""
+    if kind == "leaky_relu":
+        return layers.LeakyReLU(cfg.leaky_slope, name=name)
+    if kind == "relu":
+        return layers.ReLU(name=name)
+    if kind == "elu":
+        return layers.ELU(name=name)
+    raise ValueError(f"Unknown activation. Received: {kind!r}")
+
+
 def _film(x, film: FilmParams, level: int, name: str):
     if film is None:
         return x
@@ -30,9 +42,10 @@ def strided_unet(
 ):
     """Jansson et al. 2017 / C-U-Net backbone: 5x5 stride-2 convolutions, no pooling.
 
-    Encoder level i: Conv2D(widths[i], 5, stride 2) - BN - [FiLM] - LeakyReLU.
-    Decoder: Conv2DTranspose(5, stride 2) - BN - ReLU - (dropout on the first three) - concat
-    skip; the last transposed conv gives `out_channels` without BN/activation.
+    Encoder level i: Conv2D(widths[i], 5, stride 2) - BN - [FiLM] - conv activation (LeakyReLU).
+    Decoder: Conv2DTranspose(5, stride 2) - BN - deconv activation (ReLU) - (dropout on the
+    first three) - concat skip; the last transposed conv gives `out_channels` without
+    BN/activation.
     """
     skips = []
     for i, width in enumerate(cfg.widths):
@@ -40,14 +53,14 @@ def strided_unet(
         x = layers.Conv2D(width, 5, strides=2, padding="same", name=f"{name}_conv")(x)
         x = layers.BatchNormalization(momentum=cfg.bn_momentum, name=f"{name}_bn")(x)
         x = _film(x, film, i, name)
-        x = layers.LeakyReLU(cfg.leaky_slope, name=f"{name}_act")(x)
+        x = activation(cfg.conv_activation, cfg, f"{name}_act")(x)
         skips.append(x)
     skips.pop()  # the bottleneck is x itself
     for j, width in enumerate(reversed(cfg.widths[:-1])):
         name = f"{prefix}dec{j}"
         x = layers.Conv2DTranspose(width, 5, strides=2, padding="same", name=f"{name}_deconv")(x)
         x = layers.BatchNormalization(momentum=cfg.bn_momentum, name=f"{name}_bn")(x)
-        x = layers.ReLU(name=f"{name}_act")(x)
+        x = activation(cfg.deconv_activation, cfg, f"{name}_act")(x)
         if j < 3 and cfg.side_dropout("decoder") > 0:
             x = layers.Dropout(cfg.side_dropout("decoder"), name=f"{name}_dropout")(x)
         x = layers.Concatenate(name=f"{name}_skip")([x, skips.pop()])
@@ -64,7 +77,7 @@ def _double_conv(x, width: int, cfg: BackboneConfig, name: str, film=None, level
         x = layers.BatchNormalization(momentum=cfg.bn_momentum, name=f"{name}_bn{k}")(x)
         if k == 1:
             x = _film(x, film, level, name)
-        x = layers.LeakyReLU(cfg.leaky_slope, name=f"{name}_act{k}")(x)
+        x = activation(cfg.conv_activation, cfg, f"{name}_act{k}")(x)
     return x
 
 
@@ -73,7 +86,8 @@ def double_conv_unet(
 ):
     """The authors' U-Net: per level two 3x3 conv-BN-LeakyReLU, 2x2 max-pool; decoder 2x2
     stride-2 transposed conv, concat skip, two 3x3 conv-BN-LeakyReLU; spatial dropout in encoder
-    and decoder blocks except the bottleneck and the last block; 1x1 conv head."""
+    and decoder blocks except the bottleneck and the last block; 1x1 conv head. Every
+    activation is the conv activation (its transposed convolutions have none)."""
     skips = []
     levels = len(cfg.widths)
     for i, width in enumerate(cfg.widths):
@@ -101,9 +115,11 @@ def spleeter_unet(
 
     Jansson's strided U-Net with Spleeter's differences, so released checkpoints load exactly:
     skips (and the bottleneck) are the raw convolutions before BN; decoder blocks are
-    Conv2DTranspose - ReLU - BN (dropout on the first three); the last transposed conv has one
-    channel and is followed by ReLU - BN and a 4x4 convolution dilated by 2 that gives
-    `out_channels`. Spleeter's frequency/time axes are swapped here; every kernel is square
+    Conv2DTranspose - deconv activation - BN (dropout on the first three); the last transposed
+    conv has one channel and is followed by the deconv activation - BN and a 4x4 convolution
+    dilated by 2 that gives `out_channels`. Spleeter's `conv_activation`/`deconv_activation`
+    are the preset's (LeakyReLU(0.2)/ReLU by default, ELU/ELU in 4stems and 5stems).
+    Spleeter's frequency/time axes are swapped here; every kernel is square
     and every stride equal, so the graph is the same with its kernels transposed. A C-U-Net
     FiLM goes after each encoder BN (on the raw bottleneck convolution at the last level).
     """
@@ -117,13 +133,13 @@ def spleeter_unet(
         if i < len(cfg.widths) - 1:  # Spleeter's last encoder BN/activation feed nothing
             x = layers.BatchNormalization(momentum=cfg.bn_momentum, name=f"{name}_bn")(conv)
             x = _film(x, film, i, name)
-            x = layers.LeakyReLU(cfg.leaky_slope, name=f"{name}_act")(x)
+            x = activation(cfg.conv_activation, cfg, f"{name}_act")(x)
     x = _film(convs.pop(), film, len(cfg.widths) - 1, f"{prefix}enc{len(cfg.widths) - 1}")
     for j, width in enumerate([*reversed(cfg.widths[:-1]), 1]):
         name = f"{prefix}dec{j}"
         x = layers.Conv2DTranspose(width, 5, strides=2, padding="same", kernel_initializer=init,
                                    name=f"{name}_deconv")(x)
-        x = layers.ReLU(name=f"{name}_act")(x)
+        x = activation(cfg.deconv_activation, cfg, f"{name}_act")(x)
         x = layers.BatchNormalization(momentum=cfg.bn_momentum, name=f"{name}_bn")(x)
         if j < 3 and cfg.dropout > 0:
             x = layers.Dropout(cfg.dropout, name=f"{name}_dropout")(x)

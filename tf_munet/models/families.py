@@ -29,15 +29,36 @@ def _spectrogram_input(preset: Preset) -> keras.KerasTensor:
     return keras.Input((a.model_bins, a.frames, a.channels), name="magnitude")
 
 
+ACROSS_SOURCES = ("softmax",)
+"""Mask activations computed across the sources (after every source's logits, `_joint`)."""
+
+PER_SOURCE_OUTPUT = "masks"
+"""Output layer of a network whose masks are its sources' own, side by side."""
+
+
 def _head(x, preset: Preset, sources: int, name: str):
-    x = layers.Activation(preset.backbone.mask_activation, name=f"{name}_activation")(x)
+    """A backbone's output -> masks (..., channels, sources); an activation across the
+    sources is left to `_joint`."""
+    if preset.backbone.mask_activation not in ACROSS_SOURCES:
+        x = layers.Activation(preset.backbone.mask_activation, name=f"{name}_activation")(x)
     return SourceMasks(preset.audio.channels, sources, name=name)(x)
 
 
-def _ratio(masks, inp, preset: Preset):
-    """Spleeter's ratio masks across sources when the preset asks for them."""
+def _joint(masks, inp, preset: Preset):
+    """What the preset computes across the sources' masks: a softmax over them (Spleeter
+    5stems) and/or Spleeter's ratio masks."""
+    if preset.backbone.mask_activation == "softmax":
+        masks = layers.Softmax(axis=-1, name="mask_softmax")(masks)
     p = preset.backbone.ratio_exponent
     return masks if p is None else RatioMasks(p, name="ratio_masks")([masks, inp])
+
+
+def masks_per_source(network: keras.Model) -> bool:
+    """Whether a (munet or dedicated) network's output is its sources' own masks side by side,
+    so each dedicated U-Net can run alone. A softmax or ratio masks across the sources make
+    every source's mask depend on every U-Net."""
+    out = network.get_layer(network.output_names[0])
+    return out.name == PER_SOURCE_OUTPUT or isinstance(out, SourceMasks)
 
 
 def build_munet(preset: Preset, sources: tuple[str, ...]) -> keras.Model:
@@ -45,8 +66,8 @@ def build_munet(preset: Preset, sources: tuple[str, ...]) -> keras.Model:
     inp = _spectrogram_input(preset)
     x = InputScaling(preset.backbone.input_scaling, name="input_scaling")(inp)
     x = build_backbone(x, preset.backbone, preset.audio.channels * len(sources))
-    out = _ratio(_head(x, preset, len(sources), "masks"), inp, preset)
-    return keras.Model(inp, out, name="munet")
+    masks = _head(x, preset, len(sources), PER_SOURCE_OUTPUT)
+    return keras.Model(inp, _joint(masks, inp, preset), name="munet")
 
 
 def build_dedicated(preset: Preset, sources: tuple[str, ...]) -> keras.Model:
@@ -57,8 +78,8 @@ def build_dedicated(preset: Preset, sources: tuple[str, ...]) -> keras.Model:
     for src in sources:
         y = build_backbone(x, preset.backbone, preset.audio.channels, prefix=f"{src}_")
         masks.append(_head(y, preset, 1, f"{src}_mask"))
-    out = layers.Concatenate(axis=-1, name="masks")(masks) if len(masks) > 1 else masks[0]
-    return keras.Model(inp, _ratio(out, inp, preset), name="dedicated")
+    out = layers.Concatenate(axis=-1, name=PER_SOURCE_OUTPUT)(masks) if len(masks) > 1 else masks[0]
+    return keras.Model(inp, _joint(out, inp, preset), name="dedicated")
 
 
 CONTROL_INIT_STDDEV = 0.02
@@ -148,6 +169,9 @@ def control_generator(cond, film: FilmConfig, level_widths: tuple[int, ...]):
 
 def build_cunet(preset: Preset, sources: tuple[str, ...]) -> keras.Model:
     """Conditioned U-Net: inputs [magnitude, condition (batch, K)] -> one mask."""
+    if preset.backbone.mask_activation in ACROSS_SOURCES:
+        raise UserError(f"mask_activation {preset.backbone.mask_activation!r} works across the "
+                        f"sources' masks; a C-U-Net computes one source's mask per pass")
     inp = _spectrogram_input(preset)
     cond = keras.Input((len(sources),), name="condition")
     params = control_generator(cond, preset.film, encoder_widths(preset.backbone))
