@@ -3,7 +3,8 @@
 Each export is a tiny run trained a few dozen steps and exported once per module with --web; the
 page (LiteRT.js, web/page/dsp.js) and tf-munet-edge (ai-edge-litert, tf_munet_core) separate the
 same files and their stems must agree within float32 round-off (the page's DSP mirrors the core).
-Needs `npm ci --prefix web` and Debian's chromium (.ci/run installs both).
+Needs `npm ci --prefix web` and Debian's chromium (.ci/run installs both); all but the npm check
+are in the integration tier.
 """
 
 import shutil
@@ -20,7 +21,7 @@ from tf_munet.presets import get_preset
 from tf_munet.web import cli
 from tf_munet_core import edge
 
-pytestmark = pytest.mark.integration
+integration = pytest.mark.integration  # every test here but the npm check drives Chromium
 
 TOLERANCE = 1e-3  # the issue's bar for float32; measured differences are ~2e-7
 # The paper's route at test size: log-frequency warp, non-power-of-two n_fft, mono model.
@@ -104,34 +105,41 @@ def _compare(export_dir, songs, tmp_path, variant="float32", extra=()) -> float:
     return worst
 
 
+@integration
 def test_page_matches_the_edge_runner_four_sources_with_warp(munet_web, songs, tmp_path):
     assert _compare(munet_web, songs, tmp_path) < TOLERANCE
 
 
+@integration
 def test_page_matches_the_edge_runner_in_blocks(munet_web, songs, tmp_path):
     """Two crossfaded blocks of the 6 s song (blocks of 4 s), as the core cuts long files."""
     assert _compare(munet_web, songs[:1], tmp_path, extra=("--block-seconds", "4")) < TOLERANCE
 
 
+@integration
 def test_page_matches_the_edge_runner_with_fast_fft(cunet_web, songs, tmp_path):
     """--fast-fft: FFT-friendly input STFT lengths (5512 -> 5508 at 44.1 kHz), chosen alike."""
     assert _compare(cunet_web, songs[:1], tmp_path, extra=("--fast-fft",)) < TOLERANCE
 
 
+@integration
 def test_page_runs_the_int8_variant(munet_web, songs, tmp_path):
     """int8 (exported with a fixed batch for LiteRT.js): the same kernels' rounding may differ
     between the two XNNPACK builds, so only a loose bound."""
     assert _compare(munet_web, songs[:1], tmp_path, variant="int8") < 5e-2
 
 
+@integration
 def test_page_matches_the_edge_runner_partial_dedicated_stereo(dedicated_web, songs, tmp_path):
     assert _compare(dedicated_web, songs, tmp_path) < TOLERANCE
 
 
+@integration
 def test_page_matches_the_edge_runner_cunet(cunet_web, songs, tmp_path):
     assert _compare(cunet_web, songs[:1], tmp_path) < TOLERANCE
 
 
+@integration
 def test_separate_writes_named_stems_and_a_screenshot(cunet_web, songs, tmp_path, capsys):
     out, shot = tmp_path / "out", tmp_path / "shots" / "page.png"
     assert cli.main(["separate", str(cunet_web), str(songs[1]), "-o", str(out), "--screenshot", str(shot)]) == 0
@@ -147,6 +155,7 @@ def test_separate_writes_named_stems_and_a_screenshot(cunet_web, songs, tmp_path
     assert "--overwrite" in capsys.readouterr().err
 
 
+@integration
 def test_playback_starts_before_the_end_and_the_mixer_answers(cunet_web, songs):
     """Blocks of 2 s: the first is playable before the song is separated; solo and mute set the
     stems' gains; the tensors table lists the model's signatures."""
@@ -171,6 +180,7 @@ def test_playback_starts_before_the_end_and_the_mixer_answers(cunet_web, songs):
         assert "condition float32 [8, 4]" in page.text_content("#tensors")
 
 
+@integration
 def test_bad_input_gives_one_line_errors(cunet_web, songs, tmp_path, capsys, monkeypatch):
     def fails(args, *words):
         assert cli.main(args) == 2
@@ -203,6 +213,7 @@ def test_export_web_without_npm_packages_fails_at_once(tmp_path, capsys, monkeyp
     assert not (tmp_path / "x").exists()
 
 
+@integration
 def test_export_replaces_its_site_only_with_overwrite(cunet_web, tmp_path, capsys):
     """The page and its scripts are part of an export: a new export refuses to mix with them,
     --overwrite replaces them, and an export without --web removes them."""
@@ -225,6 +236,7 @@ def test_export_replaces_its_site_only_with_overwrite(cunet_web, tmp_path, capsy
     assert not (out / "index.html").exists() and not (out / "web").exists()
 
 
+@integration
 def test_benchmark_section_quick_run():
     """benchmarks/bench_web.py --quick: both input STFT settings timed, the markdown from the numbers."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
