@@ -32,7 +32,8 @@ setup(
         "pyworld",
     ],
     extras_require={
-        "dev": ["pytest", "pytest-xdist", "nbclient", "nbformat", "ipykernel", "ruff"],
+        "dev": ["pytest", "pytest-xdist", "nbclient", "nbformat", "ipykernel", "ruff", "playwright"],
+        "web": ["playwright"],  # python -m tf_munet.web separate: drives the system Chromium
         "tfio": ["tensorflow-io==0.37.1"],
         "notebooks": ["jupyterlab", "ipykernel"],
         "bench": ["fast-bss-eval"],  # benchmarks/bench_bss_eval.py

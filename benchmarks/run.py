@@ -24,6 +24,7 @@ SECTIONS = {
     "baselines": "benchmarks.bench_baselines",
     "memory": "benchmarks.bench_memory",
     "distill": "benchmarks.bench_distill",
+    "web": "benchmarks.bench_web",
 }
 
 

@@ -43,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1, help="LiteRT threads for latency (default 1)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an earlier export in DIR (by default it is refused)")
+    p.add_argument("--web", action="store_true",
+                   help="also write DIR/index.html: a page that separates files in the browser with "
+                   "the TF-Lite model (serve it with python -m tf_munet.web serve DIR; needs `npm ci "
+                   "--prefix web` in the repository)")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     add_debug_flag(p)
     return p
@@ -62,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         data=args.data, stft_mode=args.stft,
         normalize=None if args.normalize == "none" else args.normalize,
         calibration=args.calibration, excerpt_chunks=args.excerpt_chunks, threads=args.threads,
-        log=log, overwrite=args.overwrite,
+        log=log, overwrite=args.overwrite, web=args.web,
     )
     print(format_table(report))
     return 0

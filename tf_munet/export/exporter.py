@@ -11,6 +11,7 @@
       grids.npz                         warp / unwarp matrices (presets with a frequency warp)
       manifest.json                     what the edge runner (tf-munet-edge) needs
       report.json                       sizes, ops, errors, SDR change, latency (report.py)
+      index.html, web/                  with --web: the separation page (tf_munet.web.site)
 
 Every file is checked before it is written: builtin ops only, finite outputs on the validation
 excerpt, outputs compared with Keras.
@@ -185,6 +186,7 @@ def export_run(
     latency_repeats: int = 10,
     log: Callable[[str], None] | None = None,
     overwrite: bool = False,
+    web: bool = False,
 ) -> dict:
     """Export a trained run; returns the report (also written to OUT/report.json).
 
@@ -203,6 +205,9 @@ def export_run(
         latency_repeats: timed calls per file.
         log: progress messages (None: silent).
         overwrite: remove an earlier export's files from `out` first (never other files).
+        web: also write the separation page beside the files (`tf_munet.web.site`); the
+            quantized spectrogram variants then take a fixed batch of 1 (LiteRT.js runs no
+            free batch dimension).
     """
     from tf_munet.export import savedmodel
     from tf_munet.export.graphs import ExportGraphs
@@ -214,6 +219,12 @@ def export_run(
         bad = [v for v in values if v not in allowed]
         if bad or not values:
             raise UserError(f"--{name} {','.join(values)}: choose from {', '.join(allowed)}")
+    if web:
+        from tf_munet.web.site import check_web_folder
+
+        if "tflite" not in formats or "spectrogram" not in inputs:
+            raise UserError("--web needs the spectrogram TF-Lite files (--formats tflite, --inputs spectrogram)")
+        check_web_folder()  # before any work: a missing `npm ci` fails in a second, not after the export
     out = output_folder(out)
     config, network = load_run(run_dir)
     if out.is_dir():
@@ -282,9 +293,14 @@ def export_run(
                     say(f"TF-Lite {name}")
                     report["tflite"][name], manifest["variants"][name] = _tflite_variant(
                         graphs, evaluation, archives, out, kind, q, units, rep, threads,
-                        latency_repeats,
+                        latency_repeats, fixed_batch=web,
                     )
         write_json(out / MANIFEST, manifest)
+    if web:
+        from tf_munet.web.site import write_site
+
+        say(f"web page -> {out / 'index.html'}")
+        write_site(out)
     write_json(out / REPORT, report)
     return report
 
@@ -292,8 +308,10 @@ def export_run(
 def earlier_export(out: Path) -> list[Path]:
     """What an earlier export left in `out` (complete or killed): its files would otherwise sit
     beside the new ones, and a stale .tflite or SavedModel could be shipped with a new manifest."""
+    from tf_munet.web.site import SITE_ENTRIES
+
     return [p for p in out.iterdir()
-            if p.name in (MANIFEST, REPORT, GRIDS, "savedmodel") or p.suffix == ".tflite"]
+            if p.name in (MANIFEST, REPORT, GRIDS, "savedmodel", *SITE_ENTRIES) or p.suffix == ".tflite"]
 
 
 def _start_fresh(out: Path) -> None:
@@ -312,18 +330,23 @@ def _start_fresh(out: Path) -> None:
                 path.unlink(missing_ok=True)
 
 
-def _tflite_variant(graphs, evaluation, archives, out, kind, q, units, rep, threads, repeats):
-    """Convert, check, measure and write one variant (every unit); -> (report, manifest) entries."""
+def _tflite_variant(graphs, evaluation, archives, out, kind, q, units, rep, threads, repeats,
+                    fixed_batch=False):
+    """Convert, check, measure and write one variant (every unit); -> (report, manifest) entries.
+
+    `fixed_batch`: quantized spectrogram variants take a fixed batch of 1 instead of a free one.
+    """
     from tf_munet.export import tflite
     from tf_munet.export.savedmodel import PATCH_BATCHES, endpoint_name
 
     name = f"{kind}-{QUANTIZE[q]}"
     fixed = kind == "spectrogram" and q in ("none", "fp16")  # see PATCH_BATCHES
+    batches = PATCH_BATCHES if fixed else (1,) if kind == "spectrogram" and fixed_batch else None
     outputs, files, models, ops = {}, [], [], set()
     size, latency, best, calls, seconds = 0, 0.0, 0.0, 0, 0.0
     for unit in units:
         t0 = time.perf_counter()
-        signatures = ({b: endpoint_name(kind, unit, b) for b in PATCH_BATCHES} if fixed
+        signatures = ({b: endpoint_name(kind, unit, b) for b in batches} if batches
                       else {1: endpoint_name(kind, unit)})
         model = tflite.convert(archives[unit.suffix], tuple(signatures.values()), q, rep)
         seconds += time.perf_counter() - t0
@@ -348,7 +371,7 @@ def _tflite_variant(graphs, evaluation, archives, out, kind, q, units, rep, thre
         ops |= set(unit_ops)
         models.append({
             "file": file, "signature": runner.signature, "inputs": runner.inputs,
-            **({"batches": {str(b): sig for b, sig in signatures.items()}} if fixed else {}),
+            **({"batches": {str(b): sig for b, sig in signatures.items()}} if batches else {}),
             "outputs": list(unit.outputs) if kind == "waveform" else ["masks"],
             "sources": [unit.suffix] if unit.suffix else list(graphs.sources),
             "conditioned": unit.conditioned,
