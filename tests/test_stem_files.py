@@ -132,7 +132,8 @@ def test_filename_template_names_every_file(separator, song, tmp_path):
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.*")) == [
         "no_vocals/my song-wav.flac", "no_vocals/other-flac.flac",
         "vocals/my song-wav.flac", "vocals/other-flac.flac"]
-    # the earlier stems of one track are exactly its files, never another track's
+    # the earlier stems of one track are exactly its files, never another track's nor notes
+    (out / "vocals" / "my song-wav.txt").write_text("mine")
     assert [p.name for p in layout.earlier(song)] == ["my song-wav.flac", "my song-wav.flac"]
     flat = Layout(out, "{track}_{stem}.{ext}")
     with pytest.raises(UserError, match="would overwrite those of"):
