@@ -119,11 +119,11 @@ def test_paper_protocol_prints_no_library_warning_and_no_carriage_return(synthet
     file: no FutureWarning, no tqdm redraws, one line per track; --debug shows the warning."""
     args = [sys.executable, "-m", "tf_munet.evaluate", "mixture", "--root", str(synthetic_musdb),
             "--protocol", "paper", "--preset", "tiny", "--no-references"]
-    done = subprocess.run([*args, "--out", str(tmp_path / "a")], capture_output=True, text=True,
-                          env=ENV, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "Warning" not in done.stderr and "\r" not in done.stderr, done.stderr
-    assert done.stderr.splitlines() == ["[1/1] Synthetic Test - Track 01: evaluated"], done.stderr
+    done = subprocess.run([*args, "--out", str(tmp_path / "a")], capture_output=True, env=ENV, timeout=600)
+    err = done.stderr.decode()  # as written: text=True would turn a carriage return into a newline
+    assert done.returncode == 0, err[-2000:]
+    assert "Warning" not in err and "\r" not in err, err
+    assert err == "[1/1] Synthetic Test - Track 01: evaluated\n", err
     debug = subprocess.run([*args, "--out", str(tmp_path / "b"), "--debug"], capture_output=True,
                            text=True, env=ENV, timeout=600)
     assert debug.returncode == 0 and "FutureWarning" in debug.stderr, debug.stderr[-2000:]

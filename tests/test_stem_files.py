@@ -178,8 +178,11 @@ def test_the_core_reads_a_stem_mp4_through_ffmpeg(separator, tmp_path):
 
 
 def _run(*args: str, cwd) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=600)
+    """`python -m ARGS`; stdout and stderr decoded as written (text=True would turn a carriage
+    return into a newline)."""
+    done = subprocess.run([sys.executable, "-m", *args], capture_output=True, cwd=cwd, timeout=600)
+    done.stdout, done.stderr = done.stdout.decode(), done.stderr.decode()
+    return done
 
 
 @pytest.mark.integration
