@@ -79,6 +79,11 @@ def test_names_in_any_case_and_did_you_mean(capsys):
         assert f"did you mean {guess}" in err and len(err.splitlines()) == 1, err
     with pytest.raises(UserError, match="did you mean 'vocals'"):
         resolve_sources("vocal,drums")
+    from tf_munet.hub.spleeter import spleeter_model
+
+    assert spleeter_model("Spleeter:4STEMS-16khz").name == "4stems-16kHz"
+    with pytest.raises(UserError, match="unknown model; did you mean '4stems'"):
+        spleeter_model("spleeter:4stem")
     parser = CommandParser(prog="p")
     parser.add_argument("--format", **choices(("wav", "flac", "mp3"), "format"))
     assert parser.parse_args(["--format", "MP3"]).format == "mp3"
@@ -111,6 +116,7 @@ def test_library_warnings_are_hidden_unless_debug(capsys, monkeypatch):
     assert err == "warning: skipping bad track: x.wav\n", err
     with pytest.warns(FutureWarning, match="old API"):
         assert command(["--debug"]) == 0
+    assert os.environ["TF_MUNET_DEBUG"] == "0"  # --debug lasts as long as the command
 
 
 @pytest.mark.integration

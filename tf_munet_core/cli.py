@@ -16,6 +16,7 @@ tf_munet's commands and the edge runner (`tf-munet-edge`) both use these.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import os
 import sys
@@ -52,12 +53,9 @@ def cli_main(fn: Callable[[list[str]], int] | None = None, *,
         argv = list(sys.argv[1:] if argv is None else argv)
         debug = debug_requested(argv)
         argv = [a for a in argv if a != "--debug"]
-        if debug:
-            os.environ[DEBUG_ENV] = "1"  # worker processes too
-            os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
-        elif quiet is not None:
-            quiet()
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _debug_environment(debug):
+            if not debug and quiet is not None:
+                quiet()
             if not debug:
                 quiet_warnings()
             try:
@@ -72,6 +70,25 @@ def cli_main(fn: Callable[[list[str]], int] | None = None, *,
                 return 2
 
     return wrapper
+
+
+@contextlib.contextmanager
+def _debug_environment(debug: bool):
+    """With `debug`, TF_MUNET_DEBUG=1 and TensorFlow's C++ logs on while the command runs (its
+    worker processes inherit them); the caller's environment comes back afterwards."""
+    names = (DEBUG_ENV, "TF_CPP_MIN_LOG_LEVEL")
+    saved = {name: os.environ.get(name) for name in names}
+    if debug:
+        os.environ.update({DEBUG_ENV: "1", "TF_CPP_MIN_LOG_LEVEL": "0"})
+    try:
+        yield
+    finally:
+        if debug:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 def quiet_warnings() -> None:

@@ -36,8 +36,9 @@ def default_out(model: str | os.PathLike) -> Path:
 
 def track_name(path: str | os.PathLike) -> str:
     """{track} of an input: its file name without the last extension ("song.stem" for
-    "song.stem.mp4", as Demucs)."""
-    return Path(path).stem
+    "song.stem.mp4", as Demucs); "unnamed" for names such as "...wav" whose rest is a dot path."""
+    name = Path(path).stem
+    return "unnamed" if name in ("", ".", "..") else name
 
 
 @dataclass(frozen=True)
