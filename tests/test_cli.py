@@ -99,9 +99,9 @@ def test_stems_are_named_in_any_case_with_a_suggestion():
         sep.stem_indices(("drum",))
 
 
-def test_library_warnings_are_hidden_unless_debug(capsys, monkeypatch):
-    """Our own warnings (`Notice`) print as one line; a library's (here a FutureWarning as
-    mir_eval's deprecations) only with --debug."""
+def test_library_warnings_are_hidden_unless_debug(monkeypatch):
+    """Our own warnings (`Notice`) go through; a library's (here a FutureWarning as mir_eval's
+    deprecations) only with --debug."""
     monkeypatch.setenv("TF_MUNET_DEBUG", "0")  # --debug sets both: restored after the test
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -111,12 +111,33 @@ def test_library_warnings_are_hidden_unless_debug(capsys, monkeypatch):
         warnings.warn("skipping bad track: x.wav", Notice, stacklevel=1)
         return 0
 
-    assert command([]) == 0
-    err = capsys.readouterr().err
-    assert err == "warning: skipping bad track: x.wav\n", err
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert command([]) == 0
+    assert [(w.category, str(w.message)) for w in caught] == [(Notice, "skipping bad track: x.wav")]
     with pytest.warns(FutureWarning, match="old API"):
         assert command(["--debug"]) == 0
     assert os.environ["TF_MUNET_DEBUG"] == "0"  # --debug lasts as long as the command
+
+
+@pytest.mark.integration
+def test_warnings_print_as_one_line(tmp_path):
+    """As a command prints them (a separate process, no pytest capture): ours one line, a
+    library's nothing; --debug: Python's own format, both."""
+    code = ("import sys, warnings\n"
+            "from tf_munet_core.cli import cli_main\n"
+            "from tf_munet_core.errors import Notice\n"
+            "@cli_main\n"
+            "def main(argv):\n"
+            "    warnings.warn('old API\\n\\tDeprecated as of version 0.8.', FutureWarning)\n"
+            "    warnings.warn('skipping bad track:\\n x.wav', Notice)\n"
+            "    return 0\n"
+            "sys.exit(main())\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=60)
+    assert done.returncode == 0 and done.stderr == "warning: skipping bad track: x.wav\n", done.stderr
+    debug = subprocess.run([sys.executable, "-c", code, "--debug"], capture_output=True, text=True,
+                           env=ENV, timeout=60)
+    assert "FutureWarning: old API" in debug.stderr and "Notice: skipping bad track" in debug.stderr
 
 
 @pytest.mark.integration

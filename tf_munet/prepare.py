@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import warnings
 
 from tf_munet.errors import CommandParser, UserError, add_debug_flag, cli_main
 from tf_munet_core.cli import choices
@@ -39,10 +38,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _one_line(message, category, filename, lineno, line=None) -> str:
-    return f"warning: {message}\n"
-
-
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
@@ -54,14 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         raise UserError(f"--preset: {exc}") from None
     subsets = tuple(s.strip() for s in args.subsets.split(",") if s.strip())
-    original = warnings.formatwarning
-    warnings.formatwarning = _one_line  # "warning: <message>" instead of file:line + source
-    try:
-        cache = prepare(args.root, preset, args.out, subsets=subsets, format=args.format, workers=args.workers,
-                        skip_bad=args.skip_bad, backend=args.backend, validation_fraction=args.validation_fraction,
-                        split_seed=args.split_seed, progress=not args.no_progress)
-    finally:
-        warnings.formatwarning = original
+    # warnings (skipped tracks) print as "warning: <message>" (`cli_main`)
+    cache = prepare(args.root, preset, args.out, subsets=subsets, format=args.format, workers=args.workers,
+                    skip_bad=args.skip_bad, backend=args.backend, validation_fraction=args.validation_fraction,
+                    split_seed=args.split_seed, progress=not args.no_progress)
     with open(cache / "cache.json", encoding="utf-8") as f:
         info = json.load(f)
     counts = ", ".join(f"{len(v)} {k}" for k, v in info["tracks"].items())

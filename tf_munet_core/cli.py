@@ -53,6 +53,7 @@ def cli_main(fn: Callable[[list[str]], int] | None = None, *,
         argv = list(sys.argv[1:] if argv is None else argv)
         debug = debug_requested(argv)
         argv = [a for a in argv if a != "--debug"]
+        formatwarning = warnings.formatwarning
         with warnings.catch_warnings(), _debug_environment(debug):
             if not debug and quiet is not None:
                 quiet()
@@ -68,6 +69,8 @@ def cli_main(fn: Callable[[list[str]], int] | None = None, *,
                     raise
                 print(f"error: {one_line(exc)}", file=sys.stderr)
                 return 2
+            finally:
+                warnings.formatwarning = formatwarning  # catch_warnings keeps only the filters
 
     return wrapper
 
@@ -98,11 +101,11 @@ def quiet_warnings() -> None:
         return
     warnings.simplefilter("ignore")
     warnings.simplefilter("default", Notice)
-    warnings.showwarning = _show_notice
+    warnings.formatwarning = _one_line_warning
 
 
-def _show_notice(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"warning: {one_line(str(message))}", file=file or sys.stderr, flush=True)
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"warning: {one_line(str(message))}\n"
 
 
 def add_debug_flag(parser: argparse.ArgumentParser) -> None:
