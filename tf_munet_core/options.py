@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from tf_munet_core.cli import name_choice
+from tf_munet_core.cli import choices
 from tf_munet_core.encoding import BIT_DEPTHS, FORMATS, Encoding
 from tf_munet_core.errors import UserError
 from tf_munet_core.layout import DEFAULT_TEMPLATE, FIELDS, Layout, default_out
@@ -49,8 +49,7 @@ def add_separator_flags(p: argparse.ArgumentParser, *, precision: str | None = N
     g.add_argument("--dsp-threads", type=int, default=None,
                    help="threads for the input-rate STFTs and mask mapping (default: every core)")
     if precision:
-        g.add_argument("--precision", type=name_choice(PRECISIONS, "precision"), choices=PRECISIONS,
-                       default=precision,
+        g.add_argument("--precision", **choices(PRECISIONS, "precision"), default=precision,
                        help="network arithmetic: bfloat16 is 2.4-3.6x faster on CPUs with AMX or "
                        "AVX512-BF16 (masks within ~1e-3 of float32), slower on others; auto takes it "
                        "on such CPUs for the runs the quality benchmark measured without loss "
@@ -71,15 +70,15 @@ def add_output_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--two-stems", metavar="SOURCE", default=None,
                    help="write SOURCE and no_SOURCE (the input minus SOURCE: the two sum to it "
                    "exactly), e.g. vocals and no_vocals")
-    g.add_argument("--format", default="wav", type=name_choice(FORMATS, "format"),
-                   choices=tuple(FORMATS), help="output format (default wav)")
-    g.add_argument("--bit-depth", default=None, type=name_choice(BIT_DEPTHS, "bit depth"),
-                   choices=tuple(BIT_DEPTHS),
+    g.add_argument("--format", default="wav", **choices(FORMATS, "format"),
+                   help="output format (default wav)")
+    g.add_argument("--bit-depth", default=None, **choices(BIT_DEPTHS, "bit depth"),
                    help="WAV and FLAC samples: 16-bit, 24-bit or 32-bit float (WAV only) "
                    "(default 16, clipped to +-1)")
     g.add_argument("--mp3-bitrate", type=int, default=320, metavar="KBPS",
                    help="constant MP3 bitrate in kbit/s (default 320)")
-    g.add_argument("--float32", action="store_true", help="32-bit float WAV (--bit-depth 32f)")
+    g.add_argument("--float32", action="store_true",
+                   help="32-bit float WAV (--bit-depth 32f; other formats ignore it)")
     g.add_argument("--overwrite", action="store_true",
                    help="replace stems an earlier run left under the same names (by default "
                    "they are refused)")
@@ -89,11 +88,9 @@ def add_output_flags(p: argparse.ArgumentParser) -> None:
 def output_encoding(args: argparse.Namespace) -> Encoding:
     """The stem file format of parsed output flags; a UserError names a bad combination."""
     depth = args.bit_depth
-    if args.float32:
+    if args.float32 and args.format == "wav":  # as before --bit-depth: other formats ignore it
         if depth not in (None, "32f"):
             raise UserError(f"--float32 and --bit-depth {depth}: give one of them")
-        if args.format != "wav":
-            raise UserError(f"--float32: 32-bit float is WAV only, not --format {args.format}")
         depth = "32f"
     if depth is not None and args.format == "mp3":
         raise UserError("--bit-depth: MP3 has a bitrate, not a bit depth (--mp3-bitrate)")
