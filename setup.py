@@ -1,6 +1,13 @@
 """tf_munet: multi-source music separation U-Nets (M-U-Net, dedicated U-Nets, C-U-Net) in Keras 3."""
 
+import os
+import runpy
+
 from setuptools import find_packages, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+EXTRAS = runpy.run_path(os.path.join(HERE, "tf_munet", "extras.py"))  # the optional parts, listed once
+RENDER = list(EXTRAS["EXTRAS"]["render"])
 
 setup(
     name="tf_munet",
@@ -18,7 +25,7 @@ setup(
         "musdb>=0.4",
         "museval>=0.4",
         "mir_eval",
-        "soundfile",
+        "soundfile>=0.12",  # libsndfile 1.1+: MP3 stems
         "soxr",
         "ai-edge-litert",
         "tqdm",
@@ -27,15 +34,14 @@ setup(
         "scipy",
         "ducc0",
         "matplotlib",
-        "pyfluidsynth",
-        "pretty_midi",
-        "pyworld",
     ],
     extras_require={
-        "dev": ["pytest", "pytest-xdist", "nbclient", "nbformat", "ipykernel", "ruff", "playwright"],
-        "web": ["playwright"],  # python -m tf_munet.web separate: drives the system Chromium
+        # rendered data sets: pyworld needs a C++ compiler; apt: fluidsynth fluid-soundfont-gm espeak-ng
+        "render": RENDER,
+        "dev": [*RENDER, *EXTRAS["TEST_TOOLS"]],  # the tests and the linter
+        "web": list(EXTRAS["EXTRAS"]["web"]),  # python -m tf_munet.web separate
         "tfio": ["tensorflow-io==0.37.1"],
-        "notebooks": ["jupyterlab", "ipykernel"],
+        "notebooks": ["jupyterlab", "ipykernel", *RENDER],  # they render their data set
         "bench": ["fast-bss-eval"],  # benchmarks/bench_bss_eval.py
     },
     entry_points={

@@ -42,6 +42,9 @@ python3 -m venv "$VENV"
 rm -rf edge/build edge/*.egg-info
 (cd "$WORK" && "$VENV/bin/python" -c "import importlib.util as u; assert not u.find_spec('tensorflow') and not u.find_spec('keras') and not u.find_spec('tf_munet'), 'not TF-free'")
 (cd "$WORK" && "$VENV/bin/tf-munet-edge" export clip.wav -o edge --float32 --no-progress)
+# an mp4 (AAC) input through ffmpeg, two MP3 stems in the default folder separated/export/
+(cd "$WORK" && ffmpeg -v error -i clip.wav -c:a aac clip.mp4 && "$VENV/bin/tf-munet-edge" export clip.mp4 \
+  --two-stems vocals --format mp3 && test -s separated/export/clip/vocals.mp3 && test -s separated/export/clip/no_vocals.mp3)
 "$VENV/bin/python" - "$WORK" <<'PY'
 import sys
 from pathlib import Path

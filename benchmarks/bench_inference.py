@@ -135,12 +135,12 @@ def run(quick: bool = False, presets: tuple[str, ...] | None = None,
     by `__main__`, not saved)."""
     from benchmarks.bench_cost import matmul_peak
     from benchmarks.common import best_time
-    from tf_munet.models.precision import resolve_precision
+    from tf_munet.models.precision import native_bfloat16
     from tf_munet.separation import Separator
 
     peak = matmul_peak(1024 if quick else 2048)
     # emulated bfloat16 (a CPU without its instructions) is several times slower: not a row
-    native_bf16 = resolve_precision("auto") == "bfloat16"
+    native_bf16 = native_bfloat16()
     speed_options = [(n, o) for n, o in SPEED_OPTIONS
                      if native_bf16 or o.get("precision") != "bfloat16"]
     presets = presets or (("tiny",) if quick else ("cunet", "paper", "fullband"))

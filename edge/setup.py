@@ -14,6 +14,6 @@ setup(
     packages=["tf_munet_core"],
     package_dir={"tf_munet_core": "../tf_munet_core"},
     python_requires=">=3.10",
-    install_requires=["numpy", "ducc0", "soundfile", "soxr", "ai-edge-litert"],
+    install_requires=["numpy", "ducc0", "soundfile>=0.12", "soxr", "ai-edge-litert"],
     entry_points={"console_scripts": ["tf-munet-edge=tf_munet_core.edge:main"]},
 )

@@ -68,11 +68,12 @@ def pip_requirement(source, folder="."):
                      "with setup.py")
 
 
-def install(source, *pip_options):
-    """pip-install tf_munet from `source`; SystemExit with pip's last lines if it fails."""
+def install(source, *pip_options, extras="render"):
+    """pip-install tf_munet with `extras` (rendered data sets) from `source`; SystemExit with
+    pip's last lines if it fails."""
     requirement = pip_requirement(source)
-    done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", *pip_options, requirement],
-                          capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", *pip_options, requirement,
+                           f"tf_munet[{extras}]"], capture_output=True, text=True)
     if done.returncode:
         last = (done.stderr or done.stdout).strip().splitlines()[-3:]
         raise SystemExit(f"pip could not install {requirement}: " + " / ".join(last))

@@ -9,22 +9,26 @@ from tf_munet_core.masks import normalize_masks, resolve_normalization
 from tf_munet_core.progress import LineProgress
 
 
-def _separation_flags(parser) -> dict:
-    group = next(g for g in parser._action_groups if g.title == "separation")
+def _separation_flags(parser, title: str = "separation") -> dict:
+    group = next(g for g in parser._action_groups if g.title == title)
     return {a.dest: (a.default, a.help) for a in group._group_actions}
 
 
 def test_separator_flags_are_defined_once_for_every_command():
     """separate, evaluate and the edge runner show the same separation flags (one definition);
-    the edge runner leaves the patch overlap to the export unless given."""
+    the edge runner leaves the patch overlap to the export unless given; separate's precision
+    is auto, evaluate's float32 (scores that do not depend on the CPU). separate and the edge
+    runner have the same output flags."""
     from tf_munet.evaluate import build_parser as evaluate_parser
     from tf_munet.separate import build_parser as separate_parser
     from tf_munet_core.edge import build_parser as edge_parser
 
     separate, evaluate, edge = (_separation_flags(p()) for p in
                                 (separate_parser, evaluate_parser, edge_parser))
+    assert separate.pop("precision")[0] == "auto" and evaluate.pop("precision")[0] == "float32"
     assert separate == evaluate
-    assert set(separate) - set(edge) == {"precision"}  # LiteRT runs its exported variant instead
+    assert set(separate) == set(edge)  # no --precision: LiteRT runs its exported variant instead
+    assert _separation_flags(separate_parser(), "output") == _separation_flags(edge_parser(), "output")
     for flag, (default, text) in edge.items():
         assert text == separate[flag][1], flag
         assert default == (None if flag == "overlap" else separate[flag][0]), flag

@@ -6,13 +6,21 @@ import warnings
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from _tiny_run import FOUR
 
+from tf_munet.errors import Notice
 from tf_munet.layers import SubpixelConv2DTranspose
 from tf_munet.models import all_source_masks, build_model
 from tf_munet.models.folding import fold_batchnorm, foldable_pairs
 from tf_munet.models.inference import checked_copy, inference_network, mask_gap, network_precision
-from tf_munet.models.precision import cpu_has_bfloat16, resolve_precision
+from tf_munet.models.precision import (
+    BFLOAT16_NO_LOSS,
+    NO_LOSS_DB,
+    choose_precision,
+    cpu_has_bfloat16,
+    resolve_precision,
+)
 from tf_munet.models.subpixel import subpixel_copy
 from tf_munet.presets import get_preset
 from tf_munet.registry import FAMILIES
@@ -128,24 +136,51 @@ def test_bfloat16_copy_holds_bfloat16_weights_and_keeps_float32_masks():
     assert not any(isinstance(lay, keras.layers.BatchNormalization) for lay in copy.layers)
 
 
-def test_auto_precision_follows_the_cpu_flags(tmp_path):
+def test_auto_precision_follows_the_cpu_flags_and_the_quality_benchmark(tmp_path):
+    """auto: bfloat16 only on a CPU with bfloat16 instructions, and only for the preset and family
+    the quality benchmark measured without loss (the preset as shipped), float32 elsewhere."""
     amx = tmp_path / "amx"
     amx.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx512f amx_bf16 amx_tile\n\n")
     plain = tmp_path / "plain"
     plain.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f\n")
     assert cpu_has_bfloat16(str(amx)) and not cpu_has_bfloat16(str(plain))
     assert not cpu_has_bfloat16(str(tmp_path / "missing"))
-    assert resolve_precision("auto") == ("bfloat16" if cpu_has_bfloat16() else "float32")
-    assert resolve_precision("auto", str(amx)) == "bfloat16"
-    assert resolve_precision("auto", str(plain)) == "float32"
+    cunet = get_preset("cunet")
+    assert resolve_precision("auto", str(amx), cunet, "munet") == "bfloat16"
+    precision, why = choose_precision("auto", cunet, "munet", str(amx))
+    assert precision == "bfloat16" and "amx_bf16" in why and "\n" not in why
+    assert resolve_precision("auto", str(plain), cunet, "munet") == "float32"
+    assert resolve_precision("auto", str(amx), cunet, "dedicated") == "float32"  # not measured
+    assert resolve_precision("auto", str(amx), TINY, "munet") == "float32"
+    assert resolve_precision("auto", str(amx), cunet.replace(audio={"frames": 64}), "munet") == "float32"
+    assert resolve_precision("auto", str(amx)) == "float32"  # no model: nothing measured
+    assert resolve_precision("auto", preset=cunet, family="munet") == (
+        "bfloat16" if cpu_has_bfloat16() and not tf.config.list_physical_devices("GPU") else "float32")
     assert resolve_precision("float32", str(amx)) == "float32"
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a CPU with the instructions: no warning
         assert resolve_precision("bfloat16", str(amx)) == "bfloat16"
-    with pytest.warns(RuntimeWarning, match="no bfloat16 instructions"):  # kept, but warned
+    with pytest.warns(Notice, match="no bfloat16 instructions"):  # kept, but warned
         assert resolve_precision("bfloat16", str(plain)) == "bfloat16"
     with pytest.raises(ValueError, match="precision"):
         resolve_precision("float16")
+
+
+def test_auto_bfloat16_runs_are_those_the_quality_benchmark_measured_without_loss():
+    """BFLOAT16_NO_LOSS is what benchmarks/results.json shows: the quality rows separated with
+    bfloat16 whose every source is within NO_LOSS_DB of the same run in float32."""
+    import json
+    from pathlib import Path
+
+    rows = json.loads((Path(__file__).parents[1] / "benchmarks" / "results.json").read_text())["quality"]["rows"]
+    base = {r["label"]: r for r in rows if "option" not in r}
+    lossless = set()
+    for row in rows:
+        if row.get("option") == "bfloat16":
+            float32 = base[row["label"].removesuffix(" bfloat16")]
+            if all(abs(row["sdr"][s] - float32["sdr"][s]) <= NO_LOSS_DB for s in float32["sdr"]):
+                lossless.add((row["preset"], row["model"]))
+    assert lossless == set(BFLOAT16_NO_LOSS) and lossless
 
 
 def test_a_bfloat16_copy_whose_masks_stray_is_dropped_for_float32():
@@ -158,7 +193,7 @@ def test_a_bfloat16_copy_whose_masks_stray_is_dropped_for_float32():
     broken = inference_network(network, "bfloat16")
     head = broken.get_layer("mask_head")
     head.bias.assign(-30 * np.ones(head.bias.shape))  # every mask ~0
-    with pytest.warns(RuntimeWarning, match="float32"):
+    with pytest.warns(Notice, match="float32"):
         assert checked_copy(network, broken) is network
     head.bias.assign(np.full(head.bias.shape, np.nan))
     assert mask_gap(network, broken) == float("inf")

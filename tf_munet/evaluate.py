@@ -15,12 +15,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tf_munet.errors import UserError, add_debug_flag, cli_main
-from tf_munet_core.options import add_separator_flags, separator_options  # noqa: F401 (API)
+from tf_munet.errors import CommandParser, UserError, add_debug_flag, cli_main
+from tf_munet_core.cli import choices
+from tf_munet_core.options import DEFAULT_PRECISION, add_separator_flags, separator_options  # noqa: F401 (API)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = CommandParser(
         prog="python -m tf_munet.evaluate", description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1],
     )
@@ -28,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="trained run folder, or 'oracle' / 'mixture'")
     p.add_argument("--root", help="MUSDB18 root (HQ folders or .stem.mp4; musdb-sample: the MUSDB18 "
                    "7-second sample, downloaded by musdb on first use; default $MUSDB_PATH)")
-    p.add_argument("--subset", default="test", choices=("train", "test"),
+    p.add_argument("--subset", default="test", **choices(("train", "test"), "subset"),
                    help="which MUSDB subset to score (default: test)")
     p.add_argument("--protocol", default=None,
                    help="comma list of museval (BSS Eval v4), paper (mir_eval v3, the paper's) "
@@ -52,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace another evaluation held in --out (by default it is refused; the "
                    "same evaluation resumes from its cache)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_separator_flags(p, precision=True)
+    add_separator_flags(p, precision=DEFAULT_PRECISION)  # results that do not depend on the CPU
     add_debug_flag(p)
     return p
 

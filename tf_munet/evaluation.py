@@ -32,6 +32,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -352,8 +353,10 @@ def _claim(out: Path, specs: list[SeparatorSpec], root, subset: str, overwrite: 
 def _init_worker(specs: list[SeparatorSpec], threads: int) -> None:
     """Worker process: limit TF threads to its share of the cores, then build the separators."""
     from tf_munet.quiet import quiet_tensorflow
+    from tf_munet_core.cli import quiet_warnings
 
     quiet_tensorflow()
+    quiet_warnings()  # as the command that started it (--debug: every warning)
     if any(s.kind != "mixture" for s in specs):
         import tensorflow as tf
 
@@ -414,8 +417,16 @@ def evaluate(
     if tasks:
         needed = sorted({label for _, todo in tasks for label in todo})
         active = [s for s in specs if s.label in needed]
+        # a bar redrawn on a terminal; elsewhere (log files) one line per track
+        terminal = sys.stderr.isatty()
+        done = iter(range(1, len(tasks) + 1))
+
+        def log(track: str) -> None:
+            print(f"[{next(done)}/{len(tasks)}] {track}: evaluated", file=sys.stderr, flush=True)
+
+        log = log if progress and not terminal else None
         bar = tqdm(total=sum(track_steps(todo) for _, todo in tasks), unit="step",
-                   disable=not progress, desc=f"evaluating {len(tasks)} tracks", dynamic_ncols=True,
+                   disable=not progress or not terminal, desc=f"evaluating {len(tasks)} tracks", dynamic_ncols=True,
                    bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
                    "[{elapsed}<{remaining}] {postfix}")
         with bar:
@@ -429,7 +440,7 @@ def evaluate(
                     return done
 
                 results = (evaluate_track(r, separators, todo, step(r.name)) for r, todo in tasks)
-                _collect(results, cached, out, None)
+                _collect(results, cached, out, None, log)
             else:
                 import multiprocessing as mp
 
@@ -439,7 +450,7 @@ def evaluate(
                 with _thread_env(threads), ctx.Pool(
                     workers, initializer=_init_worker, initargs=(active, threads)
                 ) as pool:
-                    _collect(pool.imap_unordered(_work, tasks), cached, out, bar)
+                    _collect(pool.imap_unordered(_work, tasks), cached, out, bar, log)
     summary = summarize(specs, [cached[r.name] for r in refs], protocols)
     summary.update({"root": str(root), "subset": subset, "computed": len(tasks)})
     write_summary(out, summary)
@@ -462,12 +473,15 @@ def _thread_env(threads: int):
                 os.environ[n] = v
 
 
-def _collect(results, cached: dict, out: Path, bar) -> None:
-    """Merge and write each track's results; `bar` (parallel jobs) advances a track at a time."""
+def _collect(results, cached: dict, out: Path, bar, log=None) -> None:
+    """Merge and write each track's results; `bar` (parallel jobs) advances a track at a time,
+    `log(name)` prints a line per track (progress outside a terminal)."""
     for result in results:
         name = result["track"]
         cached[name] = _merge(cached[name], result)
         write_json(_track_file(out, name), cached[name])
+        if log is not None:
+            log(name)
         if bar is not None:
             bar.set_postfix_str(name[:40], refresh=False)
             bar.update(track_steps({k: [p for p in v if p != "key"]

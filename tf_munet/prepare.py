@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import warnings
 
-from tf_munet.errors import UserError, add_debug_flag, cli_main
+from tf_munet.errors import CommandParser, UserError, add_debug_flag, cli_main
+from tf_munet_core.cli import choices
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = CommandParser(
         prog="python -m tf_munet.prepare",
         description="Decode, check, downmix, resample and chunk MUSDB18 (STEMS or HQ) tracks into "
         "TFRecord shards with per-track metadata and per-source chunk energies (for EBW). "
@@ -25,10 +25,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", required=True, help="preset name (paper, cunet, fullband, tiny)")
     p.add_argument("--out", required=True, help="cache folder")
     p.add_argument("--subsets", default="train", help="comma-separated subsets (default: train)")
-    p.add_argument("--format", default="auto", choices=("auto", "hq", "stems"), help="input format")
+    p.add_argument("--format", default="auto", **choices(("auto", "hq", "stems"), "input format"), help="input format")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: CPU count)")
     p.add_argument("--skip-bad", action="store_true", help="skip bad tracks with a warning instead of stopping")
-    p.add_argument("--backend", default="soundfile", choices=("soundfile", "tfio"),
+    p.add_argument("--backend", default="soundfile", **choices(("soundfile", "tfio"), "backend"),
                    help="decoder/resampler: soundfile+ffmpeg+soxr (default) or tensorflow-io (optional env)")
     p.add_argument("--validation-fraction", type=float, default=0.2,
                    help="share of train tracks for validation when names are not MUSDB18's (default 0.2)")
@@ -36,10 +36,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_debug_flag(p)
     return p
-
-
-def _one_line(message, category, filename, lineno, line=None) -> str:
-    return f"warning: {message}\n"
 
 
 @cli_main
@@ -53,14 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         raise UserError(f"--preset: {exc}") from None
     subsets = tuple(s.strip() for s in args.subsets.split(",") if s.strip())
-    original = warnings.formatwarning
-    warnings.formatwarning = _one_line  # "warning: <message>" instead of file:line + source
-    try:
-        cache = prepare(args.root, preset, args.out, subsets=subsets, format=args.format, workers=args.workers,
-                        skip_bad=args.skip_bad, backend=args.backend, validation_fraction=args.validation_fraction,
-                        split_seed=args.split_seed, progress=not args.no_progress)
-    finally:
-        warnings.formatwarning = original
+    # warnings (skipped tracks) print as "warning: <message>" (`cli_main`)
+    cache = prepare(args.root, preset, args.out, subsets=subsets, format=args.format, workers=args.workers,
+                    skip_bad=args.skip_bad, backend=args.backend, validation_fraction=args.validation_fraction,
+                    split_seed=args.split_seed, progress=not args.no_progress)
     with open(cache / "cache.json", encoding="utf-8") as f:
         info = json.load(f)
     counts = ", ".join(f"{len(v)} {k}" for k, v in info["tracks"].items())

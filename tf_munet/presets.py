@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from tf_munet.errors import UserError
 from tf_munet_core.config import AudioConfig
+from tf_munet_core.names import resolve_name, suggestion
 
 STEMS: tuple[str, ...] = ("vocals", "drums", "bass", "other")
 """MUSDB18's four stems, in the order caches and pipelines store them; they sum to the mixture."""
@@ -301,23 +302,29 @@ PRESETS["spleeter-16kHz"] = PRESETS["spleeter"].replace(
 
 
 def get_preset(name: str) -> Preset:
-    """Return the preset called `name`; a clear error lists the known ones."""
+    """Return the preset called `name` (any case); a clear error lists the known ones and
+    suggests the closest."""
     try:
-        return PRESETS[name]
-    except KeyError:
-        raise UserError(
-            f"Unknown preset {name!r}. Known presets: {', '.join(sorted(PRESETS))}."
-        ) from None
+        return PRESETS[resolve_name(name, PRESETS, "preset")]
+    except UserError as exc:
+        raise UserError(f"Unknown preset: {exc}") from None
 
 
 def resolve_sources(sources: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
-    """'4stems' / '2stems' / 'vocals,drums' / a sequence -> tuple of source names."""
+    """'4stems' / '2stems' / 'vocals,drums' / a sequence (any case) -> tuple of source names."""
     if isinstance(sources, str):
-        if sources in SOURCE_SETS:
-            return SOURCE_SETS[sources]
+        folded = {k.casefold(): k for k in SOURCE_SETS}
+        if sources.strip().casefold() in folded:
+            return SOURCE_SETS[folded[sources.strip().casefold()]]
         sources = [s.strip() for s in sources.split(",") if s.strip()]
-    sources = tuple(sources)
-    bad = [s for s in sources if s not in SOURCE_STEMS and s not in PART_SOURCES]
-    if bad or not sources:
-        raise UserError(f"Unknown sources {bad or sources!r}; use names from {sorted({*SOURCE_STEMS, *PART_SOURCES})}.")
-    return sources
+    known = (*SOURCE_STEMS, *PART_SOURCES)
+    if not sources:
+        raise UserError(f"Unknown sources {sources!r}; use names from {sorted(known)}.")
+    out = []
+    for s in sources:
+        try:
+            out.append(resolve_name(s, known, "source"))
+        except UserError:
+            raise UserError(f"Unknown sources [{s!r}]{suggestion(s, known)} (use 4stems, 2stems or "
+                            f"names from {', '.join(known)})") from None
+    return tuple(out)

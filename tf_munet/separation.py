@@ -40,13 +40,6 @@ __all__ = [
 ]
 
 
-def _decode(path: Path) -> tuple[np.ndarray, int]:
-    """Files soundfile cannot stream (mp3, m4a, ...): decoded whole through ffmpeg."""
-    from tf_munet.data.audio_io import read_audio
-
-    return read_audio(path)
-
-
 class Separator(NetworkSeparator):
     """A trained network from a run folder, as a separator.
 
@@ -61,7 +54,8 @@ class Separator(NetworkSeparator):
             fastest) scored 0.2 dB lower.
         precision: "float32", "bfloat16" (2.4-3.6x faster networks on CPUs with AMX /
             AVX512-BF16, slower on others) or "auto" (bfloat16 where the CPU has those
-            instructions and there is no GPU); see `models.precision`.
+            instructions, there is no GPU and the quality benchmark measured this preset and
+            family without loss); see `models.precision.choose_precision`.
         name: label in tables and logs.
         **options: `tf_munet_core.separator.MaskSeparator` options (normalize, wiener,
             block_seconds, fast_fft, ...).
@@ -72,6 +66,7 @@ class Separator(NetworkSeparator):
                  name: str = "model", **options):
         from tf_munet.models.conditions import is_conditioned
         from tf_munet.models.inference import inference_network, network_precision
+        from tf_munet.models.precision import choose_precision
 
         options.setdefault("exhaustive", is_exhaustive(sources))
         super().__init__(preset.audio, tuple(sources), self._masks, overlap=overlap,
@@ -80,8 +75,11 @@ class Separator(NetworkSeparator):
         # the network as inference runs it (`models.inference`: sub-pixel mask heads, and in
         # bfloat16 a folded copy); the trained one is kept for its parameter and FLOP counts
         self.trained_network = network
-        self.network = inference_network(network, precision)
+        chosen, self._precision_reason = choose_precision(precision, preset, family)
+        self.network = inference_network(network, chosen)
         self.precision = network_precision(self.network)
+        if self.precision != chosen:  # the bfloat16 copy failed its check (warned)
+            self._precision_reason = "the bfloat16 copy failed its check on this CPU"
         self.family = family
         self.conditioned = is_conditioned(network)
         self._call = None
@@ -94,6 +92,11 @@ class Separator(NetworkSeparator):
         config, network = load_run(run_dir)
         options.setdefault("name", Path(run_dir).resolve().name)
         return cls(network, config.preset, config.sources, config.model, **options)
+
+    def precision_line(self) -> str:
+        """"precision: bfloat16 (why)": what the network computes in, and why (--precision auto
+        prints it)."""
+        return f"precision: {self.precision} ({self._precision_reason})"
 
     def _network_fn(self):
         """patches (B, bins, frames, C) -> masks (B, bins, frames, C, K) on the network's grid
@@ -110,11 +113,6 @@ class Separator(NetworkSeparator):
 
     def _masks(self, patches: np.ndarray) -> np.ndarray:
         return self._network_fn()(patches)
-
-    def separate_file(self, path, out_dir, **kwargs) -> dict:
-        """Separate one audio file into `out_dir/<source>.<fmt>` (any format ffmpeg decodes)."""
-        kwargs.setdefault("decode", _decode)
-        return super().separate_file(path, out_dir, **kwargs)
 
     def settings(self) -> dict:
         extra = {"precision": self.precision} if self.precision != "float32" else {}

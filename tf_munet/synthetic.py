@@ -15,20 +15,21 @@ from __future__ import annotations
 
 import argparse
 
-from tf_munet.errors import UserError, add_debug_flag, cli_main
+from tf_munet.errors import CommandParser, UserError, add_debug_flag, cli_main
+from tf_munet_core.cli import choices
 
 DEFAULT_SECONDS = {"procedural": 6.0, "rendered": 30.0}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = CommandParser(
         prog="python -m tf_munet.synthetic",
         description="Write generated stems (mixture = exact sum) in the MUSDB18-HQ layout: "
         "{train,test}/<track>/{mixture,vocals,drums,bass,other}.wav.",
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1],
     )
     p.add_argument("--out", required=True, help="root folder to write")
-    p.add_argument("--style", choices=tuple(DEFAULT_SECONDS), default="procedural",
+    p.add_argument("--style", **choices(DEFAULT_SECONDS, "style"), default="procedural",
                    help="procedural (default) or rendered (sampled instruments and singing)")
     p.add_argument("--midi", help="rendered style: a MIDI file or folder to render instead of composed "
                    "songs (first --train files to train, next --test to test)")

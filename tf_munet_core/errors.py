@@ -16,6 +16,12 @@ class UserError(ValueError):
     """
 
 
+class Notice(UserWarning):
+    """A warning meant for the person running a command (a skipped track, a slower fallback):
+    commands print it as one line ("warning: ..."), while they hide libraries' warnings unless
+    --debug (`tf_munet_core.cli`)."""
+
+
 def one_line(exc: BaseException | str) -> str:
     """An error message on one line (libraries' messages may span several)."""
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]

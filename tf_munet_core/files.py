@@ -1,8 +1,9 @@
 """Audio files in and stems out: input checks, block-by-block reading, atomic stem files.
 
-Files soundfile reads are streamed (memory bounded by a block); others go through the `decode`
-function the caller supplies (tf_munet passes its ffmpeg reader; the edge runner has none).
-Every stem file is written to a temporary name and renamed when complete.
+Files soundfile reads are streamed (memory bounded by a block); others (m4a, mp4, MUSDB18's
+.stem.mp4: its mixture) are decoded whole by ffmpeg (`tf_munet_core.ffmpeg`). Every stem file is
+written to a temporary name and renamed when complete, in the format of
+`tf_munet_core.encoding`; where they go is `tf_munet_core.layout`'s.
 """
 
 from __future__ import annotations
@@ -15,10 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tf_munet_core.encoding import FORMATS, Encoding  # noqa: F401 (FORMATS re-exported)
 from tf_munet_core.errors import UserError, atomic_path, one_line, safe_child
-
-FORMATS = {"wav": "WAV", "flac": "FLAC"}
-"""Stem file formats: --format name -> soundfile format."""
 
 
 def resample(data: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
@@ -79,14 +78,32 @@ def check_complete(path: str | os.PathLike, info=None) -> None:
 
 
 def audio_seconds(path: str | os.PathLike) -> float | None:
-    """Duration of a file soundfile reads (None for others: unknown until decoded)."""
+    """Duration of an audio file: soundfile's, else ffprobe's (None when neither knows)."""
     import soundfile as sf
 
     try:
         info = sf.info(str(path))
     except Exception:  # noqa: BLE001 - ffmpeg-only formats, broken files: checked later
-        return None
+        from tf_munet_core.ffmpeg import probe_seconds
+
+        return probe_seconds(path)
     return info.frames / info.samplerate if info.samplerate else None
+
+
+COMPLEMENT = "no_{}"
+"""--two-stems SOURCE's second stem: the mixture minus SOURCE (Demucs' name)."""
+
+
+def stem_names(separator, stems: tuple[str, ...] | None = None, two_stems: str | None = None) -> tuple[str, ...]:
+    """The stems a separation writes: `stems` (None: every source), or with `two_stems` that
+    source and its complement; a UserError names a source the separator lacks."""
+    if two_stems is not None:
+        if stems:
+            raise UserError("--two-stems and --stems: give one of them")
+        (k,) = separator.stem_indices((two_stems,), "--two-stems")
+        source = separator.sources[k]
+        return source, COMPLEMENT.format(source)
+    return tuple(separator.sources[k] for k in separator.stem_indices(stems))
 
 
 def separate_file(
@@ -100,43 +117,80 @@ def separate_file(
     progress=None,
     profiler=None,
     decode: Callable[[Path], tuple[np.ndarray, int]] | None = None,
+    encoding: Encoding | None = None,
+    two_stems: str | None = None,
 ) -> dict[str, Path]:
-    """Separate one audio file into `out_dir/<source>.<fmt>`, block by block.
+    """Separate one audio file into `out_dir/<stem>.<ext>`, block by block.
 
     Args:
         separator: a `tf_munet_core.separator.MaskSeparator`.
         stems: sources to write (None: all).
-        fmt: "wav" or "flac"; `float32` writes 32-bit float WAV (default 16-bit PCM, clipped).
-        progress: `.update(seconds)` after every block.
-        decode: reads a whole file soundfile cannot open -> (samples (n, C), rate).
+        fmt: "wav", "flac" or "mp3"; `float32` writes 32-bit float WAV (default 16-bit PCM,
+            clipped). `encoding` replaces both.
+        two_stems: write this source and the mixture minus it (`COMPLEMENT`) instead.
+        progress, profiler, decode: as `write_stems`.
 
     Returns:
-        {source: path written}.
+        {stem: path written}.
+    """
+    encoding = encoding or Encoding(fmt, "32f" if float32 and fmt == "wav" else "16")
+    names = stem_names(separator, stems, two_stems)
+    files = {name: safe_child(Path(out_dir), f"{name}.{encoding.ext}") for name in names}
+    return write_stems(separator, path, files, encoding=encoding, progress=progress,
+                       profiler=profiler, decode=decode)
+
+
+def write_stems(
+    separator,
+    path: str | os.PathLike,
+    files: dict[str, Path],
+    *,
+    encoding: Encoding = Encoding(),
+    progress=None,
+    profiler=None,
+    decode: Callable[[Path], tuple[np.ndarray, int]] | None = None,
+) -> dict[str, Path]:
+    """Separate one audio file into `files` ({stem: path}), block by block, each file written
+    under a temporary name and renamed when complete.
+
+    Args:
+        separator: a `tf_munet_core.separator.MaskSeparator`.
+        files: a path for each stem to write: sources of the separator, or one source and its
+            complement (`COMPLEMENT`: the input minus that source, so the two sum to it exactly).
+        encoding: the files' format.
+        progress: `.update(seconds)` after every block.
+        decode: reads a whole file soundfile cannot open -> (samples (n, C), rate); default
+            ffmpeg (`tf_munet_core.ffmpeg.decode`).
+
+    Returns:
+        `files`.
     """
     import soundfile as sf
 
+    from tf_munet_core.streaming import ForwardReader
+
     path = check_input_file(path)
-    if fmt not in FORMATS:
-        raise UserError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
-    picks = separator.stem_indices(stems)
+    outputs = [_stem_output(separator, name) for name in files]  # (source index, complement?)
     with ExitStack() as stack:
         try:
             handle = stack.enter_context(sf.SoundFile(str(path)))
             rate, channels, total = handle.samplerate, handle.channels, handle.frames
-            from tf_munet_core.streaming import ForwardReader
-
             stream: Callable[[int, int], np.ndarray] = ForwardReader(handle, channels)
-        except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+            # the complements' mixture, read in step with the finished stems
+            mixture = (ForwardReader(stack.enter_context(sf.SoundFile(str(path))), channels)
+                       if any(c for _, c in outputs) else None)
+        except (sf.LibsndfileError, RuntimeError, TypeError):
             if decode is None:
-                raise UserError(f"{path}: cannot read audio ({one_line(exc)})") from None
+                from tf_munet_core.ffmpeg import decode
             handle = None
             data, rate = decode(path)
             channels, total = data.shape[1], len(data)
-            stream = lambda a, b: data[a:b]  # noqa: E731
+            stream = mixture = lambda a, b: data[a:b]  # noqa: E731
         if total == 0:
             raise UserError(f"{path}: no audio samples")
         if handle is not None:
             check_complete(path, handle)
+        encoding.check(path, rate, channels)
         length = max(total, separator.min_samples(rate))  # reads past the end give zeros
 
         def read(a: int, b: int) -> np.ndarray:
@@ -152,55 +206,31 @@ def separate_file(
                 raise UserError(f"{path}: audio contains NaN or infinite samples")
             return x
 
-        subtype = "FLOAT" if float32 and fmt == "wav" else "PCM_16"
-        paths, writers = {}, []
+        writers = []
         try:
-            for k in picks:
-                final = safe_child(Path(out_dir), f"{separator.sources[k]}.{fmt}")
-                tmp = stack.enter_context(atomic_path(final, suffix=f".tmp.{fmt}"))
-                writers.append(stack.enter_context(sf.SoundFile(
-                    str(tmp), "w", samplerate=rate, channels=channels, format=FORMATS[fmt],
-                    subtype=subtype,
-                )))
-                paths[separator.sources[k]] = final
+            for final in files.values():
+                tmp = stack.enter_context(atomic_path(final, suffix=f".tmp.{encoding.ext}"))
+                writers.append(stack.enter_context(encoding.open(tmp, rate, channels)))
             for start, block in separator.stream(read, length, channels, rate, progress=progress,
                                                  profiler=profiler):
                 block = block[:, : max(0, total - start)]
-                for w, k in zip(writers, picks):
-                    y = block[k]
-                    w.write(y if subtype == "FLOAT" else np.clip(y, -1.0, 1.0))
+                mix = mixture(start, start + block.shape[1]) if mixture is not None else None
+                for w, (k, complement) in zip(writers, outputs):
+                    y = mix - block[k] if complement else block[k]
+                    w.write(encoding.prepare(y))
             for w in writers:  # close before the atomic rename
                 w.close()
         except sf.LibsndfileError as exc:  # libsndfile says "System error." for a full disk
-            raise UserError(f"{out_dir}: cannot write stems ({one_line(exc)} - disk full?)") from None
-    return paths
+            raise UserError(f"{Path(next(iter(files.values()))).parent}: cannot write stems "
+                            f"({one_line(exc)} - disk full?)") from None
+    return dict(files)
 
 
-def output_folders(inputs: list[str], out: str | os.PathLike) -> list[tuple[Path, Path]]:
-    """(input, its output folder OUT/<input's stem>) pairs; refuses missing inputs, an OUT that
-    is a file and two inputs that would write to the same folder."""
-    from tf_munet_core.outputs import output_folder
-
-    output_folder(out, "-o")
-    pairs, seen = [], {}
-    for name in inputs:
-        path = check_input_file(name)
-        target = safe_child(Path(out), path.stem)
-        if target in seen:
-            raise UserError(f"{path}: same output folder {target} as {seen[target]}; rename one")
-        seen[target] = path
-        pairs.append((path, target))
-    return pairs
-
-
-def clear_earlier_stems(pairs: list[tuple[Path, Path]], overwrite: bool) -> None:
-    """Refuse (or, with --overwrite, remove) stems an earlier run left in an input's folder, so
-    no folder ends up with stems of two runs or two --stems choices (nothing else is touched)."""
-    from tf_munet_core.outputs import output_folder, replace_earlier
-
-    for _, target in pairs:
-        output_folder(target, "-o")
-        if target.is_dir():
-            earlier = [p for p in target.iterdir() if p.suffix.lstrip(".") in FORMATS]
-            replace_earlier(target, earlier, overwrite=overwrite, what="stems of an earlier run",
-                            flag="-o")
+def _stem_output(separator, name: str) -> tuple[int, bool]:
+    """(index of the source, whether the stem is its complement) of a stem name."""
+    if name in separator.sources:
+        return separator.sources.index(name), False
+    for source in separator.sources:
+        if name == COMPLEMENT.format(source):
+            return separator.sources.index(source), True
+    raise UserError(f"{name}: not a source of this model ({', '.join(separator.sources)})")

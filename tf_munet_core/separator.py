@@ -51,6 +51,7 @@ from tf_munet_core.masks import (
     normalize_masks,
     resolve_normalization,
 )
+from tf_munet_core.names import resolve_name, suggestion
 from tf_munet_core.profiler import NO_PROFILER, Profiler
 from tf_munet_core.spectra import ModelGrid
 from tf_munet_core.stft import OverlapAdd
@@ -195,12 +196,14 @@ class MaskSeparator:
         return {self.sources[k]: out[i, :n] for i, k in enumerate(picks)}
 
     def separate_file(self, path, out_dir, *, stems=None, fmt: str = "wav", float32: bool = False,
-                      progress=None, profiler: Profiler | None = None, decode=None) -> dict:
-        """Separate one audio file into `out_dir/<source>.<fmt>` (see `files.separate_file`)."""
+                      progress=None, profiler: Profiler | None = None, decode=None, encoding=None,
+                      two_stems: str | None = None) -> dict:
+        """Separate one audio file into `out_dir/<stem>.<ext>` (see `files.separate_file`)."""
         from tf_munet_core.files import separate_file
 
         return separate_file(self, path, out_dir, stems=stems, fmt=fmt, float32=float32,
-                             progress=progress, profiler=profiler, decode=decode)
+                             progress=progress, profiler=profiler, decode=decode,
+                             encoding=encoding, two_stems=two_stems)
 
     def stream(self, read, total: int, channels: int, rate: int, *, progress=None,
                profiler: Profiler | None = None):
@@ -221,17 +224,19 @@ class MaskSeparator:
         n_fft, _ = input_stft(self.audio, rate, self.fast_fft)
         return max(n_fft, math.ceil(self.audio.n_fft * rate / self.audio.sample_rate)) + 2
 
-    def stem_indices(self, stems) -> list[int]:
-        """Indices of `stems` (None: all) in `sources`; a UserError names unknown ones."""
+    def stem_indices(self, stems, flag: str = "--stems") -> list[int]:
+        """Indices of `stems` (None: all; any case) in `sources`; a UserError names unknown ones
+        (as the value of `flag`) and suggests the closest."""
         if not stems:
             return list(range(len(self.sources)))
-        bad = [s for s in stems if s not in self.sources]
-        if bad:
-            raise UserError(
-                f"--stems {','.join(bad)}: not separated by this model "
-                f"(it separates {', '.join(self.sources)})"
-            )
-        return [self.sources.index(s) for s in stems]
+        picks = []
+        for s in stems:
+            try:
+                picks.append(self.sources.index(resolve_name(s, self.sources, "source")))
+            except UserError:
+                raise UserError(f"{flag} {s}: not separated by this model{suggestion(s, self.sources)} "
+                                f"(it separates {', '.join(self.sources)})") from None
+        return picks
 
     # ------------------------------------------------------------------ one segment
 

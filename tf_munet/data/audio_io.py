@@ -11,15 +11,14 @@ own environment (tensorflow 2.17.1); nothing on the default path imports it.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 
 from tf_munet.errors import UserError, atomic_path, one_line
+from tf_munet_core.ffmpeg import decode as decode_ffmpeg
+from tf_munet_core.ffmpeg import probe_audio  # noqa: F401 (re-exported)
 from tf_munet_core.files import check_complete, check_input_file  # noqa: F401 (re-exported)
 
 BACKENDS = ("soundfile", "tfio")
@@ -48,7 +47,7 @@ def read_audio(path: str | os.PathLike, backend: str = "soundfile") -> tuple[np.
     elif backend == "soundfile":
         data, rate = _read_soundfile(path)
         if data is None:
-            data, rate = _read_ffmpeg(path)
+            data, rate = decode_ffmpeg(path)
     else:
         raise UserError(f"Unknown audio backend {backend!r}; use one of {BACKENDS}.")
     if data.size and not np.isfinite(data).all():
@@ -70,42 +69,6 @@ def _read_soundfile(path: Path) -> tuple[np.ndarray | None, int]:
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:  # a known format, damaged
         raise UserError(f"{path}: cannot decode audio ({one_line(exc)})") from None
     return np.ascontiguousarray(data), int(rate)
-
-
-def _ffmpeg(tool: str) -> str:
-    exe = shutil.which(tool)
-    if exe is None:
-        raise UserError(f"{tool} is needed to decode this file but is not installed (apt-get install ffmpeg)")
-    return exe
-
-
-def probe_audio(path: str | os.PathLike) -> tuple[int, int, int]:
-    """(rate, channels, number of audio streams) of the first audio stream, via ffprobe."""
-    path = Path(path)
-    cmd = [_ffmpeg("ffprobe"), "-v", "error", "-select_streams", "a", "-show_entries",
-           "stream=sample_rate,channels", "-of", "json", str(path)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    try:
-        streams = json.loads(proc.stdout or "{}").get("streams", [])
-    except json.JSONDecodeError:
-        streams = []
-    if proc.returncode != 0 or not streams:
-        reason = (proc.stderr.strip().splitlines() or ["no audio stream"])[-1]
-        raise UserError(f"{path}: not a readable audio file ({reason})")
-    first = streams[0]
-    return int(first["sample_rate"]), int(first["channels"]), len(streams)
-
-
-def _read_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
-    rate, channels, _ = probe_audio(path)
-    cmd = [_ffmpeg("ffmpeg"), "-v", "error", "-nostdin", "-i", str(path), "-map", "0:a:0",
-           "-f", "f32le", "-acodec", "pcm_f32le", "-"]
-    proc = subprocess.run(cmd, capture_output=True)
-    if proc.returncode != 0:
-        reason = (proc.stderr.decode(errors="replace").strip().splitlines() or ["?"])[-1]
-        raise UserError(f"{path}: cannot decode audio ({reason})")
-    data = np.frombuffer(proc.stdout, np.float32)
-    return data[: data.size // channels * channels].reshape(-1, channels).copy(), rate
 
 
 def write_audio(

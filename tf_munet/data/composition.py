@@ -20,7 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pretty_midi
+
+from tf_munet.extras import require
+
+require("render", "composed songs")  # a one-line error naming the extra, not an ImportError
+
+import pretty_midi  # noqa: E402
 
 STEM_NAMES = ("vocals", "drums", "bass", "other")
 

@@ -36,7 +36,7 @@ def _fluidsynth():
     try:
         import fluidsynth
     except ModuleNotFoundError as err:
-        raise UserError("pyfluidsynth is not installed: pip install pyfluidsynth") from err
+        raise UserError("pyfluidsynth is not installed: pip install \"tf_munet[render]\"") from err
     except ImportError as err:  # the binding is there, the C library is not
         raise UserError(f"FluidSynth library not found ({err}): install the Debian package "
                         "fluidsynth (apt-get install fluidsynth)") from err

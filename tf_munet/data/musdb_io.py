@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from tf_munet.data.audio_io import read_audio
-from tf_munet.errors import UserError, atomic_path
+from tf_munet.errors import Notice, UserError, atomic_path
 from tf_munet.presets import STEMS
 
 FORMATS = ("auto", "hq", "stems")
@@ -223,7 +223,7 @@ def load_track(ref: TrackRef, backend: str = "soundfile") -> LoadedTrack:
         warnings.warn(
             f"track {ref.name!r} [{ref.subset}] ({files['mixture']}): the mixture differs from the sum "
             f"of its stems by {error_db:.1f} dB (relative RMS error); training uses the sum of the stems",
-            UserWarning, stacklevel=2,
+            Notice, stacklevel=2,
         )
     return LoadedTrack(ref, stems, mix, rate, round(float(error_db), 2))
 

@@ -28,7 +28,7 @@ import tensorflow as tf
 from tf_munet.data import augment as aug
 from tf_munet.data import cache as cache_lib
 from tf_munet.data.prepare import prepare_if_needed
-from tf_munet.errors import UserError
+from tf_munet.errors import Notice, UserError
 from tf_munet.presets import SOURCE_STEMS, STEMS, Preset, resolve_sources
 from tf_munet.spectral import SpectralFrontEnd
 
@@ -67,7 +67,7 @@ def _training_tracks(info: dict) -> list[str]:
     valid = set(info["validation"]["tracks"])
     names = [n for n in train if n not in valid]
     if not names and train:
-        warnings.warn("only one training track: it is used for training and validation", UserWarning, stacklevel=3)
+        warnings.warn("only one training track: it is used for training and validation", Notice, stacklevel=3)
         names = train
     if not names:
         raise UserError("the cache has no training tracks (prepare the train subset)")

@@ -14,6 +14,7 @@ import fcntl
 import json
 import multiprocessing
 import os
+import sys
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +25,7 @@ from tf_munet import run_dir
 from tf_munet.data import cache as cache_lib
 from tf_munet.data.audio_io import resample, to_channels
 from tf_munet.data.musdb_io import TrackRef, find_tracks, load_track, musdb_root, validation_split
-from tf_munet.errors import UserError, atomic_path
+from tf_munet.errors import Notice, UserError, atomic_path
 from tf_munet.presets import STEMS, AudioConfig, Preset
 from tf_munet.quiet import quiet_tensorflow
 
@@ -63,7 +64,7 @@ def block_powers(blocks: np.ndarray, valid: list[int]) -> np.ndarray:
 def _prepare_track(
     ref: TrackRef, settings: dict, cache: str, backend: str
 ) -> tuple[dict | None, list[str], str | None]:
-    """Worker: one track -> shard + metadata. Returns (meta, warnings, error message)."""
+    """Worker: one track -> shard + metadata. Returns (meta, [(warning, category)], error message)."""
     cache = Path(cache)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -74,7 +75,7 @@ def _prepare_track(
                      for k in STEMS]
         except (UserError, ValueError) as exc:
             message = str(exc) if isinstance(exc, UserError) else f"track {ref.name!r} [{ref.subset}]: {exc}"
-            return None, [str(w.message) for w in caught], message
+            return None, [(str(w.message), w.category) for w in caught], message
     audio = np.stack(stems, axis=-1)  # (samples, channels, 4)
     n = audio.shape[0]
     if n == 0:
@@ -109,7 +110,7 @@ def _prepare_track(
                    "sum": {k: float(v) for k, v in zip(cache_lib.ENERGY_NAMES, energy_sum)}},
     }
     write_json(cache_lib.track_meta_path(cache, ref.subset, ref.name), meta)
-    return meta, [str(w.message) for w in caught], None
+    return meta, [(str(w.message), w.category) for w in caught], None
 
 
 def _write_shard(path: Path, blocks: np.ndarray) -> None:
@@ -191,7 +192,7 @@ def prepare(
         skip_bad: skip tracks with bad input (with a warning) instead of stopping.
         backend: "soundfile" (soundfile/ffmpeg + soxr) or "tfio".
         validation_fraction, split_seed: the seeded split used when track names are not MUSDB18's.
-        progress: show a tqdm progress bar.
+        progress: show a tqdm progress bar (on a terminal).
 
     Returns:
         The cache folder.
@@ -232,16 +233,18 @@ def _run(todo, settings, cache, backend, workers, skip_bad, progress) -> dict[Tr
     if not todo:
         return skipped
     workers = min(workers or os.cpu_count() or 1, len(todo))
-    bar = tqdm(total=len(todo), desc="prepare", unit="track", disable=not progress, dynamic_ncols=True)
+    # redrawn on a terminal only: no carriage returns in log files
+    bar = tqdm(total=len(todo), desc="prepare", unit="track", disable=not progress or not sys.stderr.isatty(),
+               dynamic_ncols=True)
 
     def handle(ref: TrackRef, result) -> None:
         meta, messages, error = result
-        for m in messages:
-            warnings.warn(m, UserWarning, stacklevel=3)
+        for m, category in messages:  # the worker's warnings, ours (`Notice`) and libraries'
+            warnings.warn(m, category, stacklevel=3)
         if error is not None:
             if not skip_bad:
                 raise UserError(error)
-            warnings.warn(f"skipping bad track: {error}", UserWarning, stacklevel=3)
+            warnings.warn(f"skipping bad track: {error}", Notice, stacklevel=3)
             skipped[ref] = error
         bar.update(1)
 

@@ -18,11 +18,16 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pretty_midi
 
-from tf_munet.data.composition import Song, compose_song
-from tf_munet.data.synthetic import STEMS, exact_sum_mix, track_seeds, write_track
-from tf_munet.errors import UserError
+from tf_munet.extras import require
+
+require("render", "rendered data sets")  # a one-line error naming the extra, not an ImportError
+
+import pretty_midi  # noqa: E402
+
+from tf_munet.data.composition import Song, compose_song  # noqa: E402
+from tf_munet.data.synthetic import STEMS, exact_sum_mix, track_seeds, write_track  # noqa: E402
+from tf_munet.errors import UserError  # noqa: E402
 
 LEVELS_DB = {"vocals": -18.0, "drums": -17.0, "bass": -18.0, "other": -17.0}
 """Mean level of each stem where it plays (dB RMS re full scale, before the mixture's peak scaling);

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tf_munet.errors import UserError, add_debug_flag, cli_main
+from tf_munet.errors import CommandParser, UserError, add_debug_flag, cli_main
+from tf_munet_core.cli import choices
 
 QUANTIZE_CHOICES = ("none", "fp16", "dynamic", "int8")
 
@@ -15,7 +16,7 @@ def _csv(value: str) -> tuple[str, ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = CommandParser(
         prog="python -m tf_munet.export",
         description="Export a trained run as a SavedModel and TF-Lite files (builtin ops only), "
         "check them against Keras and write DIR/report.json, DIR/manifest.json.",
@@ -35,9 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="chunks in the int8 representative dataset (default 16)")
     p.add_argument("--excerpt-chunks", type=int, default=4, metavar="N",
                    help="chunks in the validation excerpt (default 4)")
-    p.add_argument("--stft", choices=("auto", "fft", "dft"), default="auto",
+    p.add_argument("--stft", **choices(("auto", "fft", "dft"), "STFT"), default="auto",
                    help="in-graph STFT: RFFT (power-of-two n_fft) or DFT matmul (default auto)")
-    p.add_argument("--normalize", choices=("auto", "none", "exhaustive", "partial"),
+    p.add_argument("--normalize", **choices(("auto", "none", "exhaustive", "partial"), "normalisation"),
                    default="auto", help="mask normalisation in waveform graphs (default: the "
                    "separator's, i.e. exhaustive for 4stems/2stems)")
     p.add_argument("--threads", type=int, default=1, help="LiteRT threads for latency (default 1)")

@@ -14,12 +14,12 @@ import os
 import tempfile
 from pathlib import Path
 
-from tf_munet.errors import UserError, add_debug_flag, cli_main
+from tf_munet.errors import CommandParser, UserError, add_debug_flag, cli_main
 from tf_munet.hub import spleeter
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = CommandParser(
         prog="python -m tf_munet.hub", description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

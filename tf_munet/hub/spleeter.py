@@ -30,6 +30,7 @@ import numpy as np
 
 from tf_munet.errors import UserError
 from tf_munet.presets import Preset, get_preset
+from tf_munet_core.names import resolve_name, suggestion
 
 RELEASE_URL = "https://github.com/deezer/spleeter/releases/download/v1.4.0"
 """Where Spleeter's own model provider downloads `<name>.tar.gz` and `checksum.json`."""
@@ -108,12 +109,17 @@ class SpleeterModel:
 
 
 def spleeter_model(spec: str) -> SpleeterModel:
-    """'spleeter:4stems', '4stems' or '5stems-16kHz' -> SpleeterModel; a clear error otherwise."""
-    name = spec.split(":", 1)[1] if spec.startswith("spleeter:") else spec
+    """'spleeter:4stems', '4stems' or '5stems-16kHz' (any case) -> SpleeterModel; a clear error
+    with the closest names otherwise."""
+    known = [f"spleeter:{s}{band}" for s in RELEASES for band in ("", "-16kHz")]
+    text = spec if spec.casefold().startswith("spleeter:") else f"spleeter:{spec}"
+    try:
+        name = resolve_name(text, known, "model").split(":", 1)[1]
+    except UserError:
+        shown = ", ".join(f"spleeter:{s}[-16kHz]" for s in RELEASES)
+        close = suggestion(text.split(":", 1)[1], [k.split(":", 1)[1] for k in known])
+        raise UserError(f"{spec!r}: unknown model{close} (choose one of {shown})") from None
     stems, _, band = name.partition("-")
-    if stems not in RELEASES or band not in ("", "16kHz"):
-        known = ", ".join(f"spleeter:{s}[-16kHz]" for s in RELEASES)
-        raise UserError(f"{spec!r}: unknown model; choose one of {known}")
     release = RELEASES[stems]
     model, params = release["model"], release["model"]["params"]
     return SpleeterModel(

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
-
-from tf_munet.errors import UserError, add_debug_flag, cli_main
+from tf_munet.errors import CommandParser, UserError, add_debug_flag, cli_main
 from tf_munet.presets import PRESETS
+from tf_munet_core.cli import choices
 
 
 def summarize(preset_name: str, sources: str = "4stems") -> list[dict]:
@@ -35,8 +34,8 @@ def summarize(preset_name: str, sources: str = "4stems") -> list[dict]:
 
 @cli_main
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tf_munet.models", description=__doc__)
-    parser.add_argument("--preset", default="cunet", choices=sorted(PRESETS),
+    parser = CommandParser(prog="python -m tf_munet.models", description=__doc__)
+    parser.add_argument("--preset", default="cunet", **choices(PRESETS, "preset"),
                         help="preset whose network sizes are counted (default: cunet)")
     parser.add_argument("--sources", default="4stems",
                         help="4stems, 2stems or a comma list such as vocals,drums (default: 4stems)")

@@ -19,6 +19,7 @@ from typing import Callable
 import keras
 import numpy as np
 
+from tf_munet.errors import Notice
 from tf_munet.models.conditions import all_source_masks
 from tf_munet.models.folding import fold_batchnorm
 from tf_munet.models.precision import resolve_precision, use_bfloat16
@@ -46,7 +47,7 @@ def checked_copy(network: keras.Model, copy: keras.Model,
     if gap <= tolerance:
         return copy
     warnings.warn(f"the bfloat16 network's masks differ from float32 by {gap:.3g} (a oneDNN "
-                  f"bfloat16 kernel issue on this CPU): running in float32", RuntimeWarning,
+                  f"bfloat16 kernel issue on this CPU): running in float32", Notice,
                   stacklevel=2)
     return network
 

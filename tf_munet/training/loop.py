@@ -587,8 +587,8 @@ def describe_run(run_dir: str | os.PathLike) -> str:
     lines += [
         "Look at it:",
         f"  tensorboard --logdir {run_dir / 'logs'}",
-        f"  python -m tf_munet.separate {run_dir} {_example_input(config) if toy else 'song.wav'} "
-        "-o separated/",
+        f"  python -m tf_munet.separate {run_dir} {_example_input(config) if toy else 'song.wav'}"
+        f"   (stems in separated/{Path(run_dir).resolve().name}/)",
         f"  python -m tf_munet.train --resume --run-dir {run_dir} --epochs N   (train longer)",
     ]
     return "\n".join(lines)

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tf_munet.errors import UserError, add_debug_flag
+from tf_munet.errors import CommandParser, UserError, add_debug_flag
 from tf_munet.presets import FILM_CONTROLS, FILM_INITS, FILM_TYPES, PRESETS
 from tf_munet.registry import FAMILIES, LOSSES, WEIGHTINGS
+from tf_munet_core.cli import choices
+from tf_munet_core.names import suggestion
 
 PRESET_NAMES = tuple(PRESETS)
-MODELS = tuple(FAMILIES)
-"""The built-in families; `validate` and the parser read `FAMILIES` itself, registrations included."""
 SELECTIONS = ("sum", "per-source")
 STRATEGIES = ("auto", "mirrored", "multiworker")
 OPTIMIZERS = ("adam", "sgd")
@@ -138,18 +138,20 @@ class TrainOptions:
 
     def validate(self) -> "TrainOptions":
         """Raise UserError naming the first bad option."""
-        choices = {
+        named = {
             "model": tuple(FAMILIES), "weighting": tuple(WEIGHTINGS), "strategy": STRATEGIES,
             "optimizer": (*OPTIMIZERS, None), "loss": (*LOSSES, None),
             "film_type": (*FILM_TYPES, None), "film_control": (*FILM_CONTROLS, None),
             "film_init": (*FILM_INITS, None), "selection": SELECTIONS,
         }
         if isinstance(self.preset, str) and self.preset not in PRESET_NAMES:
-            choices["preset"] = PRESET_NAMES
-        for name, allowed in choices.items():
+            named["preset"] = PRESET_NAMES
+        for name, allowed in named.items():
             if getattr(self, name) not in allowed:
-                shown = ", ".join(str(a) for a in allowed if a is not None)
-                raise UserError(f"--{_flag(name)}: {getattr(self, name)!r} is not one of {shown}")
+                names = [str(a) for a in allowed if a is not None]
+                value = getattr(self, name)
+                raise UserError(f"--{_flag(name)}: {value!r} is not one of {', '.join(names)}"
+                                f"{suggestion(str(value), names)}")
         for name in ("epochs", "steps_per_epoch", "batch_size", "validation_steps"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
@@ -211,7 +213,7 @@ def read_config_file(path: str | Path) -> dict:
 
 def build_parser() -> argparse.ArgumentParser:
     """The train CLI's parser. Every default is SUPPRESS so explicit options can be told apart."""
-    p = argparse.ArgumentParser(
+    p = CommandParser(
         prog="python -m tf_munet.train",
         description="Train a separation U-Net (M-U-Net, dedicated U-Nets or C-U-Net) and write "
         "a run folder: config.json, history.json, model.keras (best on the unweighted sum of "
@@ -220,11 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
         argument_default=argparse.SUPPRESS,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--preset", choices=PRESET_NAMES, help="model/audio preset (default: tiny)")
-    p.add_argument("--model", choices=tuple(FAMILIES),
+    p.add_argument("--preset", **choices(PRESET_NAMES, "preset"), help="model/audio preset (default: tiny)")
+    p.add_argument("--model", **choices(tuple(FAMILIES), "model family"),
                    help="; ".join(f"{f.name}: {f.help or f.label}" for f in FAMILIES.values())
                    + " (default: munet)")
-    p.add_argument("--weighting", choices=tuple(WEIGHTINGS), help="task weighting (default: uw)")
+    p.add_argument("--weighting", **choices(tuple(WEIGHTINGS), "weighting"), help="task weighting (default: uw)")
     p.add_argument("--sources", help="4stems, 2stems or a comma list, e.g. vocals,drums "
                    "(default: 4stems)")
     p.add_argument("--data", help="MUSDB18 root (STEMS or HQ layout), musdb-sample (the MUSDB18 "
@@ -243,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--validation-steps", type=int, help="validation batches (default: all)")
     p.add_argument("--batch-size", type=int, help="global batch size (preset's)")
     p.add_argument("--lr", type=float, help="learning rate (preset's)")
-    p.add_argument("--optimizer", choices=OPTIMIZERS, help="optimizer (preset's)")
+    p.add_argument("--optimizer", **choices(OPTIMIZERS, "optimizer"), help="optimizer (preset's)")
     p.add_argument("--plateau-patience", type=int, help="ReduceLROnPlateau patience (preset's)")
     p.add_argument("--early-stopping-patience", type=int, help="EarlyStopping patience "
                    "(preset's; 0 disables)")
@@ -251,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-augment", dest="augment", action="store_false",
                    help="train without remixing/gain augmentation")
     p.add_argument("--dwa-temperature", type=float, help="DWA temperature T (default: 2)")
-    p.add_argument("--strategy", choices=STRATEGIES,
+    p.add_argument("--strategy", **choices(STRATEGIES, "strategy"),
                    help="tf.distribute strategy: auto (all local GPUs, or TF_CONFIG's cluster), "
                    "mirrored (local GPUs or logical CPUs), multiworker (TF_CONFIG) "
                    "(default: auto)")
@@ -270,25 +272,26 @@ def build_parser() -> argparse.ArgumentParser:
                    "summary only (for log files), 0: silent (default: 1). In it, loss is the "
                    "weighted sum of source losses the optimizer minimises, sum their plain sum "
                    "that picks the best epoch")
-    p.add_argument("--loss", choices=LOSSES, help="masked_l1: L1 between masked mixture and "
+    p.add_argument("--loss", **choices(LOSSES, "loss"), help="masked_l1: L1 between masked mixture and "
                    "source magnitudes; mask_l1: L1 between masks and ideal-ratio targets, as the "
                    "authors' EBW code (default: the preset's)")
-    p.add_argument("--selection", choices=SELECTIONS,
+    p.add_argument("--selection", **choices(SELECTIONS, "selection"),
                    help="model.keras: the epoch with the lowest unweighted sum of validation "
                    "losses, or (dedicated) each source's U-Net from its own best epoch "
                    "(default: sum)")
     p.add_argument("--keep-silent-chunks", action="store_true",
                    help="also train on chunks in which a target source is silent (the authors "
                    "drop them)")
-    p.add_argument("--film-type", choices=FILM_TYPES, help="C-U-Net FiLM: one (gamma, beta) "
+    p.add_argument("--film-type", **choices(FILM_TYPES, "FiLM type"), help="C-U-Net FiLM: one (gamma, beta) "
                    "per layer or per channel (default: the preset's)")
-    p.add_argument("--film-control", choices=FILM_CONTROLS,
+    p.add_argument("--film-control", **choices(FILM_CONTROLS, "control generator"),
                    help="C-U-Net control generator: the reference code's dense or cnn, or the "
                    "M-U-Net authors' own baseline (default: the preset's)")
     p.add_argument("--control-dropout", type=float, help="dropout in the control generator "
                    "(the reference code: 0.5; default: the preset's)")
-    p.add_argument("--film-init", choices=FILM_INITS, help="identity: FiLM starts as gamma 1, "
-                   "beta 0; reference: every control weight N(0, 0.02) (default: identity)")
+    p.add_argument("--film-init", **choices(FILM_INITS, "FiLM initialisation"),
+                   help="identity: FiLM starts as gamma 1, beta 0; reference: every control weight "
+                   "N(0, 0.02) (default: identity)")
     p.add_argument("--config", help="JSON or YAML file with any of these options "
                    "(a run's config.json works)")
     add_debug_flag(p)
