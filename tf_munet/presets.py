@@ -43,6 +43,11 @@ def is_exhaustive(sources) -> bool:
     return sorted(stem for s in whole for stem in SOURCE_STEMS[s]) == sorted(STEMS)
 
 
+AUTHORS_LOG_FLOOR = 2.2e-16
+"""The floor of the M-U-Net authors' log input, log(|X| + 2.2e-16) (vskadandale/
+multichannel-unet-bss `dataloaders.py`): the paper preset's `BackboneConfig.input_eps`."""
+
+
 @dataclass(frozen=True)
 class BackboneConfig:
     """The U-Net backbone.
@@ -56,6 +61,10 @@ class BackboneConfig:
         leaky_slope: LeakyReLU slope in the encoder.
         bn_momentum: BatchNorm moving-average momentum (Keras convention; 0.9 = PyTorch 0.1).
         input_scaling: "log" (log magnitude, paper), "max" (divide by the patch maximum) or "none".
+        input_eps: the floor of the input scaling (`layers.InputScaling` eps): log(x + eps), or
+            x / (max + eps). The paper preset uses the authors' 2.2e-16 (numpy's float64
+            machine epsilon, `dataloaders.py`), so a silent bin enters as log(2.2e-16) = -36;
+            1e-3 elsewhere (and for run folders saved before this field existed).
         mask_activation: "relu" (unbounded masks, paper) or "sigmoid" (Jansson, C-U-Net).
         ratio_exponent: when set, the masks of all sources become Spleeter's ratio masks
             (m_k |X|)^p / sum_j (m_j |X|)^p with this p (`layers.RatioMasks`).
@@ -69,6 +78,7 @@ class BackboneConfig:
     leaky_slope: float
     bn_momentum: float = 0.9
     input_scaling: str = "max"
+    input_eps: float = 1e-3
     mask_activation: str = "sigmoid"
     ratio_exponent: float | None = None
     encoder_dropout: float | None = None
@@ -83,6 +93,12 @@ class BackboneConfig:
 FILM_TYPES = ("simple", "complex")
 FILM_CONTROLS = ("dense", "cnn", "authors")
 FILM_INITS = ("identity", "reference")
+CONTROL_DROPOUT = {"dense": 0.0, "cnn": 0.0, "authors": 0.1}
+"""Control-generator dropout of each generator when the preset sets none. The C-U-Net reference
+code uses 0.5; in runs of a few hundred to a thousand steps it made one-hot masks collapse to
+zero (README, "C-U-Net"), so 0 here. The M-U-Net authors' baseline passes their CUNET_DROPOUT =
+0.1 to its generators (vskadandale/multichannel-unet-bss `train/cunet.py`, `settings.py`; their
+0.5 is the decoder's)."""
 
 
 @dataclass(frozen=True)
@@ -98,8 +114,7 @@ class FilmConfig:
             ([16, 64, 256] dense simple, [16, 256, 1024] dense complex, [16, 32, 64] cnn simple,
             [32, 64, 256] cnn complex, [32, 512, 4096] authors).
         control_dropout: dropout before each BatchNorm of the control generator (not after its
-            first layer). The reference code uses 0.5; in runs of a few hundred to a thousand
-            steps it made one-hot masks collapse to zero (README, "C-U-Net"), so 0 by default.
+            first layer); None takes the generator's own (`CONTROL_DROPOUT`, see `dropout()`).
         init: "identity" (FiLM starts as gamma = 1, beta = 0: Glorot hidden layers, gamma bias
             1) or "reference" (every control weight N(0, 0.02), gamma and beta start near 0,
             as the reference code; slow to leave the all-zero-mask solution).
@@ -108,8 +123,12 @@ class FilmConfig:
     film_type: str = "complex"
     control: str = "dense"
     control_widths: tuple[int, ...] | None = None
-    control_dropout: float = 0.0
+    control_dropout: float | None = None
     init: str = "identity"
+
+    def dropout(self) -> float:
+        """The control generator's dropout rate: `control_dropout`, else its generator's own."""
+        return CONTROL_DROPOUT[self.control] if self.control_dropout is None else self.control_dropout
 
     def widths(self) -> tuple[int, ...]:
         if self.control_widths is not None:
@@ -192,14 +211,16 @@ PRESETS: dict[str, Preset] = {
         Preset(
             name="paper",
             description="Kadandale et al. 2020: 10880 Hz mono, STFT 1022/256, log-frequency "
-            "warp to 256x256, 7-level double-conv U-Net (~124M params), SGD.",
+            "warp to 256x256, log(|X| + 2.2e-16) input as the authors', 7-level double-conv "
+            "U-Net (~124M params), ReLU masks, targets clipped to [0, 10], SGD.",
             audio=AudioConfig(
                 sample_rate=10880, channels=1, n_fft=1022, hop=256, freq_bins=512, frames=256,
                 warp_bins=256,
             ),
             backbone=BackboneConfig(
                 kind="double_conv", widths=(32, 64, 128, 256, 512, 1024, 2048), dropout=0.1,
-                leaky_slope=0.1, bn_momentum=0.9, input_scaling="log", mask_activation="relu",
+                leaky_slope=0.1, bn_momentum=0.9, input_scaling="log", input_eps=AUTHORS_LOG_FLOOR,
+                mask_activation="relu",
             ),
             train=TrainDefaults(
                 optimizer="sgd", learning_rate=0.01, momentum=0.9, batch_size=16,
