@@ -52,18 +52,29 @@ def test_film_starts_as_identity_or_as_the_reference():
 
 
 def test_authors_baseline_is_two_relu_generators():
-    preset = get_preset("paper").replace(
-        film={"control": "authors"}, backbone={"encoder_dropout": 0.0, "decoder_dropout": 0.5}
-    )
+    """`--film-control authors` on the paper preset, as the training command resolves it: two
+    ReLU generators [32, 512, 4096] whose Dropout + BatchNorm use the authors' CUNET_DROPOUT =
+    0.1 (their `train/cunet.py`, `settings.py`), no encoder dropout, decoder dropout 0.5."""
+    from tf_munet.training.loop import resolve_preset
+    from tf_munet.training.options import parse_options
+
+    preset = resolve_preset(parse_options(["--preset", "paper", "--model", "cunet",
+                                           "--film-control", "authors"]))
     net = build_model(preset, "cunet", FOUR)
     for part in ("gamma", "beta"):
         head = net.get_layer(f"control_{part}")
         assert head.activation.__name__ == "relu"
         assert head.units == sum(preset.backbone.widths)
         assert [layer.units for layer in _layers(net, f"control_{part}_dense")] == [32, 512, 4096]
+        dropouts = _layers(net, f"control_{part}_dropout")
+        assert [d.rate for d in dropouts] == [pytest.approx(0.1)] * 2  # not the decoder's 0.5
+        assert [d.name for d in dropouts] == [f"control_{part}_dropout1", f"control_{part}_dropout2"]
     assert not _layers(net, "enc0_dropout")
     rates = {layer.rate for layer in _layers(net, "dec") if "dropout" in layer.name}
     assert rates == {0.5}
+    zero = preset.replace(film={"control_dropout": 0.0})  # --control-dropout 0 removes them
+    assert not _layers(build_model(zero.replace(backbone={"widths": (2,) * 7}), "cunet", FOUR),
+                       "control_gamma_dropout")
 
 
 # --- a trained C-U-Net ----------------------------------------------------------------------------

@@ -219,3 +219,44 @@ def test_models_use_the_presets_input_scaling(preset_name, scale_free):
     x = inputs_for(model, preset)
     loud, quiet = (np.asarray(model(v, training=False)) for v in (x, 10 * x))
     assert np.allclose(loud, quiet, rtol=1e-2, atol=1e-4) == scale_free
+
+
+def _input_scaling_of(model, x):
+    scaled = keras.Model(model.input, model.get_layer("input_scaling").output)
+    return np.asarray(scaled(x, training=False), dtype=np.float64)
+
+
+def test_paper_preset_takes_the_authors_log_floor():
+    """The paper network's input is log(|X| + 2.2e-16), the authors' `dataloaders.py`: a silent
+    bin enters as about -36, finite, as does the whole network's output on silence."""
+    preset = get_preset("paper")
+    assert preset.backbone.input_eps == 2.2e-16
+    model = build_model(narrow("paper"), "munet", FOUR)
+    assert model.get_layer("input_scaling").eps == 2.2e-16
+    silence = np.zeros_like(inputs_for(model, preset))
+    floor = _input_scaling_of(model, silence)
+    np.testing.assert_allclose(floor, np.log(2.2e-16), rtol=1e-6)  # -36.05
+    assert -37 < floor.max() < -35
+    assert np.isfinite(np.asarray(model(silence, training=False))).all()
+    # the other presets keep 1e-3, and a preset saved before the field existed reads as 1e-3
+    assert get_preset("cunet").backbone.input_eps == 1e-3
+    saved = preset.to_dict()
+    del saved["backbone"]["input_eps"]
+    assert type(preset).from_dict(saved).backbone.input_eps == 1e-3
+
+
+def test_log_floor_survives_float16_and_the_keras_file(tmp_path):
+    """2.2e-16 is 0 in float16: under a mixed-float16 policy the input scaling still computes in
+    float32, so silence stays finite; a saved network keeps its floor."""
+    preset = narrow("paper")
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = build_model(preset, "munet", FOUR)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    silence = np.zeros_like(inputs_for(model, preset))
+    np.testing.assert_allclose(_input_scaling_of(model, silence), np.log(2.2e-16), rtol=1e-6)
+    path = tmp_path / "paper.keras"
+    build_model(preset, "munet", FOUR).save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert loaded.get_layer("input_scaling").eps == 2.2e-16

@@ -50,6 +50,10 @@ ACTIVATIONS = ("leaky_relu", "relu", "elu")
 MASK_ACTIVATIONS = ("relu", "sigmoid", "softmax")
 """Mask heads: per mask ("relu", "sigmoid") or across the sources ("softmax")."""
 
+AUTHORS_LOG_FLOOR = 2.2e-16
+"""The floor of the M-U-Net authors' log input, log(|X| + 2.2e-16) (vskadandale/
+multichannel-unet-bss `dataloaders.py`): the paper preset's `BackboneConfig.input_eps`."""
+
 
 @dataclass(frozen=True)
 class BackboneConfig:
@@ -64,6 +68,10 @@ class BackboneConfig:
         leaky_slope: slope of every "leaky_relu" activation.
         bn_momentum: BatchNorm moving-average momentum (Keras convention; 0.9 = PyTorch 0.1).
         input_scaling: "log" (log magnitude, paper), "max" (divide by the patch maximum) or "none".
+        input_eps: the floor of the input scaling (`layers.InputScaling` eps): log(x + eps), or
+            x / (max + eps). The paper preset uses the authors' 2.2e-16 (numpy's float64
+            machine epsilon, `dataloaders.py`), so a silent bin enters as log(2.2e-16) = -36;
+            1e-3 elsewhere (and for run folders saved before this field existed).
         mask_activation: "relu" (unbounded masks, paper), "sigmoid" (Jansson, C-U-Net) or
             "softmax" (one softmax across the sources' masks, Spleeter 5stems; not C-U-Net,
             which computes one source's mask at a time).
@@ -83,6 +91,7 @@ class BackboneConfig:
     leaky_slope: float
     bn_momentum: float = 0.9
     input_scaling: str = "max"
+    input_eps: float = 1e-3
     mask_activation: str = "sigmoid"
     ratio_exponent: float | None = None
     encoder_dropout: float | None = None
@@ -106,6 +115,12 @@ class BackboneConfig:
 FILM_TYPES = ("simple", "complex")
 FILM_CONTROLS = ("dense", "cnn", "authors")
 FILM_INITS = ("identity", "reference")
+CONTROL_DROPOUT = {"dense": 0.0, "cnn": 0.0, "authors": 0.1}
+"""Control-generator dropout of each generator when the preset sets none. The C-U-Net reference
+code uses 0.5; in runs of a few hundred to a thousand steps it made one-hot masks collapse to
+zero (README, "C-U-Net"), so 0 here. The M-U-Net authors' baseline passes their CUNET_DROPOUT =
+0.1 to its generators (vskadandale/multichannel-unet-bss `train/cunet.py`, `settings.py`; their
+0.5 is the decoder's)."""
 
 
 @dataclass(frozen=True)
@@ -121,8 +136,7 @@ class FilmConfig:
             ([16, 64, 256] dense simple, [16, 256, 1024] dense complex, [16, 32, 64] cnn simple,
             [32, 64, 256] cnn complex, [32, 512, 4096] authors).
         control_dropout: dropout before each BatchNorm of the control generator (not after its
-            first layer). The reference code uses 0.5; in runs of a few hundred to a thousand
-            steps it made one-hot masks collapse to zero (README, "C-U-Net"), so 0 by default.
+            first layer); None takes the generator's own (`CONTROL_DROPOUT`, see `dropout()`).
         init: "identity" (FiLM starts as gamma = 1, beta = 0: Glorot hidden layers, gamma bias
             1) or "reference" (every control weight N(0, 0.02), gamma and beta start near 0,
             as the reference code; slow to leave the all-zero-mask solution).
@@ -131,8 +145,12 @@ class FilmConfig:
     film_type: str = "complex"
     control: str = "dense"
     control_widths: tuple[int, ...] | None = None
-    control_dropout: float = 0.0
+    control_dropout: float | None = None
     init: str = "identity"
+
+    def dropout(self) -> float:
+        """The control generator's dropout rate: `control_dropout`, else its generator's own."""
+        return CONTROL_DROPOUT[self.control] if self.control_dropout is None else self.control_dropout
 
     def widths(self) -> tuple[int, ...]:
         if self.control_widths is not None:
@@ -215,14 +233,16 @@ PRESETS: dict[str, Preset] = {
         Preset(
             name="paper",
             description="Kadandale et al. 2020: 10880 Hz mono, STFT 1022/256, log-frequency "
-            "warp to 256x256, 7-level double-conv U-Net (~124M params), SGD.",
+            "warp to 256x256, log(|X| + 2.2e-16) input as the authors', 7-level double-conv "
+            "U-Net (~124M params), ReLU masks, targets clipped to [0, 10], SGD.",
             audio=AudioConfig(
                 sample_rate=10880, channels=1, n_fft=1022, hop=256, freq_bins=512, frames=256,
                 warp_bins=256,
             ),
             backbone=BackboneConfig(
                 kind="double_conv", widths=(32, 64, 128, 256, 512, 1024, 2048), dropout=0.1,
-                leaky_slope=0.1, bn_momentum=0.9, input_scaling="log", mask_activation="relu",
+                leaky_slope=0.1, bn_momentum=0.9, input_scaling="log", input_eps=AUTHORS_LOG_FLOOR,
+                mask_activation="relu",
             ),
             train=TrainDefaults(
                 optimizer="sgd", learning_rate=0.01, momentum=0.9, batch_size=16,

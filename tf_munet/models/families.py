@@ -38,6 +38,13 @@ PER_SOURCE_OUTPUT = "masks"
 """Output layer of a network whose masks are its sources' own, side by side."""
 
 
+def _scaled_input(inp, preset: Preset):
+    """The preset's input scaling (mode and floor), computed in float32 under any policy: the
+    paper's floor 2.2e-16 is zero in float16, where log(x + eps) of a silent bin is -inf."""
+    b = preset.backbone
+    return InputScaling(b.input_scaling, eps=b.input_eps, dtype="float32", name="input_scaling")(inp)
+
+
 def _head(x, preset: Preset, sources: int, name: str):
     """A backbone's output -> masks (..., channels, sources); an activation across the
     sources is left to `_joint`."""
@@ -66,7 +73,7 @@ def masks_per_source(network: keras.Model) -> bool:
 def build_munet(preset: Preset, sources: tuple[str, ...]) -> keras.Model:
     """M-U-Net: one backbone, one mask per source and channel."""
     inp = _spectrogram_input(preset)
-    x = InputScaling(preset.backbone.input_scaling, name="input_scaling")(inp)
+    x = _scaled_input(inp, preset)
     x = build_backbone(x, preset.backbone, preset.audio.channels * len(sources))
     masks = _head(x, preset, len(sources), PER_SOURCE_OUTPUT)
     return keras.Model(inp, _joint(masks, inp, preset), name="munet")
@@ -75,7 +82,7 @@ def build_munet(preset: Preset, sources: tuple[str, ...]) -> keras.Model:
 def build_dedicated(preset: Preset, sources: tuple[str, ...]) -> keras.Model:
     """K dedicated U-Nets (one per source) in one model whose outputs are stacked."""
     inp = _spectrogram_input(preset)
-    x = InputScaling(preset.backbone.input_scaling, name="input_scaling")(inp)
+    x = _scaled_input(inp, preset)
     masks = []
     for src in sources:
         y = build_backbone(x, preset.backbone, preset.audio.channels, prefix=f"{src}_")
@@ -113,8 +120,8 @@ def _reference_control(cond, film: FilmConfig, per_level: list[int]):
             x = layers.Dense(width, activation="relu", kernel_initializer=hidden,
                              name=f"control_dense{i}")(x)
         if i > 0:
-            if film.control_dropout > 0:
-                x = layers.Dropout(film.control_dropout, name=f"control_dropout{i}")(x)
+            if film.dropout() > 0:
+                x = layers.Dropout(film.dropout(), name=f"control_dropout{i}")(x)
             x = layers.BatchNormalization(momentum=0.9, name=f"control_bn{i}")(x)
     if film.control == "cnn":
         x = layers.Flatten(name="control_flat")(x)
@@ -133,9 +140,10 @@ def _authors_control(cond, film: FilmConfig, per_level: list[int]):
     """The M-U-Net authors' C-U-Net baseline (vskadandale/multichannel-unet-bss `models/cunet.py`).
 
     Two generators (one for the multiplicative, one for the additive FiLM term), each
-    Linear-ReLU layers [32, 512, 4096] with Dropout(0.5) + BatchNorm (momentum 0.9) after the
-    second and third, and a ReLU output of all levels' parameters, sliced per level. Their FiLM
-    is `g + b * x`: the second generator scales, the first shifts.
+    Linear-ReLU layers [32, 512, 4096] with Dropout + BatchNorm (momentum 0.9) after the second
+    and third, and a ReLU output of all levels' parameters, sliced per level. Their FiLM is
+    `g + b * x`: the second generator scales, the first shifts. The dropout is `film.dropout()`:
+    their CUNET_DROPOUT = 0.1 unless the preset or --control-dropout says otherwise.
     """
     outputs = []
     for part in ("gamma", "beta"):
@@ -143,7 +151,8 @@ def _authors_control(cond, film: FilmConfig, per_level: list[int]):
         for i, width in enumerate(film.widths()):
             x = layers.Dense(width, activation="relu", name=f"control_{part}_dense{i}")(x)
             if i > 0:
-                x = layers.Dropout(0.5, name=f"control_{part}_dropout{i}")(x)
+                if film.dropout() > 0:
+                    x = layers.Dropout(film.dropout(), name=f"control_{part}_dropout{i}")(x)
                 x = layers.BatchNormalization(momentum=0.9, name=f"control_{part}_bn{i}")(x)
         outputs.append(layers.Dense(sum(per_level), activation="relu", name=f"control_{part}")(x))
     shift, scale = outputs
@@ -177,7 +186,7 @@ def build_cunet(preset: Preset, sources: tuple[str, ...]) -> keras.Model:
     inp = _spectrogram_input(preset)
     cond = keras.Input((len(sources),), name="condition")
     params = control_generator(cond, preset.film, encoder_widths(preset.backbone))
-    x = InputScaling(preset.backbone.input_scaling, name="input_scaling")(inp)
+    x = _scaled_input(inp, preset)
     x = build_backbone(x, preset.backbone, preset.audio.channels, film=params)
     return keras.Model([inp, cond], _head(x, preset, 1, "masks"), name="cunet")
 

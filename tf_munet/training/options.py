@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tf_munet.errors import CommandParser, UserError, add_debug_flag
-from tf_munet.presets import FILM_CONTROLS, FILM_INITS, FILM_TYPES, PRESETS
+from tf_munet.presets import CONTROL_DROPOUT, FILM_CONTROLS, FILM_INITS, FILM_TYPES, PRESETS
 from tf_munet.registry import FAMILIES, LOSSES, WEIGHTINGS
 from tf_munet_core.cli import choices
 from tf_munet_core.names import suggestion
@@ -77,7 +77,8 @@ class TrainOptions:
             U-Net from its own best epoch, as separately trained models).
         film_type, film_control, control_dropout, film_init: the C-U-Net's FiLM (None: the
             preset's); film_control "authors" is the M-U-Net authors' own C-U-Net baseline
-            (two ReLU generators, no encoder dropout, decoder dropout 0.5).
+            (two ReLU generators with their dropout, `presets.CONTROL_DROPOUT`; no encoder
+            dropout, decoder dropout 0.5).
         preset_overrides: nested fields replaced in the preset, e.g.
             {"backbone": {"dropout": 0.0}} (config files only).
         teacher: a run folder whose stems are the targets (distillation, `tf_munet.distill`):
@@ -288,7 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="C-U-Net control generator: the reference code's dense or cnn, or the "
                    "M-U-Net authors' own baseline (default: the preset's)")
     p.add_argument("--control-dropout", type=float, help="dropout in the control generator "
-                   "(the reference code: 0.5; default: the preset's)")
+                   "(the reference code: 0.5; default: the preset's, else the generator's own: "
+                   + ", ".join(f"{k} {v:g}" for k, v in CONTROL_DROPOUT.items()) + ")")
     p.add_argument("--film-init", **choices(FILM_INITS, "FiLM initialisation"),
                    help="identity: FiLM starts as gamma 1, beta 0; reference: every control weight "
                    "N(0, 0.02) (default: identity)")
