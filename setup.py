@@ -46,6 +46,7 @@ setup(
     },
     entry_points={
         "console_scripts": [
+            "tf-munet=tf_munet.cli:main",  # tf-munet COMMAND: every tool below and more
             "tf-munet-train=tf_munet.train:main",
             "tf-munet-separate=tf_munet.separate:main",
             "tf-munet-evaluate=tf_munet.evaluate:main",

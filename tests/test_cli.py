@@ -187,3 +187,32 @@ def test_every_extra_is_listed_once_for_setup_py(monkeypatch):
     assert set(extras["dev"]) == set(EXTRAS["render"]) | set(TEST_TOOLS)
     base = {r.split(">")[0].split("=")[0] for r in seen["install_requires"]}
     assert not base & set(EXTRAS["render"]) and "tensorflow" in base
+
+
+def test_one_command_dispatches_every_tool(capsys):
+    """`tf-munet COMMAND --help` reaches each tool's own parser; an unknown command is one line."""
+    from tf_munet.cli import COMMANDS, main
+
+    for name, (module, _) in COMMANDS.items():
+        with pytest.raises(SystemExit) as done:
+            main([name.upper() if name == "separate" else name, "--help"])
+        assert done.value.code == 0, name
+        out = capsys.readouterr().out
+        assert "usage:" in out and "--help" in out, name
+    assert main(["seperate"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: tf-munet: unknown command 'seperate'; did you mean 'separate'? (see tf-munet --help)"]
+
+
+def test_export_runs_from_the_checkouts_parent_folder():
+    """No top-level folder of the checkout shadows a package: `python -m tf_munet.export --help`
+    works from the folder that holds the checkout."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "tf_munet.export", "--help"], cwd=repo.parent,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert "--out" in done.stdout
