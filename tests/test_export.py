@@ -254,7 +254,9 @@ def test_paper_route_warp_and_dft(paper_tiny):
     assert report["stft_mode"] == "dft"
     assert (out / "grids.npz").is_file()
     for kind in ("spectrogram", "waveform"):
-        assert report["tflite"][f"{kind}-float32"]["max_rel_error"] <= 1e-4
+        # 3e-4, not 1e-4: the paper preset's input is log(|X| + 2.2e-16) (the authors' floor), so
+        # float32 round-off in near-silent bins moves the network's input more than under 1e-3
+        assert report["tflite"][f"{kind}-float32"]["max_rel_error"] <= 3e-4
         assert report["tflite"][f"{kind}-float16"]["max_rel_error"] <= 1e-2
     assert "RFFT2D" not in report["tflite"]["waveform-float32"]["ops"]
 
