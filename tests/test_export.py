@@ -7,7 +7,6 @@ converted once per module (the conversions are the slow part).
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +17,6 @@ from tf_munet.presets import get_preset
 from tf_munet_core import edge, litert
 from tf_munet_core.errors import UserError
 
-RUNNER = Path(__file__).resolve().parents[1] / "export" / "run_tflite.py"
 TINY = get_preset("tiny")
 # The paper's route at test size: double-conv backbone, log input, non-power-of-two n_fft (DFT
 # matmul in the graph) and the log-frequency warp.
@@ -336,15 +334,15 @@ def song(tmp_path_factory):
 def _run_edge(export_dir, song_path, out, *args):
     """The runner in a subprocess that fails if TensorFlow, Keras or tf_munet got imported."""
     code = (
-        "import runpy, sys; sys.argv = sys.argv[1:]; "
+        "import runpy, sys; sys.argv = ['tf-munet-edge', *sys.argv[1:]]; "
         "code = 0\n"
-        "try:\n    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+        "try:\n    runpy.run_module('tf_munet_core.edge', run_name='__main__', alter_sys=True)\n"
         "except SystemExit as e:\n    code = e.code\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf_munet')]\n"
         "assert not bad, bad[:5]\nsys.exit(code)"
     )
     return subprocess.run(
-        [sys.executable, "-c", code, str(RUNNER), str(export_dir), str(song_path), "-o", str(out),
+        [sys.executable, "-c", code, str(export_dir), str(song_path), "-o", str(out),
          "--float32", *args], capture_output=True, text=True, timeout=300,
     )
 

@@ -36,7 +36,7 @@ from _bad_audio import music
 from tf_munet_core.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
-RUNNER = REPO / "export" / "run_tflite.py"
+RUNNER = ("-m", "tf_munet_core.edge")  # the edge runner, as `tf-munet-edge` runs it
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": str(REPO)}
 CASES = ["corrupt header", "truncated", "empty", "zero samples", "nan", "inf", "text named .wav",
          "directory named .wav", "one sample", "silence", "8-bit", "96 kHz 6-channel",
@@ -242,7 +242,7 @@ def test_real_processes_exit_2_with_one_line_and_debug_shows_the_traceback(bad_a
     out = tmp_path / "out"
     proc = _run([py, "-m", "tf_munet.separate", str(tiny_run), str(nan.path), "-o", str(out), "--no-progress"])
     _assert_one_error(proc.returncode, proc.stderr, str(nan.path), problem="NaN or infinite")
-    proc = _run([py, str(RUNNER), str(tiny_export), str(nan.path), "-o", str(out)])
+    proc = _run([py, *RUNNER, str(tiny_export), str(nan.path), "-o", str(out)])
     _assert_one_error(proc.returncode, proc.stderr, str(nan.path), problem="NaN or infinite")
     root, track = _track_root(tmp_path / "p", bad_audio["truncated"], "train")
     proc = _run([py, "-m", "tf_munet.prepare", "--root", str(root), "--preset", "tiny", "--out",
@@ -306,7 +306,7 @@ def test_a_full_disk_leaves_no_partial_stems(tiny_run, tiny_export, tmp_path):
     cmds = {
         "separate": [sys.executable, "-m", "tf_munet.separate", str(tiny_run), str(song), "-o", str(out),
                      "--no-progress"],
-        "edge": [sys.executable, str(RUNNER), str(tiny_export), str(song), "-o", str(out)],
+        "edge": [sys.executable, *RUNNER, str(tiny_export), str(song), "-o", str(out)],
     }
     for tool, cmd in cmds.items():
         proc = _run(cmd, preexec_fn=_limited(200_000))
