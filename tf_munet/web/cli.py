@@ -70,14 +70,23 @@ def serve(args: argparse.Namespace) -> int:
 
 def separate(args: argparse.Namespace) -> int:
     from tf_munet.web.browser import PageSession
-    from tf_munet_core.files import clear_earlier_stems, output_folders
+    from tf_munet_core.files import check_input_file
+    from tf_munet_core.layout import Layout
 
     if args.block_seconds < 2.0:
         raise UserError(f"--block-seconds {args.block_seconds}: must be at least 2")
-    pairs = output_folders(args.inputs, args.out)
+    layout = Layout(args.out)  # separate's default names: OUT/<track>/<source>.wav
+    pairs, seen = [], {}
+    for name in args.inputs:
+        path = check_input_file(name)
+        target = layout.path(path, "stem", "wav").parent
+        if target in seen:
+            raise UserError(f"{path}: same output folder {target} as {seen[target]}; rename one")
+        seen[target] = path
+        pairs.append((path, target))
     with PageSession(args.export_dir, variant=args.variant, block_seconds=args.block_seconds,
                      fast_fft=args.fast_fft) as session:
-        clear_earlier_stems(pairs, args.overwrite)
+        layout.clear_earlier([path for path, _ in pairs], args.overwrite)
         for path, target in pairs:
             t0 = time.perf_counter()
             timings = session.separate(path, timeout=args.timeout)
