@@ -25,8 +25,12 @@ integration = pytest.mark.integration  # every test here but the npm check drive
 
 TOLERANCE = 1e-3  # the issue's bar for float32; measured differences are ~2e-7
 # The paper's route at test size: log-frequency warp, non-power-of-two n_fft, mono model.
+# The paper preset's grid (log-frequency warp) at test size. Its input floor is 1e-3 here, not the
+# authors' 2.2e-16: under that floor the network's log input turns float32 FFT round-off in the
+# track's silent bins (KISS FFT in the page, ducc0 in the core) into mask differences of ~6e-3,
+# which would hide the DSP parity this file checks.
 PAPER_TINY = get_preset("paper").replace(
-    backbone={"widths": (4, 8)},
+    backbone={"widths": (4, 8), "input_eps": 1e-3},
     audio={"sample_rate": 8192, "n_fft": 254, "hop": 64, "freq_bins": 128, "frames": 64, "warp_bins": 64},
 )
 # The cunet preset's audio (input STFT of 5512 = 2^3*13*53 samples at 44.1 kHz) with a small backbone.
