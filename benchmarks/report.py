@@ -40,6 +40,7 @@ def _cost(c: dict) -> list[str]:
 TITLES = {"pipeline": "Pipeline", "inference": "Inference", "deploy": "Deployment",
           "quality": "Quality", "paper_table": "The paper's table at small scale",
           "baselines": "The baselines at a longer budget",
+          "paper_preset": "The paper preset's training path, at reduced width",
           "memory": "Memory", "distill": "Distillation"}
 """Sections rendered from their own markdown, in README order, and their headings."""
 
