@@ -96,7 +96,7 @@ def zero_mask_losses(root: Path, work: Path, preset: dict, batches: int) -> dict
     clip = p.train.target_clip
     means = [np.abs(np.minimum(np.asarray(t), clip * np.asarray(m)[..., None])).mean(axis=(0, 1, 2, 3))
              for m, t in validation_dataset(root, p, SOURCES, 16, cache=work / "cache").take(batches)]
-    return dict(zip(SOURCES, np.mean(means, axis=0).round(4).tolist()))
+    return dict(zip(SOURCES, np.mean(means, axis=0).astype(float).round(4).tolist()))
 
 
 def run(quick: bool = False, steps: int | None = None, root: str | None = None,
