@@ -45,17 +45,22 @@ SMALL = {"backbone": {"widths": [8, 16, 32, 64, 128, 256]}, "audio": {"frames": 
 step), for machines where the full preset does not fit the time at hand."""
 
 
+VALIDATION_STEPS = 4
+"""Validation batches (of 16 chunks) each training run scores per epoch."""
+
+
 def _train(root: Path, work: Path, model: str, weighting: str, steps: int, per_epoch: int,
-           overrides: dict | None = None) -> dict:
+           overrides: dict | None = None, preset: str = "cunet", seed: int = SEED, tag: str = "") -> dict:
+    """Train one configuration; `tag` names runs that differ only by `overrides`."""
     from tf_munet.training.loop import run_training
     from tf_munet.training.options import TrainOptions
 
-    run_dir = work / "runs" / f"{model}-{weighting}-{steps}"
+    run_dir = work / "runs" / f"{preset}-{model}-{weighting}-{steps}-seed{seed}{tag}"
     options = TrainOptions(
-        preset="cunet", model=model, weighting=weighting, data=str(root), cache=str(work / "cache"),
+        preset=preset, model=model, weighting=weighting, data=str(root), cache=str(work / "cache"),
         run_dir=str(run_dir), epochs=max(1, steps // per_epoch), steps_per_epoch=per_epoch,
-        validation_steps=4, batch_size=16, excerpt_every=0, verbose=0, early_stopping_patience=0,
-        seed=SEED, preset_overrides=overrides or {},
+        validation_steps=VALIDATION_STEPS, batch_size=16, excerpt_every=0, verbose=0, early_stopping_patience=0,
+        seed=seed, preset_overrides=overrides or {},
     ).validate()
     run_training(options)
     history = json.loads((run_dir / "history.json").read_text())

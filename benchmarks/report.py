@@ -19,6 +19,7 @@ from pathlib import Path
 TITLES = {"pipeline": "Pipeline", "inference": "Inference", "deploy": "Deployment",
           "quality": "Quality", "paper_table": "The paper's table at small scale",
           "baselines": "The baselines at a longer budget",
+          "paper_preset": "The paper preset's training path, at reduced width",
           "memory": "Memory", "distill": "Distillation", "web": "In the browser"}
 """Sections in page order and their headings; any other stored section with a `markdown` field
 follows them, under its name."""

@@ -22,6 +22,7 @@ SECTIONS = {
     "quality": "benchmarks.bench_quality",
     "paper_table": "benchmarks.bench_paper_table",
     "baselines": "benchmarks.bench_baselines",
+    "paper_preset": "benchmarks.bench_paper_preset",
     "memory": "benchmarks.bench_memory",
     "distill": "benchmarks.bench_distill",
     "web": "benchmarks.bench_web",

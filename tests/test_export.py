@@ -248,15 +248,24 @@ def test_dedicated_exports_one_file_per_source(dedicated):
 
 @pytest.mark.integration
 def test_paper_route_warp_and_dft(paper_tiny):
+    """The paper's route exports. Its input floor is the authors' 2.2e-16, so the network also
+    sees the float32 rounding noise of near-silent bins, where the waveform graph's DFT and
+    TensorFlow's FFT differ: its stems drift further from Keras than with a 1e-3 floor
+    (measured here: float32 1.0e-4 against 6.4e-6, float16 3.2e-2 against 6.0e-3; the
+    spectrogram graph, fed the same magnitudes, 5.9e-7 and 8.1e-4 either way)."""
     _, out, report = paper_tiny
     assert report["stft_mode"] == "dft"
     assert (out / "grids.npz").is_file()
-    for kind in ("spectrogram", "waveform"):
-        # 3e-4, not 1e-4: the paper preset's input is log(|X| + 2.2e-16) (the authors' floor), so
-        # float32 round-off in near-silent bins moves the network's input more than under 1e-3
-        assert report["tflite"][f"{kind}-float32"]["max_rel_error"] <= 3e-4
-        assert report["tflite"][f"{kind}-float16"]["max_rel_error"] <= 1e-2
+    bounds = {"spectrogram": (1e-4, 1e-2), "waveform": (2e-4, 5e-2)}
+    for kind, (float32, float16) in bounds.items():
+        assert report["tflite"][f"{kind}-float32"]["max_rel_error"] <= float32
+        assert report["tflite"][f"{kind}-float16"]["max_rel_error"] <= float16
     assert "RFFT2D" not in report["tflite"]["waveform-float32"]["ops"]
+    # silence: the float16 variant stores 2.2e-16 as 0, and log(0) would make the masks NaN
+    a = PAPER_TINY.audio
+    silent = np.zeros((2, a.model_bins, a.frames, a.channels), np.float32)
+    for variant in ("float32", "float16"):
+        assert np.isfinite(litert.LiteRTExport(out, variant).run(silent)).all(), variant
 
 
 @pytest.mark.integration

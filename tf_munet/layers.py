@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import keras
 from keras import ops
 
@@ -13,7 +15,7 @@ class InputScaling(keras.layers.Layer):
     Args:
         mode: "log" (log(x + eps), the paper), "max" (x / max over the patch, per example and
             channel, the scale-free input of Jansson's U-Net) or "none".
-        eps: floor that keeps silence finite.
+        eps: floor that keeps silence finite (the paper preset: the authors' 2.2e-16).
     """
 
     def __init__(self, mode: str = "max", eps: float = 1e-3, **kwargs):
@@ -25,7 +27,9 @@ class InputScaling(keras.layers.Layer):
 
     def call(self, x):
         if self.mode == "log":
-            return ops.log(x + self.eps)
+            # log(x + eps) >= log(eps) already; the maximum keeps that floor where eps itself is
+            # rounded to 0 (the paper's 2.2e-16 in float16 weights: TF-Lite's fp16 variant)
+            return ops.maximum(ops.log(x + self.eps), math.log(self.eps))
         if self.mode == "max":
             peak = ops.max(x, axis=(1, 2), keepdims=True)
             return x / (peak + self.eps)
