@@ -212,3 +212,18 @@ def test_a_section_measured_on_another_machine_says_so():
     inference = page[page.index("### Inference"):page.index("### Deployment")]
     assert "another machine: EPYC (2 cores, no GPU)" in inference and "INF" in inference
     assert page.count("another machine") == 1
+
+
+def test_paper_preset_section_is_rendered_from_its_numbers():
+    """The stored paper_preset markdown is what `render` makes of the stored raw numbers, and
+    its labels follow the settings (chunk length, width divisor, steps), not fixed text."""
+    import json
+
+    bench = _module("bench_paper_preset")
+    data = json.loads((ROOT / "benchmarks" / "results.json").read_text())[bench.SECTION]
+    assert bench.render(data) == data["markdown"]
+    assert f"{data['chunk_seconds']:g} s chunks" in data["markdown"]
+    other = {**data, "chunk_seconds": 2.97, "width_divisor": 16, "steps": 40}
+    text = bench.render(other)
+    assert "2.97 s chunks" in text and "widths ÷16" in text and "40 optimizer steps" in text
+    assert f"{data['chunk_seconds']:g} s chunks" not in text
