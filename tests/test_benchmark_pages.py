@@ -4,19 +4,10 @@ no figure on either page is typed by hand (fast: no training, no TensorFlow)."""
 import copy
 import importlib
 import re
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _module(name: str):
-    """A module of the `benchmarks` folder (not an installed package: found from the repo root)."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    return importlib.import_module(f"benchmarks.{name}")
+from _bench import ROOT
+from _bench import bench_module as _module
 
 
 @pytest.fixture(scope="module")

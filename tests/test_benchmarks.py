@@ -1,22 +1,12 @@
 """Benchmarks: the deployment section's quick run (tiny preset, 5 s clip) and its report."""
 
-import importlib
 import math
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _module(name: str):
-    """A module of the `benchmarks` folder (not an installed package: found from the repo root)."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    return importlib.import_module(f"benchmarks.{name}")
+from _bench import ROOT
+from _bench import bench_module as _module
 
 
 @pytest.fixture(scope="module")
