@@ -70,20 +70,13 @@ def serve(args: argparse.Namespace) -> int:
 
 def separate(args: argparse.Namespace) -> int:
     from tf_munet.web.browser import PageSession
-    from tf_munet_core.files import check_input_file
     from tf_munet_core.layout import Layout
 
     if args.block_seconds < 2.0:
         raise UserError(f"--block-seconds {args.block_seconds}: must be at least 2")
     layout = Layout(args.out)  # separate's default names: OUT/<track>/<source>.wav
-    pairs, seen = [], {}
-    for name in args.inputs:
-        path = check_input_file(name)
-        target = layout.path(path, "stem", "wav").parent
-        if target in seen:
-            raise UserError(f"{path}: same output folder {target} as {seen[target]}; rename one")
-        seen[target] = path
-        pairs.append((path, target))
+    # the page writes every source into one folder per track: plan one stem to get that folder
+    pairs = [(path, files["stem"].parent) for path, files in layout.plan(args.inputs, ("stem",), "wav")]
     with PageSession(args.export_dir, variant=args.variant, block_seconds=args.block_seconds,
                      fast_fft=args.fast_fft) as session:
         layout.clear_earlier([path for path, _ in pairs], args.overwrite)
