@@ -218,12 +218,23 @@ def render_docs(results: dict) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+README_SECTIONS = ("web", "tests")
+"""Sections the README also shows in full, each in its own generated block (named like the section)
+beside the text it backs."""
+
+
 def readme_blocks(results: dict) -> dict[str, str]:
     """{marker name: markdown} of the README's generated blocks."""
     from benchmarks import headline, targets
 
-    return {"summary": headline.opening(results),
-            "benchmarks": headline.summary(results, targets.checked(results))}
+    blocks = {"summary": headline.opening(results),
+              "benchmarks": headline.summary(results, targets.checked(results))}
+    for name in README_SECTIONS:
+        data = results.get(name)
+        blocks[name] = (f"{section_markdown(name, data)}\n\n(Measured on {_machine(data['machine'])}: "
+                        f"`python -m benchmarks.run --only {name}`.)" if data else
+                        f"(Not measured yet: `python -m benchmarks.run --only {name}`.)")
+    return blocks
 
 
 def render_readme(results: dict, text: str) -> str:

@@ -26,6 +26,7 @@ SECTIONS = {
     "memory": "benchmarks.bench_memory",
     "distill": "benchmarks.bench_distill",
     "web": "benchmarks.bench_web",
+    "tests": "benchmarks.bench_tests",
 }
 
 

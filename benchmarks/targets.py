@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from benchmarks.bench_tests import TARGET_FRACTION as TESTS_FRACTION
+from benchmarks.bench_tests import TARGET_SECONDS as TESTS_SECONDS
+
 NETWORK_RATIO = 3.5
 """M-U-Net's separation network time at least this many times shorter than C-U-Net's and the
 dedicated set's (4 sources)."""
@@ -183,6 +186,36 @@ def memory(results: dict) -> tuple[str, str] | None:
     return measured, _met(long["peak_rss_bytes"] <= MEMORY_BYTES)
 
 
+def web_page(results: dict) -> tuple[str, str] | None:
+    w = results.get("web")
+    if not w:
+        return None
+    target = w["targets"]["page_over_edge"]
+    rows = {("--fast-fft" if r["fast_fft"] else "default"): r for r in w["rows"]}
+    measured = "; ".join(f"{name}: page {r['page_s']:.1f} s, edge {r['edge_s']:.1f} s, {r['page_over_edge']:.2f}×"
+                         for name, r in rows.items())
+    verdict = ", ".join(f"{_met(r['page_over_edge'] <= target)} {'by default' if name == 'default' else 'with ' + name}"
+                        for name, r in rows.items())
+    return measured, f"target {target:g}×: {verdict}"
+
+
+def web_first_audio(results: dict) -> tuple[str, str] | None:
+    w = results.get("web")
+    if not w:
+        return None
+    target = w["targets"]["first_audio_s"]
+    return f"{w['first_audio_s']:.1f} s", _met(w["first_audio_s"] <= target)
+
+
+def test_tiers(results: dict) -> tuple[str, str] | None:
+    t = results.get("tests")
+    if not t:
+        return None
+    goal = t["targets"]
+    measured = f"{t['fast_tier_s']:.0f} s, {t['passed']} of {t['all_tests']} tests ({100 * t['fast_fraction']:.0f} %)"
+    return measured, _met(t["fast_tier_s"] <= goal["fast_tier_s"] and t["fast_fraction"] >= goal["fast_fraction"])
+
+
 TARGETS: list[tuple[str, str, Callable[[dict], tuple[str, str] | None]]] = [
     (f"M-U-Net network time ≥ {NETWORK_RATIO}× shorter than the C-U-Net's and the dedicated set's",
      "inference", network_ratio),
@@ -196,6 +229,10 @@ TARGETS: list[tuple[str, str, Callable[[dict], tuple[str, str] | None]]] = [
     (f"train step and batched forward ≥ {100 * PEAK_FRACTION:.0f} % of the matmul peak", "cost", peak_fraction),
     ("input pipeline faster than the training step", "pipeline", pipeline),
     (f"60-minute file: peak memory ≤ {MEMORY_BYTES / 1e9} GB", "memory", memory),
+    ("the browser page's separation of a 3-minute song within the target of tf-munet-edge's time", "web", web_page),
+    ("the browser page's first playable audio within the target (s) of choosing the file", "web", web_first_audio),
+    (f"the fast test tier (`python -m pytest -q`): at most {TESTS_SECONDS:.0f} s on 2 cores, at least "
+     f"{100 * TESTS_FRACTION:.0f} % of the tests", "tests", test_tiers),
 ]
 """(target, section it is measured in, check)."""
 
