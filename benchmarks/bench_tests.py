@@ -32,25 +32,30 @@ def _junit_counts(path: Path) -> dict[str, int]:
     return {k: sum(int(s.get(k, 0)) for s in suites) for k in ("tests", "failures", "errors", "skipped")}
 
 
-def collected(*extra: str) -> int:
+def collected(*extra: str, cwd: Path = ROOT) -> int:
     """How many tests pytest collects with `extra` options (without running them)."""
-    out = subprocess.run([*COMMAND, "--collect-only", "-n", "0", *extra], cwd=ROOT, capture_output=True,
+    out = subprocess.run([*COMMAND, "--collect-only", "-n", "0", *extra], cwd=cwd, capture_output=True,
                          text=True, check=True).stdout
     return sum(1 for line in out.splitlines() if "::" in line)
+
+
+def timed_tier(*extra: str, cwd: Path = ROOT) -> tuple[float, dict[str, int]]:
+    """(wall seconds, JUnit counts) of one pytest run with `extra` options; a failing run raises."""
+    with tempfile.TemporaryDirectory(prefix="tf_munet_tests_") as tmp:
+        report = Path(tmp) / "junit.xml"
+        t0 = time.perf_counter()
+        proc = subprocess.run([*COMMAND, f"--junitxml={report}", *extra], cwd=cwd, capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        counts = _junit_counts(report) if report.exists() else {}
+    if proc.returncode != 0:
+        raise RuntimeError(f"pytest failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}")
+    return wall, counts
 
 
 def run(quick: bool = False) -> dict:
     """Time the fast tier once (`quick`: one small test file instead) and count what it ran."""
     target = ["tests/test_stft.py"] if quick else []
-    with tempfile.TemporaryDirectory(prefix="tf_munet_tests_") as tmp:
-        report = Path(tmp) / "junit.xml"
-        t0 = time.perf_counter()
-        proc = subprocess.run([*COMMAND, f"--junitxml={report}", *target], cwd=ROOT, capture_output=True,
-                              text=True)
-        wall = time.perf_counter() - t0
-        counts = _junit_counts(report)
-    if proc.returncode != 0:
-        raise RuntimeError(f"the fast tier failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}")
+    wall, counts = timed_tier(*target)
     ran = counts["tests"] - counts["skipped"]
     total = collected("--run-integration", *target)
     data = {

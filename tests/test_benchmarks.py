@@ -217,3 +217,31 @@ def test_paper_preset_section_is_rendered_from_its_numbers():
     text = bench.render(other)
     assert "2.97 s chunks" in text and "widths ÷16" in text and "40 optimizer steps" in text
     assert f"{data['chunk_seconds']:g} s chunks" not in text
+
+
+@pytest.mark.integration
+def test_test_tier_benchmark_counts_what_pytest_ran_and_skipped(tmp_path):
+    from benchmarks import bench_tests
+
+    (tmp_path / "test_sample.py").write_text(
+        "import pytest\n\ndef test_a():\n    pass\n\ndef test_b():\n    pass\n\n"
+        "@pytest.mark.skip(reason='x')\ndef test_c():\n    pass\n")
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    wall, counts = bench_tests.timed_tier("-n", "0", cwd=tmp_path)
+    assert counts == {"tests": 3, "failures": 0, "errors": 0, "skipped": 1} and wall > 0
+    assert bench_tests.collected(cwd=tmp_path) == 3
+    (tmp_path / "test_sample.py").write_text("def test_a():\n    assert False\n")
+    with pytest.raises(RuntimeError, match="pytest failed"):
+        bench_tests.timed_tier("-n", "0", cwd=tmp_path)
+
+
+def test_test_tier_target_reads_the_stored_time_and_share():
+    from benchmarks import targets
+
+    stored = {"fast_tier_s": 161.0, "passed": 379, "all_tests": 529, "fast_fraction": 0.716,
+              "targets": {"fast_tier_s": 300.0, "fast_fraction": 0.6}}
+    measured, verdict = targets.test_tiers({"tests": stored})
+    assert measured == "161 s, 379 of 529 tests (72 %)" and verdict == "met"
+    assert targets.test_tiers({"tests": {**stored, "fast_tier_s": 301.0}})[1] == "missed"
+    assert targets.test_tiers({"tests": {**stored, "fast_fraction": 0.59}})[1] == "missed"
+    assert targets.test_tiers({}) is None
