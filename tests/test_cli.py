@@ -29,14 +29,14 @@ def _usage_error(main, argv, capsys) -> str:
 
 
 def test_usage_mistakes_are_one_line_in_every_command(tmp_path, capsys):
-    from tf_munet.evaluate import main as evaluate
-    from tf_munet.export import main as export
-    from tf_munet.hub.cli import main as hub
-    from tf_munet.models.__main__ import main as models
-    from tf_munet.prepare import main as prepare
-    from tf_munet.separate import main as separate
-    from tf_munet.synthetic import main as synthetic
-    from tf_munet.train import main as train
+    from tf_munet.cli.evaluate import main as evaluate
+    from tf_munet.cli.export import main as export
+    from tf_munet.cli.hub import main as hub
+    from tf_munet.cli.models import main as models
+    from tf_munet.cli.prepare import main as prepare
+    from tf_munet.cli.separate import main as separate
+    from tf_munet.cli.synthetic import main as synthetic
+    from tf_munet.cli.train import main as train
     from tf_munet_core.edge import main as edge
 
     err = _usage_error(separate, ["RUN", "song.wav", "--bogus"], capsys)
