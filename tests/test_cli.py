@@ -216,3 +216,22 @@ def test_export_runs_from_the_checkouts_parent_folder():
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-500:]
     assert "--out" in done.stdout
+
+
+def test_every_python_m_form_is_an_entry_point_into_tf_munet_cli():
+    """`python -m tf_munet.<tool>` runs `tf_munet.cli.<tool>.main`, the function `tf-munet <tool>`
+    runs; only the edge runner lives in the TensorFlow-free core."""
+    import importlib
+
+    from tf_munet.cli import COMMANDS
+
+    entries = {"train": "tf_munet.train", "separate": "tf_munet.separate", "evaluate": "tf_munet.evaluate",
+               "prepare": "tf_munet.prepare", "synthetic": "tf_munet.synthetic",
+               "export": "tf_munet.export.__main__", "hub": "tf_munet.hub.__main__",
+               "models": "tf_munet.models.__main__", "web": "tf_munet.web.__main__"}
+    assert set(entries) | {"edge"} == set(COMMANDS)
+    for name, entry in entries.items():
+        assert COMMANDS[name][0] == f"tf_munet.cli.{name}", name
+        command = importlib.import_module(COMMANDS[name][0])
+        assert importlib.import_module(entry).main is command.main, entry
+    assert COMMANDS["edge"][0] == "tf_munet_core.edge"
