@@ -47,10 +47,10 @@ setup(
     entry_points={
         "console_scripts": [
             "tf-munet=tf_munet.cli:main",  # tf-munet COMMAND: every tool below and more
-            "tf-munet-train=tf_munet.train:main",
-            "tf-munet-separate=tf_munet.separate:main",
-            "tf-munet-evaluate=tf_munet.evaluate:main",
-            "tf-munet-export=tf_munet.export:main",
+            "tf-munet-train=tf_munet.cli.train:main",
+            "tf-munet-separate=tf_munet.cli.separate:main",
+            "tf-munet-evaluate=tf_munet.cli.evaluate:main",
+            "tf-munet-export=tf_munet.cli.export:main",
             "tf-munet-edge=tf_munet_core.edge:main",
         ]
     },

@@ -23,7 +23,7 @@ from _tiny_run import train_tiny_run
 
 from tf_munet.data.synthetic import synthetic_stems
 from tf_munet.export import export_run
-from tf_munet.separate import main as separate
+from tf_munet.cli.separate import main as separate
 
 work = Path(sys.argv[1])
 run = train_tiny_run(work / "run", steps=10)

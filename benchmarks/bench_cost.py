@@ -16,7 +16,7 @@ import numpy as np
 
 
 def params_table(presets=("tiny", "cunet", "paper", "fullband")) -> list[dict]:
-    from tf_munet.models.__main__ import summarize
+    from tf_munet.cli.models import summarize
     from tf_munet.presets import get_preset
 
     rows = []
@@ -52,7 +52,7 @@ def train_and_forward(preset_name: str = "cunet", batch: int = 16, steps: int = 
     from tf_munet.models.conditions import one_hot_conditions
     from tf_munet.presets import get_preset, resolve_sources
     from tf_munet.registry import FAMILIES
-    from tf_munet.trainer import SeparatorTrainer
+    from tf_munet.training.trainer import SeparatorTrainer
 
     preset = get_preset(preset_name)
     sources = resolve_sources("4stems")

@@ -85,7 +85,7 @@ def _step_times(root: Path, work: Path, repeat: int, overrides: dict | None = No
     from tf_munet.data.pipeline import prepare_if_needed, training_dataset
     from tf_munet.models import build_model
     from tf_munet.presets import get_preset, resolve_sources
-    from tf_munet.trainer import SeparatorTrainer
+    from tf_munet.training.trainer import SeparatorTrainer
 
     preset, sources = get_preset("cunet"), resolve_sources("4stems")
     if overrides:

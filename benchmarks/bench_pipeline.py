@@ -45,7 +45,7 @@ def run(quick: bool = False) -> dict:
     from tf_munet.data.synthetic import write_synthetic_musdb
     from tf_munet.models import build_model
     from tf_munet.presets import get_preset, resolve_sources
-    from tf_munet.trainer import SeparatorTrainer
+    from tf_munet.training.trainer import SeparatorTrainer
 
     preset_name = "tiny" if quick else "cunet"
     tracks, seconds = (3, 6.0) if quick else (8, 30.0)

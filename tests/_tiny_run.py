@@ -25,7 +25,7 @@ def train_tiny_run(run_dir: Path, family: str = "munet", steps: int = 200, seed:
     from tf_munet.presets import get_preset
     from tf_munet.run_dir import RunConfig, save_network, save_run_config
     from tf_munet.spectral import SpectralFrontEnd
-    from tf_munet.trainer import SeparatorTrainer
+    from tf_munet.training.trainer import SeparatorTrainer
 
     p = preset or get_preset("tiny")
     a = p.audio

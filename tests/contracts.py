@@ -21,7 +21,7 @@ from tf_munet.models import all_source_masks, build_model, count_params, is_cond
 from tf_munet.models.backbones import build_backbone
 from tf_munet.presets import Preset, get_preset
 from tf_munet.registry import FAMILIES, WEIGHTINGS, get_family, get_weighting
-from tf_munet.trainer import SeparatorTrainer
+from tf_munet.training.trainer import SeparatorTrainer
 
 FOUR = ("vocals", "drums", "bass", "other")
 ENERGIES = {"vocals": 1.0, "drums": 2.0, "bass": 3.0, "other": 4.0, "accompaniment": 9.0}

@@ -29,14 +29,14 @@ def _usage_error(main, argv, capsys) -> str:
 
 
 def test_usage_mistakes_are_one_line_in_every_command(tmp_path, capsys):
-    from tf_munet.evaluate import main as evaluate
-    from tf_munet.export import main as export
-    from tf_munet.hub.cli import main as hub
-    from tf_munet.models.__main__ import main as models
-    from tf_munet.prepare import main as prepare
-    from tf_munet.separate import main as separate
-    from tf_munet.synthetic import main as synthetic
-    from tf_munet.train import main as train
+    from tf_munet.cli.evaluate import main as evaluate
+    from tf_munet.cli.export import main as export
+    from tf_munet.cli.hub import main as hub
+    from tf_munet.cli.models import main as models
+    from tf_munet.cli.prepare import main as prepare
+    from tf_munet.cli.separate import main as separate
+    from tf_munet.cli.synthetic import main as synthetic
+    from tf_munet.cli.train import main as train
     from tf_munet_core.edge import main as edge
 
     err = _usage_error(separate, ["RUN", "song.wav", "--bogus"], capsys)
@@ -216,3 +216,22 @@ def test_export_runs_from_the_checkouts_parent_folder():
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-500:]
     assert "--out" in done.stdout
+
+
+def test_every_python_m_form_is_an_entry_point_into_tf_munet_cli():
+    """`python -m tf_munet.<tool>` runs `tf_munet.cli.<tool>.main`, the function `tf-munet <tool>`
+    runs; only the edge runner lives in the TensorFlow-free core."""
+    import importlib
+
+    from tf_munet.cli import COMMANDS
+
+    entries = {"train": "tf_munet.train", "separate": "tf_munet.separate", "evaluate": "tf_munet.evaluate",
+               "prepare": "tf_munet.prepare", "synthetic": "tf_munet.synthetic",
+               "export": "tf_munet.export.__main__", "hub": "tf_munet.hub.__main__",
+               "models": "tf_munet.models.__main__", "web": "tf_munet.web.__main__"}
+    assert set(entries) | {"edge"} == set(COMMANDS)
+    for name, entry in entries.items():
+        assert COMMANDS[name][0] == f"tf_munet.cli.{name}", name
+        command = importlib.import_module(COMMANDS[name][0])
+        assert importlib.import_module(entry).main is command.main, entry
+    assert COMMANDS["edge"][0] == "tf_munet_core.edge"

@@ -19,8 +19,8 @@ def test_separator_flags_are_defined_once_for_every_command():
     the edge runner leaves the patch overlap to the export unless given; separate's precision
     is auto, evaluate's float32 (scores that do not depend on the CPU). separate and the edge
     runner have the same output flags."""
-    from tf_munet.evaluate import build_parser as evaluate_parser
-    from tf_munet.separate import build_parser as separate_parser
+    from tf_munet.cli.evaluate import build_parser as evaluate_parser
+    from tf_munet.cli.separate import build_parser as separate_parser
     from tf_munet_core.edge import build_parser as edge_parser
 
     separate, evaluate, edge = (_separation_flags(p()) for p in

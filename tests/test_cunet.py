@@ -112,7 +112,7 @@ def trained_cunet():
     import keras
     import tensorflow as tf
 
-    from tf_munet.trainer import SeparatorTrainer
+    from tf_munet.training.trainer import SeparatorTrainer
 
     batch, a = 16, TINY.audio
     one = _batches(TINY, range(100, 106), batch, np.random.default_rng(0))

@@ -71,7 +71,7 @@ def test_synthetic_stems_are_distinct_and_sum_exactly(tmp_path):
 
 
 def test_synthetic_cli(tmp_path, capsys):
-    from tf_munet.synthetic import main
+    from tf_munet.cli.synthetic import main
 
     assert main(["--out", str(tmp_path / "d"), "--train", "1", "--test", "1", "--seconds", "1", "--seed", "2",
                  "--channels", "1", "--rate", "22050"]) == 0
@@ -357,7 +357,7 @@ def test_killed_prepare_resumes_to_the_same_cache(tmp_path):
     finished = len(list((out / "tracks" / "train").glob("*.json")))
     assert 2 <= finished < 8 and not (out / "cache.json").exists()
     (out / "shards" / "train" / ".stale.tfrecord.x1.tfrecord.tmp").write_bytes(b"half")  # as a kill can leave
-    from tf_munet.prepare import main
+    from tf_munet.cli.prepare import main
 
     assert main(["--root", str(root), "--preset", "paper", "--out", str(out), "--workers", "1", "--no-progress"]) == 0
     fresh = prepare(root, get_preset("paper"), tmp_path / "fresh", workers=1, progress=False)
@@ -408,7 +408,7 @@ def small_root(tmp_path_factory):
 
 @pytest.mark.parametrize("case", BAD_CASES)
 def test_bad_input_gives_one_clear_error_or_a_skip(small_root, tmp_path, capsys, case):
-    from tf_munet.prepare import main
+    from tf_munet.cli.prepare import main
 
     root = tmp_path / "root"
     shutil.copytree(small_root, root)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from tf_munet.cli.train import main as train_main
 from tf_munet.data.synthetic import synthetic_stems
-from tf_munet.train import main as train_main
 
 RATE = 16000  # neither the teacher's nor the student's rate: the files are resampled
 

@@ -8,7 +8,7 @@ import pytest
 from _tiny_run import FOUR
 
 from tf_munet import evaluation as ev
-from tf_munet.evaluate import main as evaluate_main
+from tf_munet.cli.evaluate import main as evaluate_main
 from tf_munet.paper_protocol import score as paper_score
 from tf_munet.presets import get_preset
 
@@ -119,7 +119,7 @@ def test_cache_keys_follow_the_separator_options(tiny_run):
 
 def test_cli_speed_flags_reach_the_separator(tiny_run):
     """evaluate's speed flags become the separator's options (and so its cache key)."""
-    from tf_munet.evaluate import build_parser, separator_options
+    from tf_munet.cli.evaluate import build_parser, separator_options
     from tf_munet.evaluation import build, run_spec
 
     args = build_parser().parse_args([str(tiny_run), "--out", "x", "--overlap", "0",

@@ -443,7 +443,7 @@ def test_edge_runner_errors(munet, tmp_path):
 
 @pytest.mark.integration
 def test_cli(cunet, synthetic_musdb, tmp_path, capsys):
-    from tf_munet.export import main
+    from tf_munet.cli.export import main
 
     run, _, _ = cunet
     out = tmp_path / "cli"

@@ -78,8 +78,8 @@ def test_train_and_separate_cli_with_fullband(synthetic_musdb, tmp_path):
 
     import soundfile as sf
 
-    from tf_munet.separate import main as separate_main
-    from tf_munet.train import main as train_main
+    from tf_munet.cli.separate import main as separate_main
+    from tf_munet.cli.train import main as train_main
 
     config = tmp_path / "narrow.json"
     config.write_text(json.dumps({"preset_overrides": {"audio": {"frames": 32},

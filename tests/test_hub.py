@@ -20,8 +20,8 @@ import _spleeter_seeded as seeded
 import numpy as np
 import pytest
 
+from tf_munet.cli.hub import main as hub_main
 from tf_munet.hub import spleeter
-from tf_munet.hub.cli import main as hub_main
 from tf_munet.hub.spleeter import (
     checkpoint_variables,
     separate_like_spleeter,
@@ -193,7 +193,7 @@ def test_parity_tells_the_activations_apart(name, wrong, tmp_path):
 def test_converted_run_works_with_separate(name, converted, tmp_path):
     import soundfile as sf
 
-    from tf_munet.separate import main as separate_main
+    from tf_munet.cli.separate import main as separate_main
 
     sources = spleeter_model(name).instruments
     x = seeded.seeded_input()[: 3 * seeded.RATE]

@@ -7,8 +7,8 @@ import keras
 import numpy as np
 import pytest
 
+from tf_munet.cli.models import main as models_main
 from tf_munet.models import build_model, count_flops, count_params
-from tf_munet.models.__main__ import main as models_main
 from tf_munet.presets import PRESETS, get_preset, resolve_sources
 from tf_munet.registry import FAMILIES
 
@@ -107,7 +107,7 @@ def test_paper_preset_matches_the_papers_size():
 
 def test_cunet_preset_matches_the_cunet_size():
     """The C-U-Net backbone has ~9.8 M parameters (PAPER.md)."""
-    rows = {r["family"]: r for r in __import__("tf_munet.models.__main__", fromlist=["x"]).summarize("cunet")}
+    rows = {r["family"]: r for r in __import__("tf_munet.cli.models", fromlist=["x"]).summarize("cunet")}
     assert 9.7e6 < rows["munet"]["params"] < 9.9e6
     assert rows["cunet"]["flops_per_separation"] == pytest.approx(4 * rows["cunet"]["flops_per_pass"])
     assert rows["munet"]["flops_per_pass"] == pytest.approx(1.59e9, rel=0.05)

@@ -19,7 +19,7 @@ def home(tmp_path, monkeypatch):
 
 
 def test_musdb_sample_is_read_where_musdb_downloads_it(home, tmp_path, capsys):
-    from tf_munet.prepare import main as prepare_main
+    from tf_munet.cli.prepare import main as prepare_main
 
     generated = write_synthetic_musdb(tmp_path / "gen", train=2, test=1, seconds=2.0, seed=2, stems=True)
     root = home / MUSDB_SAMPLE_ROOT.removeprefix("~/")
@@ -41,7 +41,7 @@ def test_musdb_sample_is_read_where_musdb_downloads_it(home, tmp_path, capsys):
 
 
 def test_failed_musdb_sample_download_is_one_line_and_leaves_nothing(home, monkeypatch, capsys):
-    from tf_munet.prepare import main as prepare_main
+    from tf_munet.cli.prepare import main as prepare_main
 
     for name in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
         monkeypatch.setenv(name, "http://127.0.0.1:9")  # the discard port: refused at once, offline

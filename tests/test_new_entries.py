@@ -100,8 +100,8 @@ def test_new_entries_reach_the_training_cli():
 
 @pytest.mark.integration
 def test_new_family_trains_from_the_cli_and_exports_alike_in_every_runtime(tiny_cache, tmp_path):
+    from tf_munet.cli.train import main
     from tf_munet.separation import Separator
-    from tf_munet.train import main
 
     run = tmp_path / "cli"
     assert main(["--data", str(tiny_cache), "--run-dir", str(run), "--model", HALVES.name,

@@ -22,7 +22,7 @@ def _one_error(rc: int, err: str, *words: str) -> str:
 
 
 def test_separate_refuses_earlier_stems_unless_overwrite(tiny_run, tmp_path, capsys):
-    from tf_munet.separate import main
+    from tf_munet.cli.separate import main
 
     song = tmp_path / "song.wav"
     sf.write(song, music(2.0), 22050, subtype="PCM_16")
@@ -44,7 +44,7 @@ def test_separate_refuses_earlier_stems_unless_overwrite(tiny_run, tmp_path, cap
 
 
 def test_export_refuses_an_earlier_export_unless_overwrite(tiny_run, tiny_export, tmp_path, capsys):
-    from tf_munet.export import main
+    from tf_munet.cli.export import main
 
     out = tmp_path / "export"
     shutil.copytree(tiny_export, out)
@@ -65,8 +65,8 @@ def test_export_refuses_an_earlier_export_unless_overwrite(tiny_run, tiny_export
 
 
 def test_evaluate_resumes_its_own_folder_and_refuses_another(tiny_run, tmp_path, capsys):
+    from tf_munet.cli.evaluate import main
     from tf_munet.data.synthetic import write_synthetic_musdb
-    from tf_munet.evaluate import main
 
     root = write_synthetic_musdb(tmp_path / "musdb", train=0, test=1, seconds=2.0, seed=5)
     out = tmp_path / "eval"

@@ -60,7 +60,7 @@ def test_every_command_documents_debug_and_models_help_needs_no_tensorflow(capsy
             "assert 'tensorflow' not in sys.modules, 'TF imported'")
     done = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "--sources" in done.stdout and "4stems" in done.stdout, done.stderr
-    from tf_munet.models.__main__ import main
+    from tf_munet.cli.models import main
 
     assert main(["--preset", "tiny", "--sources", "vocals,flute"]) == 2
     err = capsys.readouterr().err

@@ -126,7 +126,7 @@ def _check_outcome(case, rc: int, err: str, out) -> None:
 
 @pytest.mark.parametrize("name", CASES)
 def test_separate_on_the_corpus(name, bad_audio, tiny_run, tmp_path, capsys):
-    from tf_munet.separate import main
+    from tf_munet.cli.separate import main
 
     case = bad_audio[name]
     out = tmp_path / "missing" / "out"  # created on demand
@@ -148,8 +148,8 @@ PREPARE_BAD = {"one sample": r"too short"}
 
 @pytest.mark.parametrize("name", CASES)
 def test_prepare_on_the_corpus(name, bad_audio, tmp_path, capsys):
+    from tf_munet.cli.prepare import main
     from tf_munet.data import cache as cache_lib
-    from tf_munet.prepare import main
 
     case = bad_audio[name]
     root, track = _track_root(tmp_path, case, "train")
@@ -172,7 +172,7 @@ def test_prepare_on_the_corpus(name, bad_audio, tmp_path, capsys):
 
 @pytest.mark.integration
 def test_train_on_bad_and_unusual_roots(bad_audio, tmp_path, capsys):
-    from tf_munet.train import main
+    from tf_munet.cli.train import main
 
     small = ["--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "2", "--validation-steps", "1",
              "--verbose", "0"]
@@ -202,7 +202,7 @@ EVALUATE_BAD = {"one sample": r"too short to score"}
 
 @pytest.mark.parametrize("name", CASES)
 def test_evaluate_on_the_corpus(name, bad_audio, tiny_run, tmp_path, capsys):
-    from tf_munet.evaluate import main
+    from tf_munet.cli.evaluate import main
 
     case = bad_audio[name]
     root, track = _track_root(tmp_path, case, "test")
@@ -264,11 +264,11 @@ def test_real_processes_exit_2_with_one_line_and_debug_shows_the_traceback(bad_a
 def test_unwritable_output_folders_are_one_line_errors(bad_audio, tiny_run, tiny_export, synthetic_musdb,
                                                         tmp_path, capsys):
     """Root ignores permissions, so the unwritable folder is one below a regular file."""
-    from tf_munet.evaluate import main as evaluate
-    from tf_munet.export import main as export
-    from tf_munet.prepare import main as prepare
-    from tf_munet.separate import main as separate
-    from tf_munet.train import main as train
+    from tf_munet.cli.evaluate import main as evaluate
+    from tf_munet.cli.export import main as export
+    from tf_munet.cli.prepare import main as prepare
+    from tf_munet.cli.separate import main as separate
+    from tf_munet.cli.train import main as train
 
     blocker = tmp_path / "a file"
     blocker.write_text("not a folder")
@@ -334,7 +334,7 @@ def _kill_while_writing(cmd: list[str], out: Path, delay: float, ready=None, sta
 
 @pytest.mark.integration
 def test_sigkill_during_separate_leaves_no_half_written_stem(tiny_run, tmp_path):
-    from tf_munet.separate import main
+    from tf_munet.cli.separate import main
 
     seconds = 40
     song = tmp_path / "long song.wav"
@@ -361,7 +361,7 @@ def test_sigkill_during_separate_leaves_no_half_written_stem(tiny_run, tmp_path)
 def test_sigkill_during_export_leaves_no_half_written_artifact(tiny_run, tmp_path):
     from ai_edge_litert.interpreter import Interpreter
 
-    from tf_munet.export import main
+    from tf_munet.cli.export import main
 
     out = tmp_path / "export"
     args = [str(tiny_run), "--out", str(out), "--quantize", "none,fp16", "--inputs", "spectrogram",
@@ -399,7 +399,7 @@ def test_keras_files_load_in_safe_mode_only(tiny_run, bad_audio, tmp_path, capsy
     """A .keras file with a Python lambda is refused before the lambda can run."""
     import keras
 
-    from tf_munet.separate import main
+    from tf_munet.cli.separate import main
 
     marker = tmp_path / "the lambda ran"
     monkeypatch.setenv("TF_MUNET_TEST_MARKER", str(marker))
@@ -417,7 +417,7 @@ def test_keras_files_load_in_safe_mode_only(tiny_run, bad_audio, tmp_path, capsy
 
 
 def test_hostile_names_never_leave_the_output_folder(tiny_run, tiny_export, bad_audio, tmp_path, capsys):
-    from tf_munet.separate import main
+    from tf_munet.cli.separate import main
 
     song = bad_audio["8-bit"].path
     jail = tmp_path / "jail"

@@ -133,7 +133,7 @@ def test_midi_folder_renders_each_stem_from_its_instruments(tmp_path):
 
 
 def test_bad_midi_and_missing_soundfont_fail_in_one_line_without_a_partial_set(tmp_path, monkeypatch, capsys):
-    from tf_munet.synthetic import main
+    from tf_munet.cli.synthetic import main
 
     broken = tmp_path / "broken.mid"
     broken.write_bytes(b"MThd\x00\x00\x00\x06garbage")

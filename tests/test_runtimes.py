@@ -89,7 +89,7 @@ def test_separate_takes_an_export_folder_and_skips_tensorflow(tiny_run, tiny_exp
 
     import soundfile as sf
 
-    from tf_munet.separate import main as separate
+    from tf_munet.cli.separate import main as separate
 
     song = tmp_path / "song.wav"
     sf.write(song, clip, 22050, subtype="FLOAT")

@@ -7,10 +7,10 @@ import pytest
 import soundfile as sf
 from _tiny_run import FOUR
 
+from tf_munet.cli.separate import main as separate_main
 from tf_munet.data.synthetic import synthetic_stems
 from tf_munet.presets import get_preset
 from tf_munet.registry import FAMILIES
-from tf_munet.separate import main as separate_main
 from tf_munet.separation import (
     DEFAULT_OVERLAP,
     STAGES,

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tf_munet.cli.train import main
 from tf_munet.errors import UserError
-from tf_munet.train import main
 from tf_munet.training.options import TrainOptions, parse_options
 
 SMALL = ["--steps-per-epoch", "2", "--batch-size", "2", "--validation-steps", "1",
@@ -179,7 +179,7 @@ def test_munet_run_folder_and_best_model(munet_run, capsys):
     from tf_munet.data.pipeline import validation_dataset
     from tf_munet.presets import get_preset
     from tf_munet.run_dir import load_network
-    from tf_munet.trainer import SeparatorTrainer
+    from tf_munet.training.trainer import SeparatorTrainer
 
     sources = ("vocals", "drums", "bass", "other")
     net = load_network(munet_run / "model.keras")
@@ -631,7 +631,7 @@ def test_dedicated_per_source_selection_keeps_each_sources_best_epoch(tiny_cache
     from tf_munet.data.pipeline import validation_dataset
     from tf_munet.presets import get_preset
     from tf_munet.run_dir import load_network
-    from tf_munet.trainer import SeparatorTrainer
+    from tf_munet.training.trainer import SeparatorTrainer
 
     run = tmp_path / "ded"
     assert main(["--model", "dedicated", "--selection", "per-source", "--data", str(tiny_cache),

@@ -8,7 +8,7 @@ import tensorflow as tf
 from tf_munet.models import build_model
 from tf_munet.presets import get_preset
 from tf_munet.registry import FAMILIES
-from tf_munet.trainer import SeparatorTrainer
+from tf_munet.training.trainer import SeparatorTrainer
 from tf_munet.weighting import WEIGHTINGS, make_weighting
 
 FOUR = ("vocals", "drums", "bass", "other")

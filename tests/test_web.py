@@ -17,8 +17,8 @@ import pytest
 import soundfile as sf
 from _tiny_run import FOUR, train_tiny_run
 
+from tf_munet.cli import web as cli
 from tf_munet.presets import get_preset
-from tf_munet.web import cli
 from tf_munet_core import edge
 
 integration = pytest.mark.integration  # every test here but the npm check drives Chromium
@@ -206,7 +206,7 @@ def test_bad_input_gives_one_line_errors(cunet_web, songs, tmp_path, capsys, mon
 
 def test_export_web_without_npm_packages_fails_at_once(tmp_path, capsys, monkeypatch):
     """A web/ folder without node_modules: export --web stops before any work, saying what to run."""
-    from tf_munet.export import main as export_main
+    from tf_munet.cli.export import main as export_main
 
     web = tmp_path / "web"
     shutil.copytree(Path(__file__).resolve().parents[1] / "web" / "page", web / "page")
@@ -223,7 +223,7 @@ def test_export_replaces_its_site_only_with_overwrite(cunet_web, tmp_path, capsy
     --overwrite replaces them, and an export without --web removes them."""
     import json
 
-    from tf_munet.export import main as export_main
+    from tf_munet.cli.export import main as export_main
 
     out = tmp_path / "export"
     shutil.copytree(cunet_web, out)

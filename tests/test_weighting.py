@@ -91,7 +91,7 @@ def test_instp1_weighs_a_batch_by_its_linear_stft_energies():
     from tf_munet.data.pipeline import _magnitudes
     from tf_munet.models import build_model
     from tf_munet.presets import get_preset
-    from tf_munet.trainer import SeparatorTrainer
+    from tf_munet.training.trainer import SeparatorTrainer
     from tf_munet.weighting import make_weighting
 
     four = ("vocals", "drums", "bass", "other")

@@ -185,5 +185,5 @@ for _weighting in (
 
 
 LOSSES: tuple[str, ...] = ("masked_l1", "mask_l1")
-"""Training losses (`tf_munet.trainer`): L1 on masked magnitudes (Jansson, the paper) or L1
+"""Training losses (`tf_munet.training.trainer`): L1 on masked magnitudes (Jansson, the paper) or L1
 between masks and ideal-ratio targets (the authors' EBW code)."""

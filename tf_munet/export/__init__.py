@@ -7,15 +7,12 @@
   runner, builtin-op and finite-output checks.
 - `excerpts`: calibration and validation audio from `tf_munet.data`.
 - `report`: errors, SDR change, latency, the printed table.
-- `exporter.export_run`: the whole export; `cli.main`: `python -m tf_munet.export`.
+- `exporter.export_run`: the whole export (its command: `tf_munet.cli.export`, `python -m tf_munet.export`).
 
 The edge runner `tf-munet-edge` (`tf_munet_core.edge`; `pip install ./edge` installs it without
 TensorFlow) separates files with the exported .tflite files through the same inference core as
 `tf_munet.separation.Separator`; `savedmodel.SavedModelSeparator` does the same with the SavedModel.
 """
-
-from tf_munet.export.cli import main
-
 
 def export_run(*args, **kwargs):
     """See `tf_munet.export.exporter.export_run` (imported lazily: TensorFlow is heavy)."""
@@ -24,4 +21,4 @@ def export_run(*args, **kwargs):
     return _export_run(*args, **kwargs)
 
 
-__all__ = ["main", "export_run"]
+__all__ = ["export_run"]

@@ -1,6 +1,6 @@
-"""`python -m tf_munet.export RUN_DIR --out DIR` (see tf_munet.export.cli)."""
+"""`python -m tf_munet.export`: the command is `tf_munet.cli.export`."""
 
-from tf_munet.export.cli import main
+from tf_munet.cli.export import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -1,6 +1,6 @@
-"""`python -m tf_munet.hub MODEL --run-dir DIR` (see tf_munet.hub.cli)."""
+"""`python -m tf_munet.hub`: the command is `tf_munet.cli.hub`."""
 
-from tf_munet.hub.cli import main
+from tf_munet.cli.hub import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

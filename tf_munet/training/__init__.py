@@ -2,8 +2,9 @@
 
 `TrainOptions` (options.py) holds every setting, merged from defaults, a config file and the
 command line; `run_training(options)` (loop.py) builds the data, the network, the
-`SeparatorTrainer` and the callbacks, and writes a run folder (see `tf_munet.run_dir`) that
-explains and resumes itself. Only loop.py and callbacks.py import TensorFlow.
+`SeparatorTrainer` (trainer.py: the weighted multi-task train and test steps) and the callbacks,
+and writes a run folder (see `tf_munet.run_dir`) that explains and resumes itself. Only loop.py,
+trainer.py and callbacks.py import TensorFlow.
 """
 
 from tf_munet.training.options import TrainOptions, parse_options

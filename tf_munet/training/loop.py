@@ -239,7 +239,7 @@ def make_optimizer(options: TrainOptions, preset: Preset):
 def build_trainer(options: TrainOptions, preset: Preset, sources, energies):
     """A compiled SeparatorTrainer for the options (call inside the strategy's scope)."""
     from tf_munet.models import build_model
-    from tf_munet.trainer import SeparatorTrainer
+    from tf_munet.training.trainer import SeparatorTrainer
     from tf_munet.weighting import make_weighting
 
     try:
@@ -259,7 +259,7 @@ def load_trainer(path: Path):
     import keras
 
     import tf_munet.layers  # noqa: F401  (registers custom layers)
-    import tf_munet.trainer  # noqa: F401
+    import tf_munet.training.trainer  # noqa: F401
     import tf_munet.weighting  # noqa: F401
 
     try:

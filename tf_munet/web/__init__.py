@@ -5,6 +5,5 @@
   mirrors `tf_munet_core`).
 - `server`: a local static server with the cross-origin isolation headers threads need.
 - `browser`: headless Debian Chromium driving the page on a file (tests, benchmarks, `separate`).
-- `cli`: `python -m tf_munet.web serve EXPORT_DIR` and `python -m tf_munet.web separate EXPORT_DIR
-  INPUT -o OUT [--screenshot PNG]`.
+Its command, `python -m tf_munet.web serve|separate|site EXPORT_DIR ...`, is `tf_munet.cli.web`.
 """

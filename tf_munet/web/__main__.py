@@ -1,6 +1,6 @@
-"""`python -m tf_munet.web serve|separate ...` (see tf_munet.web.cli)."""
+"""`python -m tf_munet.web`: the command is `tf_munet.cli.web`."""
 
-from tf_munet.web.cli import main
+from tf_munet.cli.web import main
 
 if __name__ == "__main__":
     raise SystemExit(main())
