@@ -27,7 +27,7 @@ TOLERANCE = 1e-3  # the issue's bar for float32; measured differences are ~2e-7
 # The paper's route at test size: log-frequency warp, non-power-of-two n_fft, mono model.
 # The paper preset's grid (log-frequency warp) at test size. Its input floor is 1e-3 here, not the
 # authors' 2.2e-16: under that floor the network's log input turns float32 FFT round-off in the
-# track's silent bins (KISS FFT in the page, ducc0 in the core) into mask differences of ~6e-3,
+# track's silent bins (pocketfft in the page, ducc0 in the core) into mask differences of ~6e-3,
 # which would hide the DSP parity this file checks.
 PAPER_TINY = get_preset("paper").replace(
     backbone={"widths": (4, 8), "input_eps": 1e-3},
