@@ -11,11 +11,14 @@
 
 let pocket = null;
 
-/** Load the WebAssembly module once (before the first `RealFFT`). */
-export async function loadFFT() {
+/** Load the WebAssembly module once (before the first `RealFFT`): the site's copy, or `bytes`
+ * of pocketfft.wasm where there is no server (node, tests/test_web.py). */
+export async function loadFFT(bytes = null) {
   if (!pocket) {
     const url = new URL("./vendor/pocketfft/pocketfft.wasm", import.meta.url);
-    const { instance } = await WebAssembly.instantiateStreaming(fetch(url), {});
+    const { instance } = bytes
+      ? await WebAssembly.instantiate(bytes, {})
+      : await WebAssembly.instantiateStreaming(fetch(url), {});
     instance.exports._initialize();
     pocket = instance.exports;
   }
@@ -33,7 +36,8 @@ export class RealFFT {
     this.timePtr = pocket.malloc(4 * n);
     this.freqPtr = pocket.malloc(8 * this.bins);
     if (!this.plan || !this.timePtr || !this.freqPtr) throw new Error(`no memory for a real FFT of ${n}`);
-    this.buffer = null;  // the views below, remade when the module's memory grows
+    this.buffer = null;  // views(): remade when the module's memory has grown (pocketfft allocates
+    // its scratch space in every call, so a call can grow it)
   }
 
   views() {
@@ -47,20 +51,18 @@ export class RealFFT {
 
   /** Spectrum (re, im interleaved, n/2+1 bins) of `frame` (n samples): `fft.rfft`. */
   rfft(frame, out) {
-    const { time, freq } = this.views();
-    time.set(frame);
+    this.views().time.set(frame);
     pocket.real_fft_forward(this.plan, this.timePtr, this.freqPtr);
-    out.set(freq);
+    out.set(this.views().freq);
     return out;
   }
 
   /** n samples of an interleaved half spectrum, divided by n: `fft.irfft`. The imaginary parts
    * of bin 0 and bin n/2 are ignored, as by numpy's and ducc0's c2r. */
   irfft(spec, out) {
-    const { time, freq } = this.views();
-    freq.set(spec);
+    this.views().freq.set(spec);
     pocket.real_fft_inverse(this.plan, this.freqPtr, this.timePtr);
-    out.set(time);
+    out.set(this.views().time);
     return out;
   }
 
