@@ -290,6 +290,9 @@ def test_export_replaces_its_site_only_with_overwrite(cunet_web, tmp_path, capsy
     assert export_main([*args, "--web", "--overwrite"]) == 0
     assert (out / "index.html").is_file() and not (out / "web" / "stale.js").exists()
     assert (out / "web" / "vendor" / "litertjs" / "wasm" / "litert_wasm_threaded_internal.wasm").is_file()
+    vendor = sorted(p.name for p in (out / "web" / "vendor").iterdir())
+    assert vendor == ["litertjs", "pocketfft", "soxr"]  # the FFT and resampler with their licences
+    assert all((out / "web" / "vendor" / f).is_file() for f in ("pocketfft/LICENSE", "soxr/LICENCE"))
     assert export_main([*args, "--overwrite"]) == 0
     assert not (out / "index.html").exists() and not (out / "web").exists()
 
