@@ -13,8 +13,8 @@ An untrained M-U-Net of the cunet preset (speed does not depend on the weights) 
   same inference core in numpy + ducc0 + LiteRT, on the decoded song (no file I/O).
 
 Both once per round, in turn, best of 2 rounds (--quick: 1), with the core's default input STFT
-(5512 samples at 44.1 kHz for the cunet preset, 2^3*13*53: KISS FFT's generic radix-53 butterfly
-makes it the page's slowest part) and with `--fast-fft` (5508 = 2^2*3^4*17, on both sides). Page
+(5512 samples at 44.1 kHz for the cunet preset, 2^3*13*53: the factor 53 goes through pocketfft's
+generic real butterfly in the page, web/page/fft.js) and with `--fast-fft` (5508 = 2^2*3^4*17, on both sides). Page
 load: seconds from the request to the model compiled, and bytes the server sent for it (page,
 scripts, WebAssembly, model). Targets (issue 33): the page within 3x the edge runner's time; first
 audio within 5 s.

@@ -27,7 +27,7 @@ TOLERANCE = 1e-3  # the issue's bar for float32; measured differences are ~2e-7
 # The paper's route at test size: log-frequency warp, non-power-of-two n_fft, mono model.
 # The paper preset's grid (log-frequency warp) at test size. Its input floor is 1e-3 here, not the
 # authors' 2.2e-16: under that floor the network's log input turns float32 FFT round-off in the
-# track's silent bins (KISS FFT in the page, ducc0 in the core) into mask differences of ~6e-3,
+# track's silent bins (pocketfft in the page, ducc0 in the core) into mask differences of ~6e-3,
 # which would hide the DSP parity this file checks.
 PAPER_TINY = get_preset("paper").replace(
     backbone={"widths": (4, 8), "input_eps": 1e-3},
@@ -204,6 +204,60 @@ def test_bad_input_gives_one_line_errors(cunet_web, songs, tmp_path, capsys, mon
     fails(["separate", str(cunet_web), str(songs[1]), "-o", str(tmp_path / "o")], "Chromium", "apt-get")
 
 
+# The page's FFT lengths: the cunet preset's input STFT at 44.1 kHz (2^3*13*53) and its --fast-fft
+# length, the paper's, the tiny preset's (2*13*53), a power of two and PAPER_TINY's model STFT.
+FFT_LENGTHS = (5512, 5508, 4142, 1378, 1024, 254)
+
+FFT_DRIVER = """
+import fs from "node:fs";
+import { loadFFT, RealFFT } from "./fft.mjs";
+await loadFFT(fs.readFileSync(process.argv[2]));
+const out = {};
+for (const [n, { x, spec }] of Object.entries(JSON.parse(fs.readFileSync(process.argv[3], "utf8")))) {
+  const fft = new RealFFT(Number(n));
+  out[n] = { rfft: Array.from(fft.rfft(Float32Array.from(x), new Float32Array(Number(n) + 2))),
+             irfft: Array.from(fft.irfft(Float32Array.from(spec), new Float32Array(Number(n)))) };
+  fft.free();
+}
+process.stdout.write(JSON.stringify(out));
+"""
+
+
+@integration
+def test_page_fft_matches_numpy(tmp_path):
+    """web/page/fft.js (web/pocketfft/pocketfft.wasm, in node): `fft.rfft` unnormalised and
+    `fft.irfft` divided by n, as tf_munet_core/fft.py, to float32 round-off for every length the
+    presets use; the imaginary parts of bins 0 and n/2 are ignored, as by numpy's irfft."""
+    import json
+    import subprocess
+
+    web = Path(__file__).resolve().parents[1] / "web"
+    shutil.copyfile(web / "page" / "fft.js", tmp_path / "fft.mjs")
+    (tmp_path / "driver.mjs").write_text(FFT_DRIVER)
+    rng = np.random.default_rng(0)
+    cases = {}
+    for n in FFT_LENGTHS:
+        spec = np.fft.rfft(rng.standard_normal(n)).astype(np.complex64)
+        spec[0] += 3j  # imaginary parts no real signal has: ignored
+        spec[-1] -= 5j
+        cases[n] = {"x": rng.standard_normal(n).astype(np.float32), "spec": spec}
+    payload = {n: {"x": c["x"].tolist(), "spec": c["spec"].view(np.float32).tolist()} for n, c in cases.items()}
+    (tmp_path / "cases.json").write_text(json.dumps(payload))
+    done = subprocess.run(["node", "driver.mjs", str(web / "pocketfft" / "pocketfft.wasm"), "cases.json"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout)
+    for n, c in cases.items():
+        want = np.fft.rfft(c["x"].astype(np.float64))
+        spectrum = np.asarray(got[str(n)]["rfft"], np.float32).view(np.complex64)
+        assert spectrum.shape == want.shape
+        assert np.abs(spectrum - want).max() < 1e-6 * np.abs(want).max(), n
+        want = np.fft.irfft(c["spec"].astype(np.complex128), n)
+        signal = np.asarray(got[str(n)]["irfft"])
+        assert signal.shape == want.shape
+        assert np.abs(signal - want).max() < 1e-6 * np.abs(want).max(), n
+
+
 def test_export_web_without_npm_packages_fails_at_once(tmp_path, capsys, monkeypatch):
     """A web/ folder without node_modules: export --web stops before any work, saying what to run."""
     from tf_munet.cli.export import main as export_main
@@ -236,6 +290,9 @@ def test_export_replaces_its_site_only_with_overwrite(cunet_web, tmp_path, capsy
     assert export_main([*args, "--web", "--overwrite"]) == 0
     assert (out / "index.html").is_file() and not (out / "web" / "stale.js").exists()
     assert (out / "web" / "vendor" / "litertjs" / "wasm" / "litert_wasm_threaded_internal.wasm").is_file()
+    vendor = sorted(p.name for p in (out / "web" / "vendor").iterdir())
+    assert vendor == ["litertjs", "pocketfft", "soxr"]  # the FFT and resampler with their licences
+    assert all((out / "web" / "vendor" / f).is_file() for f in ("pocketfft/LICENSE", "soxr/LICENCE"))
     assert export_main([*args, "--overwrite"]) == 0
     assert not (out / "index.html").exists() and not (out / "web").exists()
 

@@ -3,7 +3,7 @@
     OUT/index.html              the page (it reads OUT/manifest.json and the .tflite files)
     OUT/web/*.js, style.css     the page's scripts (the repository's web/page/)
     OUT/web/vendor/litertjs/    LiteRT.js and its WebAssembly runtimes (npm @litertjs/core)
-    OUT/web/vendor/kissfft/     KISS FFT in WebAssembly (npm @echogarden/kissfft-wasm)
+    OUT/web/vendor/pocketfft/   pocketfft in WebAssembly (web/pocketfft/build.sh)
     OUT/web/vendor/soxr/        libsoxr in WebAssembly (web/soxr/build.sh)
 
 Nothing is fetched from elsewhere at run time: the folder works offline and from any static
@@ -33,20 +33,18 @@ VENDOR = (
     ("@litertjs/wasm-utils/dist/index.js", "vendor/litertjs/wasm-utils/index.js"),
     *((f"@litertjs/core/wasm/{name}{ext}", f"vendor/litertjs/wasm/{name}{ext}")
       for name in LITERT_WASM for ext in (".js", ".wasm")),
-    ("@echogarden/kissfft-wasm/kissfft.js", "vendor/kissfft/kissfft.js"),
-    ("@echogarden/kissfft-wasm/kissfft.wasm", "vendor/kissfft/kissfft.wasm"),
-    ("@echogarden/kissfft-wasm/COPYING", "vendor/kissfft/COPYING"),
 )
 """(file under node_modules, where the site serves it)."""
-SOXR = (("soxr.wasm", "vendor/soxr/soxr.wasm"), ("LICENCE", "vendor/soxr/LICENCE"))
-"""(file under web/soxr, where the site serves it): libsoxr built by web/soxr/build.sh."""
+BUILT = ("soxr/soxr.wasm", "soxr/LICENCE", "pocketfft/pocketfft.wasm", "pocketfft/LICENSE")
+"""Files under web/ that the site serves under vendor/: libsoxr and pocketfft, built into
+WebAssembly by web/soxr/build.sh and web/pocketfft/build.sh (committed)."""
 BARE_IMPORT = ('from "@litertjs/wasm-utils"', 'from "../wasm-utils/index.js"')
 """LiteRT.js imports its helper by package name; the site serves ES modules as they are (no
 bundler), so the copy imports it by path."""
 
 
 def web_folder() -> Path:
-    """The folder with package.json, page/, soxr/ and node_modules/: TF_MUNET_WEB, else the
+    """The folder with package.json, page/, soxr/, pocketfft/ and node_modules/: TF_MUNET_WEB, else the
     repository's web/."""
     env = os.environ.get("TF_MUNET_WEB")
     return Path(env) if env else Path(__file__).resolve().parents[2] / "web"
@@ -63,8 +61,9 @@ def check_web_folder(folder: Path | None = None) -> Path:
     if missing:
         raise UserError(f"{folder / 'node_modules'}: missing {missing[0]}; run `npm ci --prefix {folder}` "
                         "(or set TF_MUNET_WEB to a web/ folder where it ran)")
-    if not (folder / "soxr" / "soxr.wasm").is_file():
-        raise UserError(f"{folder / 'soxr'}: no soxr.wasm; run `bash {folder / 'soxr' / 'build.sh'}`")
+    for built in BUILT:
+        if not (folder / built).is_file():
+            raise UserError(f"{folder / built}: missing; run `bash {folder / Path(built).parent / 'build.sh'}`")
     return folder
 
 
@@ -88,9 +87,9 @@ def write_site(out: str | os.PathLike, folder: Path | None = None) -> list[Path]
             target = scripts / dst
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(folder / "node_modules" / src, target)
-        for src, dst in SOXR:
-            (scripts / dst).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(folder / "soxr" / src, scripts / dst)
+        for src in BUILT:
+            (scripts / "vendor" / src).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(folder / src, scripts / "vendor" / src)
         core = scripts / "vendor/litertjs/core/index.js"
         text = core.read_text(encoding="utf-8")
         if text.count(BARE_IMPORT[0]) != 1:

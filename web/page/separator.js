@@ -14,7 +14,7 @@ export const MANIFEST_FORMAT = "tf_munet-tflite/1";
 export const BATCH_SIZE = 8;  // NetworkSeparator's batch_size: patches per network call
 const SOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;  // litert.SOURCE_NAME
 
-/** Load LiteRT.js (threaded WebAssembly where the page is cross-origin isolated), KISS FFT and
+/** Load LiteRT.js (threaded WebAssembly where the page is cross-origin isolated), pocketfft and
  * soxr. Returns the number of LiteRT threads (1 without isolation). */
 export async function loadRuntime(wasmDir) {
   const threads = self.crossOriginIsolated && (await supportsFeature("relaxedSimd")) && (await supportsFeature("threads"));
