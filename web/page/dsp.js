@@ -373,53 +373,60 @@ export function overlapAddFrames(x, masks, modelFrames, grid, audio, k, normaliz
   const span = (u1 - u0 - 1) * hop + nFft;
   const rows = Array.from({ length: kOut }, () => Array.from({ length: channels }, () => new Float32Array(span)));
   const bins = nFft / 2 + 1;
-  const frame = new Float32Array(nFft);
+  const fft = grid.fft;  // frames and spectra are written and read in its buffers (fft.time, fft.freq)
   const spec = new Float32Array(2 * bins);
-  const est = new Float32Array(2 * bins);
-  const y = new Float32Array(nFft);
   const mt = new Float32Array(fb + 1);
   const low = keys.map(() => new Float32Array(kOut * nLow));
   const top = keys.map(() => new Float32Array(kOut));
   const topStart = Math.max(0, fb - EXTEND_TOP);
-  const sample = (ch, i) => {  // the reflect-padded signal (np.pad mode="reflect") at i
-    const j = i - pad;
-    return ch[j < 0 ? -j : j >= n ? 2 * (n - 1) - j : j];
-  };
   for (let u = u0; u < u1; u++) {
     const f = tFrac[u];
     const g = f32(1 - f);
-    keys.forEach((m, w) => {  // gains: by time (linear), extended (InputGrid.extend), by Hz (InputGrid.gains)
+    const r0 = tLo[u] * k;
+    const r1 = tHi[u] * k;
+    const step = modelFrames * k;
+    for (let w = 0; w < keys.length; w++) {  // gains: by time (linear), extended (InputGrid.extend), by Hz (InputGrid.gains)
+      const m = keys[w];
+      const gl = low[w];
       for (let s = 0; s < kOut; s++) {
-        for (let b = 0; b < fb; b++) {
-          mt[b] = m[(b * modelFrames + tLo[u]) * k + s] * g + m[(b * modelFrames + tHi[u]) * k + s] * f;
-        }
+        for (let b = 0, o = s; b < fb; b++, o += step) mt[b] = m[o + r0] * g + m[o + r1] * f;
         let sum = 0;
         for (let b = topStart; b < fb; b++) sum += mt[b];
         mt[fb] = sum / (fb - topStart);  // spectra.extend_mask: the mean of the top bins
         for (let j = 0; j < nLow; j++) {
           const fj = fFrac[j];
-          low[w][s * nLow + j] = mt[fLo[j]] * f32(1 - fj) + mt[fHi[j]] * fj;
+          gl[s * nLow + j] = mt[fLo[j]] * f32(1 - fj) + mt[fHi[j]] * fj;
         }
         top[w][s] = mt[fb];
       }
-    });
+    }
+    const start = u * hop - pad;  // the frame's first sample in the unpadded signal
+    const off = (u - u0) * hop;
     for (let c = 0; c < channels; c++) {
       const ch = x[c];
-      for (let i = 0; i < nFft; i++) frame[i] = sample(ch, u * hop + i) * window[i];
-      grid.fft.rfft(frame, spec);
+      const frame = fft.views().time;
+      if (start >= 0 && start + nFft <= n) {
+        for (let i = 0; i < nFft; i++) frame[i] = ch[start + i] * window[i];
+      } else {  // the reflect-padded signal (np.pad mode="reflect")
+        for (let i = 0; i < nFft; i++) {
+          const j = start + i;
+          frame[i] = ch[j < 0 ? -j : j >= n ? 2 * (n - 1) - j : j] * window[i];
+        }
+      }
+      spec.set(fft.forward().freq);
       const gl = low[which[c]];
       const gt = top[which[c]];
       for (let s = 0; s < kOut; s++) {  // real gains on complex bins (the core's products)
-        for (let j = 0; j < nLow; j++) {
-          const gain = gl[s * nLow + j];
+        const est = fft.views().freq;
+        for (let j = 0, o = s * nLow; j < nLow; j++) {
+          const gain = gl[o + j];
           est[2 * j] = spec[2 * j] * gain;
           est[2 * j + 1] = spec[2 * j + 1] * gain;
         }
         const t = gt[s];
         for (let j = 2 * nLow; j < 2 * bins; j++) est[j] = spec[j] * t;
-        grid.fft.irfft(est, y);
+        const y = fft.inverse().time;
         const row = rows[s][c];
-        const off = (u - u0) * hop;
         for (let i = 0; i < nFft; i++) row[off + i] += f32(y[i] * synthesis[i]);  // OverlapAdd.add
       }
     }

@@ -49,6 +49,19 @@ export class RealFFT {
     return this;
   }
 
+  /** `time` (n samples, in the module's memory) -> `freq` (its spectrum): `fft.rfft` without
+   * copies. The views are remade after the call: read them through `views()` afterwards. */
+  forward() {
+    pocket.real_fft_forward(this.plan, this.timePtr, this.freqPtr);
+    return this.views();
+  }
+
+  /** `freq` -> `time` (divided by n), in the module's memory: `fft.irfft` without copies. */
+  inverse() {
+    pocket.real_fft_inverse(this.plan, this.freqPtr, this.timePtr);
+    return this.views();
+  }
+
   /** Spectrum (re, im interleaved, n/2+1 bins) of `frame` (n samples): `fft.rfft`. */
   rfft(frame, out) {
     this.views().time.set(frame);
