@@ -318,13 +318,18 @@ export class OverlapAdd {
     this.length = (frames - 1 + this.parts) * hop;
     const env = new Float64Array(this.length);
     const sq = Float64Array.from(window, (w) => w * w);
-    for (let r = 0; r < this.parts; r++) {
+    for (let r = 0; r < this.parts; r++) {  // part r of every frame: samples [a, b) of the window
       const a = r * hop;
       const b = Math.min(nFft, (r + 1) * hop);
-      for (let u = 0; u < frames; u++) for (let i = 0; i < b - a; i++) env[(r + u) * hop + i] += sq[a + i];
+      for (let u = 0; u < frames; u++) {
+        const to = (r + u) * hop - a;
+        for (let i = a; i < b; i++) env[to + i] += sq[i];
+      }
     }
     this.env = env;
-    this.level = env.reduce((m, v) => Math.max(m, v), 0);
+    let level = 0;  // once per block, so plain loops: they are fast before the JIT has seen them
+    for (let i = 0; i < env.length; i++) if (env[i] > level) level = env[i];
+    this.level = level;
     this.synthesis = Float32Array.from(window, (w) => w / this.level);
   }
 
