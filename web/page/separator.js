@@ -338,10 +338,15 @@ export class PageSeparator {
       const done = this.blocks.doneOffset(blocks, i, length);
       const rest = Array.from({ length: k }, () => Array.from({ length: channels }, () => new Float32Array(n - done)));
       const step = Math.max(16, Math.ceil(layout.frames / STEPS_PER_BLOCK));
+      // STFT, mapping, iSTFT of frames [ua, ua + step): the next step is asked for before this
+      // one's samples go out, so the workers compute while this thread finishes and yields
+      const ask = (ua) => this.timed("input_dsp", () => this.dsp.frames(ua, Math.min(layout.frames, ua + step)));
+      let asked = ask(0);
       let emitted = 0;
       for (let ua = 0; ua < layout.frames; ua += step) {
         const ub = Math.min(layout.frames, ua + step);
-        const parts = await this.timedAsync("input_dsp", () => this.dsp.frames(ua, ub));  // STFT, mapping, iSTFT
+        const parts = await this.timedAsync("input_dsp", () => asked);
+        if (ub < layout.frames) asked = ask(ub);
         const end = this.timed("output", () => {
           for (const part of parts) {
             part.rows.forEach((perChannel, s) => perChannel.forEach((row, c) => {
