@@ -117,6 +117,15 @@ def run(quick: bool = False) -> dict:
         "site_bytes": scripts_bytes,
         "targets": {"page_over_edge": TARGET_RATIO, "first_audio_s": TARGET_FIRST_AUDIO_S},
     }
+    data["markdown"] = render(data)
+    return data
+
+
+def render(data: dict) -> str:
+    """The section's markdown, every figure from `data`."""
+    rows, seconds, rounds, preset = data["rows"], data["song_seconds"], data["rounds"], data["preset"]
+    default = rows[0]
+    model_bytes, scripts_bytes = data["model_bytes"], data["site_bytes"]
     mb = 1e-6
     length = f"{seconds / 60:g}-minute" if seconds % 60 == 0 else f"{seconds:g} s"
     table = []
@@ -131,18 +140,19 @@ def run(quick: bool = False) -> dict:
     stages = "; ".join(
         ("`--fast-fft`: " if r["fast_fft"] else "default: ")
         + ", ".join(f"{k} {v:.1f} s" for k, v in r["page_stages_s"].items()) for r in rows)
-    data["markdown"] = "\n".join([
+    return "\n".join([
         f"The page (`export --web`, M-U-Net, {preset} preset, float32) in headless Chromium against "
         f"`tf-munet-edge` on the same export and a {length} 44.1 kHz stereo song (best of {rounds}; "
-        f"targets: the page within {TARGET_RATIO:g}× the edge runner, first audio within "
-        f"{TARGET_FIRST_AUDIO_S:g} s of choosing the file):",
+        f"targets: the page within {data['targets']['page_over_edge']:g}× the edge runner, first audio within "
+        f"{data['targets']['first_audio_s']:g} s of choosing the file):",
         "",
         "| input STFT | runtime | separation | × real time | first playable audio |",
         "|---|---|---|---|---|",
         *table,
         "",
-        f"Page stages (they overlap: workers run a block's input-rate DSP while the next block's "
-        f"masks are computed): {stages}. Decoding the file: "
+        f"Page stages, the main thread's seconds in each (the DSP workers run a step's input-rate DSP "
+        f"while the main thread computes masks and writes the previous step's output, so input_dsp is "
+        f"the time spent waiting for them): {stages}. Decoding the file: "
         f"{default['page_with_decode_s'] - default['page_s']:.1f} s more.",
         "",
         f"Page load (request to model compiled, served locally): {default['load_s']:.1f} s, "
@@ -150,4 +160,3 @@ def run(quick: bool = False) -> dict:
         f"scripts and WebAssembly runtimes on disk {scripts_bytes * mb:.1f} MB, of which the page "
         "loads one LiteRT.js runtime).",
     ])
-    return data

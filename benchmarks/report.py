@@ -24,7 +24,8 @@ TITLES = {"pipeline": "Pipeline", "inference": "Inference", "deploy": "Deploymen
 """Sections in page order and their headings; any other stored section with a `markdown` field
 follows them, under its name."""
 
-RENDERERS = {"paper_table": "benchmarks.bench_paper_table", "baselines": "benchmarks.bench_paper_table"}
+RENDERERS = {"paper_table": "benchmarks.bench_paper_table", "baselines": "benchmarks.bench_paper_table",
+             "web": "benchmarks.bench_web"}
 """Sections rendered from their stored raw numbers by the module's `render(data)` (the function
 the benchmark itself uses), not from the markdown stored when they ran."""
 

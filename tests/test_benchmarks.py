@@ -245,3 +245,19 @@ def test_test_tier_target_reads_the_stored_time_and_share():
     assert targets.test_tiers({"tests": {**stored, "fast_tier_s": 301.0}})[1] == "missed"
     assert targets.test_tiers({"tests": {**stored, "fast_fraction": 0.59}})[1] == "missed"
     assert targets.test_tiers({}) is None
+
+
+def test_web_section_is_rendered_from_its_numbers():
+    """The README's browser figures come from the stored raw numbers: a changed ratio, song
+    length or target changes the rendered text."""
+    import json
+
+    bench = _module("bench_web")
+    data = json.loads((ROOT / "benchmarks" / "results.json").read_text())["web"]
+    text = bench.render(data)
+    assert f"**{data['rows'][0]['page_over_edge']:.1f}× edge**" in text
+    rows = [{**data["rows"][0], "page_s": 9.99, "page_over_edge": 4.2}, *data["rows"][1:]]
+    targets = {**data["targets"], "page_over_edge": 2.5}
+    other = bench.render({**data, "rows": rows, "song_seconds": 90.0, "targets": targets})
+    assert "| 10.0 s (**4.2× edge**)" in other and "| 10.0 s (**4.2× edge**)" not in text
+    assert "a 90 s 44.1 kHz" in other and "within 2.5× the edge runner" in other
