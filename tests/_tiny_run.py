@@ -1,8 +1,8 @@
 """A trained tiny run folder for separation/evaluation tests, built without the training CLI.
 
 Trains the tiny preset for a few hundred steps on magnitudes of synthetic tracks generated at the
-model's rate, remixing sources across tracks with random gains (augmentation matters, see
-PAPER.md), then writes config.json + model.keras as run_dir.py lays them out.
+model's rate, remixing sources across tracks with random gains (augmentation matters: without
+it training on few tracks stops improving early), then writes config.json + model.keras as run_dir.py lays them out.
 """
 
 from __future__ import annotations

@@ -193,7 +193,7 @@ def test_savedmodel_signatures_are_served(munet):
 
 @pytest.mark.integration
 def test_nan_export_trap_is_caught(munet, tmp_path):
-    """STACK.md pitfall 2: a tf.saved_model.save directory converts to a NaN model; verify()
+    """A tf.saved_model.save directory converts to a NaN model; verify()
     must refuse it."""
     import tensorflow as tf
 

@@ -101,12 +101,12 @@ def test_cunet_film_options_are_wired(film_type, control):
 
 @pytest.mark.integration
 def test_paper_preset_matches_the_papers_size():
-    """The authors' U-Net has ~124 M parameters (PAPER.md); built for real (~25 s, 1.4 GB)."""
+    """The authors' U-Net has ~124 M parameters; built for real (~25 s, 1.4 GB)."""
     assert 123e6 < count_params(build_model(get_preset("paper"), "munet", FOUR)) < 125e6
 
 
 def test_cunet_preset_matches_the_cunet_size():
-    """The C-U-Net backbone has ~9.8 M parameters (PAPER.md)."""
+    """The C-U-Net backbone has ~9.8 M parameters."""
     rows = {r["family"]: r for r in __import__("tf_munet.cli.models", fromlist=["x"]).summarize("cunet")}
     assert 9.7e6 < rows["munet"]["params"] < 9.9e6
     assert rows["cunet"]["flops_per_separation"] == pytest.approx(4 * rows["cunet"]["flops_per_pass"])
@@ -145,7 +145,7 @@ def test_mask_activation_is_the_presets(preset_name):
         head.set_weights([np.zeros_like(kernel), np.full_like(bias, b)])
         out = np.asarray(model(inputs_for(model, preset), training=False))
         np.testing.assert_allclose(out, activation(b), rtol=1e-5, atol=1e-6)
-    assert get_preset("paper").backbone.mask_activation == "relu"  # PAPER.md: unbounded masks
+    assert get_preset("paper").backbone.mask_activation == "relu"  # the authors' wrapper: unbounded masks
 
 
 @pytest.mark.parametrize("kind", ["strided", "spleeter", "double_conv"])

@@ -158,7 +158,7 @@ def test_stage_timings(track):
 
 
 def test_oracle_mapping_keeps_the_high_band_and_beats_upsampled_stems(track):
-    """The point of mapping (PAPER.md 'Measured here'): low-rate masks applied at full rate."""
+    """The point of mapping (measured on rendered songs): low-rate masks applied at full rate."""
     from tf_munet.data.audio_io import resample
 
     refs = {s: track[s] for s in FOUR}

@@ -131,7 +131,7 @@ E = np.array([ENERGIES[s] for s in FOUR])
 
 @pytest.mark.parametrize("weighting, lam", [
     ("uw", np.ones(4)),  # lambda_k = 1
-    ("ebw-p1", E[2] / E),  # (E_bass / E_k)^p, bass the reference (PAPER.md)
+    ("ebw-p1", E[2] / E),  # (E_bass / E_k)^p, bass the reference
     ("ebw-p2", (E[2] / E) ** 2),
     ("oh", (1 / E) / (1 / E).sum()),  # proportional to 1 / E_k, summing to 1
 ], ids=["uw", "ebw-p1", "ebw-p2", "oh"])

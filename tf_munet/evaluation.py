@@ -1,6 +1,6 @@
 """Scoring separators on MUSDB-layout test sets: the field's protocol and the paper's.
 
-Protocols (PAPER.md, Evaluation):
+Protocols (the field's and the paper's; README, "Evaluate"):
 - "museval": BSS Eval v4 (museval) at the tracks' rate and channels (MUSDB18: 44.1 kHz stereo),
   1 s windows; per track the median over frames (NaN frames, silent references, skipped), then
   the median over tracks. SDR, SIR, SAR, ISR.

@@ -2,7 +2,7 @@
 
 The signal processing lives in the numpy-only core `tf_munet_core` (shared with the SavedModel
 and the edge runner, so all three give the same stems); here are the separators that supply its
-masks (PAPER.md, "Measured here": mapping model-rate masks onto the full-rate input is worth
+masks (measured here: mapping model-rate masks onto the full-rate input is worth
 about 1 dB over upsampling low-rate stems):
 
 - `Separator`: a trained Keras network. The model sees the input downmixed (mono presets) and

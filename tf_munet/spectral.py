@@ -5,7 +5,7 @@ window, padding and overlap-add normaliser are the spec's own arrays as constant
 compare `stft` / `istft` here with the spec's numpy ones. The forward path converts to TF-Lite
 builtins (no Flex ops): the STFT is `tf.signal.stft` (RFFT), the warp and unwarp are the core's
 constant matrices (`tf_munet_core.spectra`) applied with 2-D matmuls (rank-4 matmuls crash
-oneDNN, see STACK.md). `istft` here is for Python use; exported graphs use
+oneDNN). `istft` here is for Python use; exported graphs use
 `tf_munet.export.dsp.istft`, which avoids the complex tensors that become Flex ops.
 
 Shapes: waveforms are (batch, samples) per channel; spectrograms are (batch, bins, frames, ...)

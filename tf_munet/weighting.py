@@ -29,7 +29,7 @@ from tf_munet.errors import UserError
 from tf_munet.registry import WEIGHTINGS, get_weighting  # noqa: F401 (re-exported)
 
 REFERENCE_SOURCE = {4: "bass", 2: "accompaniment"}
-"""EBW's reference source: bass for 4 sources, accompaniment for 2 (PAPER.md)."""
+"""EBW's reference source: bass for 4 sources, accompaniment for 2 (the authors' losses.py)."""
 
 
 class TaskWeighting:

@@ -2,8 +2,8 @@
 
 Every step takes stems of shape (samples, channels, 4) (or a group (G, samples, channels, 4)) and
 an integer seed pair, so a pipeline with a fixed seed gives the same batches on every run.
-The mixture is formed after these steps as the sum of the augmented stems. PAPER.md measured
-that training on few tracks without remixing and gains stops improving early: these are on by
+The mixture is formed after these steps as the sum of the augmented stems. Measured here:
+training on few tracks without remixing and gains stops improving early: these are on by
 default.
 """
 

@@ -1,7 +1,7 @@
 """Optional decoding/resampling backend on tensorflow-io (`pip install .[tfio]`).
 
 tensorflow-io 0.37.1 (its latest) works only with TensorFlow 2.16/2.17: on newer TensorFlow it
-imports but every audio op fails (STACK.md). It therefore lives in its own environment
+imports but every audio op fails. It therefore lives in its own environment
 (tensorflow==2.17.1 tensorflow-io==0.37.1 "numpy<2" keras==3.15.1; see .ci/tfio_check.sh) and is
 selected explicitly with `backend="tfio"` (`python -m tf_munet.prepare --backend tfio`). Nothing on
 the default path imports this module. STEMS (.stem.mp4) files are always decoded by stempeg.

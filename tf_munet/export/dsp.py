@@ -1,7 +1,7 @@
 """STFT and inverse STFT that convert to TF-Lite builtin ops only (no Flex).
 
 Why this exists beside `tf_munet.spectral`: `tf.signal.inverse_stft` and `tf.complex` become Flex
-ops that neither LiteRT nor TF's own interpreter can run (STACK.md pitfall 4), and TF-Lite's
+ops that neither LiteRT nor TF's own interpreter can run, and TF-Lite's
 RFFT2D needs a power-of-two FFT length (the paper's n_fft 1022 is not). So the exported graphs
 carry spectra as separate real and imaginary tensors and use:
 
@@ -17,7 +17,7 @@ framing and overlap-add normaliser as constants) and match its numpy `stft` / `i
 float32 round-off (tests compare them for every preset).
 
 Shapes: waves are (rows, samples); spectra are (rows, frames, n_fft // 2 + 1), frames first, so
-that every matmul is 2-D (rank-4 matmuls with size-1 dims crash oneDNN, STACK.md pitfall 1).
+that every matmul is 2-D (rank-4 matmuls with size-1 dims crash oneDNN).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """SavedModels of a run: written with Keras' `ExportArchive`, never `tf.saved_model.save`.
 
 Why: converting a `tf.saved_model.save` directory of a Keras 3 model to TF-Lite "succeeds" but
-every output is NaN (its resource variables are left uninitialised, STACK.md pitfall 2);
+every output is NaN (its resource variables are left uninitialised);
 `ExportArchive` (what `model.export` uses) tracks the variables so conversion freezes them.
 """
 

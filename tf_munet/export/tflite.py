@@ -1,6 +1,6 @@
 """TF-Lite conversion (builtin ops only), running with LiteRT, and the checks every file passes.
 
-Quantization modes (STACK.md pitfalls 2-4):
+Quantization modes:
 - "none": float32.
 - "fp16": float16 weights (float32 compute on CPU, half the size).
 - "dynamic": int8 weights, activations quantized on the fly. Uses the old dynamic-range
@@ -197,7 +197,7 @@ def verify(runner: Runner, feeds: list[dict[str, np.ndarray]], where: str) -> li
                 frac = float(np.mean(~np.isfinite(value)))
                 raise ExportError(
                     f"{where}: output {name!r} is not finite ({frac:.0%} NaN/inf) - was the "
-                    "SavedModel written with tf.saved_model.save? (STACK.md pitfall 2)"
+                    "SavedModel written with tf.saved_model.save?"
                 )
         outs.append(out)
     return outs

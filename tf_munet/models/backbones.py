@@ -1,4 +1,4 @@
-"""The two U-Net backbones of PAPER.md, built in loops as functional graphs.
+"""The two U-Net backbones (the paper's and the C-U-Net's), built in loops as functional graphs.
 
 Both take a scaled spectrogram tensor and return the pre-activation of the mask head with
 `out_channels` channels. `film` is an optional list (one entry per encoder level) of

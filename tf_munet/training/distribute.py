@@ -17,7 +17,7 @@
   `--mixed-precision` (bfloat16) and a batch size divisible by the core count.
 
 The global batch is split across replicas; `SeparatorTrainer` divides its loss by the replica
-count (STACK.md pitfall 7). BatchNorm statistics are per replica.
+count (Keras sums per-replica losses). BatchNorm statistics are per replica.
 """
 
 from __future__ import annotations
