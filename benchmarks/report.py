@@ -226,10 +226,11 @@ beside the text it backs."""
 
 def readme_blocks(results: dict) -> dict[str, str]:
     """{marker name: markdown} of the README's generated blocks."""
-    from benchmarks import headline, targets
+    from benchmarks import headline, readme_figures, targets
 
     blocks = {"summary": headline.opening(results),
-              "benchmarks": headline.summary(results, targets.checked(results))}
+              "benchmarks": headline.summary(results, targets.checked(results)),
+              **{name: figure(results) for name, figure in readme_figures.BLOCKS.items()}}
     for name in README_SECTIONS:
         data = results.get(name)
         blocks[name] = (f"{section_markdown(name, data)}\n\n(Measured on {_machine(data['machine'])}: "
