@@ -25,9 +25,10 @@ def params(results: dict) -> str:
     """Parameter counts per preset and family, 4 sources (the `cost` section)."""
     rows = results.get("cost", {}).get("params")
     if not rows:
-        return f"(Parameter counts not measured yet: {_rerun('cost')}.)"
+        return f"(Not measured yet: {_rerun('cost')}.)"
     by = {(r["preset"], r["family"]): r for r in rows}
-    out = ["| preset | " + " | ".join(name for _, name in FAMILIES) + " |", "|---|---|---|---|"]
+    out = [f"| parameters, 4 sources ({_rerun('cost')}) | " + " | ".join(name for _, name in FAMILIES) + " |",
+           "|---|---|---|---|"]
     for preset in dict.fromkeys(r["preset"] for r in rows):
         cells = []
         for family, _ in FAMILIES:
@@ -37,7 +38,6 @@ def params(results: dict) -> str:
                 cell += f" ({_count(r['control_params'])} control generator)"
             cells.append(cell)
         out.append(f"| `{preset}` | " + " | ".join(cells) + " |")
-    out += ["", f"(Parameters with 4 sources, stored by {_rerun('cost')}.)"]
     return "\n".join(out)
 
 

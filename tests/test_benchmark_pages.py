@@ -66,7 +66,8 @@ def test_the_training_sections_are_rendered_from_raw_numbers_not_stored_markdown
     for name in report.RENDERERS:
         data = {**results[name], "markdown": "STALE"}
         assert "STALE" not in report.section_markdown(name, data)
-        assert report.section_markdown(name, data) == _module("bench_paper_table").render(results[name])
+        renderer = _module(report.RENDERERS[name].rpartition(".")[2])
+        assert report.section_markdown(name, data) == renderer.render(results[name])
 
 
 def test_a_new_section_with_markdown_needs_no_code(results):
@@ -124,3 +125,43 @@ def test_every_trained_result_is_stored_and_shown_with_its_seed(results):
         section = docs[docs.index(f"### {report.title(name)}"):]
         section = section[:section.find("\n### ", 1)]
         assert f"Seed {results[name]['seed']} " in section or f"seed {results[name]['seed']})" in section
+
+
+def test_readme_figures_beside_the_prose_are_rendered_from_the_stored_sections(results):
+    """The parameter table, the C-U-Net's budget and the export variants in the README are their
+    sections' stored numbers: change one and its block (and the README) changes."""
+    figures, report, common = _module("readme_figures"), _module("report"), _module("common")
+    readme = (ROOT / "README.md").read_text()
+    blocks = report.readme_blocks(results)
+    for name, render in figures.BLOCKS.items():
+        assert f"<!-- {name}:begin -->\n{render(results).rstrip()}\n<!-- {name}:end -->" in readme
+        assert blocks[name] == render(results)
+
+    changed = copy.deepcopy(results)
+    row = next(r for r in changed["cost"]["params"] if (r["preset"], r["family"]) == ("paper", "munet"))
+    assert f"{row['params'] / 1e6:.2f} M" in figures.params(results)
+    row["params"] += 20_000
+    assert figures.params(changed) != figures.params(results)
+    assert f"{row['params'] / 1e6:.2f} M" in figures.params(changed)
+
+    changed = copy.deepcopy(results)
+    stats = changed["baselines"]["results"]["paper"]["C-U-Net [steps]"]["all"]["SDR"]
+    assert f"{stats['mean']:.2f} ± {stats['std']:.2f} dB after {results['baselines']['steps']} steps" \
+        in figures.cunet_budget(results)
+    stats["mean"] += 1.0
+    changed["paper_table"]["seed"] = 7
+    text = figures.cunet_budget(changed)
+    assert f"{stats['mean']:.2f} ± " in text and "seed 7" in text and text != figures.cunet_budget(results)
+
+    changed = copy.deepcopy(results)
+    variant = next(e for e in changed["deploy"]["exports"] if e["family"] == "munet")["tflite"]["spectrogram-int8"]
+    variant["size_bytes"] += 1_000_000
+    changed["deploy"]["threads"] = 5
+    text = figures.exports(changed)
+    assert f"| spectrogram int8 | {variant['size_bytes'] / 1e6:.1f} MB |" in text and "5 threads" in text
+    assert report.stale(changed) == [common.README]
+
+
+def test_readme_figures_say_when_a_section_is_missing():
+    figures = _module("readme_figures")
+    assert all("Not measured yet" in render({}) for render in figures.BLOCKS.values())
