@@ -6,7 +6,7 @@ as `bench_paper_table` trains and scores (`_train`, both protocols, beside oracl
 mixture / 4). The full-width network (124 M parameters) needs a GPU; this section checks the
 path, not the paper's numbers.
 
-    python -m benchmarks.bench_paper_preset --width-divisor 8 --steps 300 --save
+    python -m benchmarks.bench_paper_preset --width-divisor 8 --steps 800 --variants "paper,sigmoid masks" --save
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ SECTION = "paper_preset"
 """The key of this section in benchmarks/results.json (and in `benchmarks.run`)."""
 PRESET = "paper"
 WIDTH_DIVISOR = 8
-STEPS = 300
+STEPS = 800
 PER_EPOCH = 50
 SONGS = {"train": 8, "test": 3, "seconds": 30.0, "seed": 14}
 """The rendered set: songs per subset, their length and the render seed."""

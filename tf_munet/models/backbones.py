@@ -70,6 +70,13 @@ def strided_unet(
 
 
 def _double_conv(x, width: int, cfg: BackboneConfig, name: str, film=None, level=0):
+    # Glorot kernels, zero biases. The authors' settings.py asks for INITIALIZER = 'xavier', but
+    # flerken's pytorchframework.py `__initialize_layers__` calls `map(self.init_function, ...)`,
+    # which Python 3 never evaluates: their networks start from PyTorch's defaults instead
+    # (kernels and biases U(+-1/sqrt(fan_in)), BatchNorm eps 1e-5). Glorot is kept: at reduced
+    # widths that bias range (+-0.5 for the mask head's fan_in of 4 at widths / 8) can switch a
+    # whole ReLU mask off before the first step, and from either start the masks of the quieter
+    # sources fall to zero within a few dozen SGD steps in short, narrow runs.
     for k in range(2):
         x = layers.Conv2D(
             width, 3, padding="same", kernel_initializer="glorot_uniform", name=f"{name}_conv{k}"
