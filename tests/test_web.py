@@ -24,6 +24,10 @@ from tf_munet_core import edge
 integration = pytest.mark.integration  # every test here but the npm check drives Chromium
 
 TOLERANCE = 1e-3  # the issue's bar for float32; measured differences are ~2e-7
+# Where the network's input is max-normalised (cunet and fullband routes), the page and the edge
+# runner differ only by float rounding (~2e-7): a DSP slip too small for the issue's bar (a
+# reflection one sample off at the end: 1e-4) still fails this one.
+DSP_TOLERANCE = 1e-5
 # The paper's route at test size: log-frequency warp, non-power-of-two n_fft, mono model.
 # The paper preset's grid (log-frequency warp) at test size. Its input floor is 1e-3 here, not the
 # authors' 2.2e-16: under that floor the network's log input turns float32 FFT round-off in the
@@ -123,7 +127,7 @@ def test_page_matches_the_edge_runner_in_blocks(munet_web, songs, tmp_path):
 @integration
 def test_page_matches_the_edge_runner_with_fast_fft(cunet_web, songs, tmp_path):
     """--fast-fft: FFT-friendly input STFT lengths (5512 -> 5508 at 44.1 kHz), chosen alike."""
-    assert _compare(cunet_web, songs[:1], tmp_path, extra=("--fast-fft",)) < TOLERANCE
+    assert _compare(cunet_web, songs[:1], tmp_path, extra=("--fast-fft",)) < DSP_TOLERANCE
 
 
 @integration
@@ -135,12 +139,12 @@ def test_page_runs_the_int8_variant(munet_web, songs, tmp_path):
 
 @integration
 def test_page_matches_the_edge_runner_partial_dedicated_stereo(dedicated_web, songs, tmp_path):
-    assert _compare(dedicated_web, songs, tmp_path) < TOLERANCE
+    assert _compare(dedicated_web, songs, tmp_path) < DSP_TOLERANCE
 
 
 @integration
 def test_page_matches_the_edge_runner_cunet(cunet_web, songs, tmp_path):
-    assert _compare(cunet_web, songs[:1], tmp_path) < TOLERANCE
+    assert _compare(cunet_web, songs[:1], tmp_path) < DSP_TOLERANCE
 
 
 @integration
