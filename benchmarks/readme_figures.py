@@ -13,8 +13,14 @@ EXPORT_VARIANTS = ("spectrogram-float32", "spectrogram-float16", "spectrogram-dy
 """The export variants the README's table shows (the docs page has every variant and family)."""
 
 
-def _rerun(section: str) -> str:
+def rerun(section: str) -> str:
+    """The command that measures `section` again."""
     return f"`python -m benchmarks.run --only {section}`"
+
+
+def not_measured(section: str) -> str:
+    """What a block says while its section is missing from results.json."""
+    return f"(Not measured yet: {rerun(section)}.)"
 
 
 def _count(n: int) -> str:
@@ -25,9 +31,9 @@ def params(results: dict) -> str:
     """Parameter counts per preset and family, 4 sources (the `cost` section)."""
     rows = results.get("cost", {}).get("params")
     if not rows:
-        return f"(Not measured yet: {_rerun('cost')}.)"
+        return not_measured("cost")
     by = {(r["preset"], r["family"]): r for r in rows}
-    out = [f"| parameters, 4 sources ({_rerun('cost')}) | " + " | ".join(name for _, name in FAMILIES) + " |",
+    out = [f"| parameters, 4 sources ({rerun('cost')}) | " + " | ".join(name for _, name in FAMILIES) + " |",
            "|---|---|---|---|"]
     for preset in dict.fromkeys(r["preset"] for r in rows):
         cells = []
@@ -66,7 +72,7 @@ def exports(results: dict) -> str:
     data = results.get("deploy")
     entry = next((e for e in (data or {}).get("exports", []) if e["family"] == "munet"), None)
     if not entry:
-        return f"(Not measured yet: {_rerun('deploy')}.)"
+        return not_measured("deploy")
     chunk = next((r["chunk_seconds"] for r in data.get("graph_vs_litert", [])
                   if r["family"] == "munet" and r["preset"] == entry["preset"]), None)
     out = ["| variant | size | max abs error vs Keras | SDR change | ms / chunk (best) |", "|---|---|---|---|---|"]
@@ -78,7 +84,7 @@ def exports(results: dict) -> str:
     chunk_text = f"one {chunk:.2f} s chunk at the model's rate" if chunk else "one chunk at the model's rate"
     out += ["", (f"({entry['preset']} preset M-U-Net, 4 sources, untrained network (SDR change: simple SDR on "
                  f"the export's validation excerpt), {chunk_text}, LiteRT on {data['threads']} threads; "
-                 f"{_rerun('deploy')}.)")]
+                 f"{rerun('deploy')}.)")]
     return "\n".join(out)
 
 

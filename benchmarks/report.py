@@ -234,8 +234,7 @@ def readme_blocks(results: dict) -> dict[str, str]:
     for name in README_SECTIONS:
         data = results.get(name)
         blocks[name] = (f"{section_markdown(name, data)}\n\n(Measured on {_machine(data['machine'])}: "
-                        f"`python -m benchmarks.run --only {name}`.)" if data else
-                        f"(Not measured yet: `python -m benchmarks.run --only {name}`.)")
+                        f"{readme_figures.rerun(name)}.)" if data else readme_figures.not_measured(name))
     return blocks
 
 

@@ -240,11 +240,11 @@ def test_test_tier_target_reads_the_stored_time_and_share():
 
     stored = {"fast_tier_s": 161.0, "passed": 379, "all_tests": 529, "fast_fraction": 0.716,
               "targets": {"fast_tier_s": 300.0, "fast_fraction": 0.6}}
-    measured, verdict = targets.test_tiers({"tests": stored})
+    measured, verdict = targets.fast_test_tier({"tests": stored})
     assert measured == "161 s, 379 of 529 tests (72 %)" and verdict == "met"
-    assert targets.test_tiers({"tests": {**stored, "fast_tier_s": 301.0}})[1] == "missed"
-    assert targets.test_tiers({"tests": {**stored, "fast_fraction": 0.59}})[1] == "missed"
-    assert targets.test_tiers({}) is None
+    assert targets.fast_test_tier({"tests": {**stored, "fast_tier_s": 301.0}})[1] == "missed"
+    assert targets.fast_test_tier({"tests": {**stored, "fast_fraction": 0.59}})[1] == "missed"
+    assert targets.fast_test_tier({}) is None
 
 
 def test_web_section_is_rendered_from_its_numbers():
@@ -261,3 +261,20 @@ def test_web_section_is_rendered_from_its_numbers():
     other = bench.render({**data, "rows": rows, "song_seconds": 90.0, "targets": targets})
     assert "| 10.0 s (**4.2× edge**)" in other and "| 10.0 s (**4.2× edge**)" not in text
     assert "a 90 s 44.1 kHz" in other and "within 2.5× the edge runner" in other
+
+
+def test_web_targets_read_each_input_stft_setting_and_the_stored_targets():
+    from benchmarks import targets
+
+    rows = [{"fast_fft": False, "page_s": 6.69, "edge_s": 2.42, "page_over_edge": 2.76},
+            {"fast_fft": True, "page_s": 9.0, "edge_s": 2.5, "page_over_edge": 3.6}]
+    web = {"rows": rows, "first_audio_s": 1.29, "targets": {"page_over_edge": 3.0, "first_audio_s": 5.0}}
+    measured, verdict = targets.web_page({"web": web})
+    assert measured.startswith("default: page 6.7 s, edge 2.4 s, 2.76×; --fast-fft: page 9.0 s")
+    assert verdict == "target 3×: met by default, missed with --fast-fft"
+    assert targets.web_page({"web": {**web, "targets": {**web["targets"], "page_over_edge": 2.5}}})[1] == (
+        "target 2.5×: missed by default, missed with --fast-fft")
+    assert targets.web_first_audio({"web": web}) == ("1.3 s", "met")
+    assert targets.web_first_audio({"web": {**web, "first_audio_s": 5.1}})[1] == "missed"
+    assert targets.web_first_audio({"web": {**web, "targets": {**web["targets"], "first_audio_s": 1.0}}})[1] == "missed"
+    assert targets.web_page({}) is None and targets.web_first_audio({}) is None

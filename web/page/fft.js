@@ -52,21 +52,20 @@ export class RealFFT {
   /** `time` (n samples, in the module's memory) -> `freq` (its spectrum): `fft.rfft` without
    * copies. The views are remade after the call: read them through `views()` afterwards. */
   forward() {
-    pocket.real_fft_forward(this.plan, this.timePtr, this.freqPtr);
+    if (pocket.real_fft_forward(this.plan, this.timePtr, this.freqPtr) !== 0) throw new Error(`real FFT of ${this.n} failed (no memory)`);
     return this.views();
   }
 
   /** `freq` -> `time` (divided by n), in the module's memory: `fft.irfft` without copies. */
   inverse() {
-    pocket.real_fft_inverse(this.plan, this.freqPtr, this.timePtr);
+    if (pocket.real_fft_inverse(this.plan, this.freqPtr, this.timePtr) !== 0) throw new Error(`inverse real FFT of ${this.n} failed (no memory)`);
     return this.views();
   }
 
   /** Spectrum (re, im interleaved, n/2+1 bins) of `frame` (n samples): `fft.rfft`. */
   rfft(frame, out) {
     this.views().time.set(frame);
-    pocket.real_fft_forward(this.plan, this.timePtr, this.freqPtr);
-    out.set(this.views().freq);
+    out.set(this.forward().freq);
     return out;
   }
 
@@ -74,8 +73,7 @@ export class RealFFT {
    * of bin 0 and bin n/2 are ignored, as by numpy's and ducc0's c2r. */
   irfft(spec, out) {
     this.views().freq.set(spec);
-    pocket.real_fft_inverse(this.plan, this.freqPtr, this.timePtr);
-    out.set(this.views().time);
+    out.set(this.inverse().time);
     return out;
   }
 
